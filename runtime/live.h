@@ -242,6 +242,10 @@ const char *lv_page(lv_ctx *ctx, int line, int64_t id);
 /* Assigns a copy of s to the string field at *slot (the old value stays
  * valid until the end of the job). */
 void lv_str_set(lv_ctx *ctx, char **slot, const char *s);
+/* For init functions (no ctx): frees *slot and sets it to a heap copy of s.
+ * The runtime sets every string field (and string array element) to "" before
+ * calling init_group / init_player / init_row. */
+void lv_str_init(char **slot, const char *s);
 /* a + b, owned by ctx. */
 const char *lv_str_cat(lv_ctx *ctx, const char *a, const char *b);
 /* str(x) for each type, owned by ctx.  Floats use the shortest form that

@@ -1,0 +1,108 @@
+/*
+ * rt.h -- the runtime's internal boundary between the game core and the
+ * network side.  Generated code never sees this header (it sees live.h).
+ *
+ *   core (ctx.c, loop.c, store.c, main.c): command line, SQLite, in-memory
+ *        game state, the single game thread that runs every handler as a
+ *        transaction with group commit.
+ *   net  (http.c, sse.c): libmicrohttpd, routing, pages, admin login, SSE
+ *        subscribers.
+ *
+ * The only ways across:
+ *   net -> core: rt_submit(job).  Every request that reads or changes game
+ *        state becomes a job.  The HTTP thread suspends its connection,
+ *        submits, and the game thread calls job->done() after the job's
+ *        transaction committed (or failed), from the game thread; done() must
+ *        only record the outcome and MHD_resume_connection().
+ *   core -> net: net_deliver(), called on the game thread after a commit, once
+ *        per event per participant, in sequence order.
+ *
+ * SSE ordering without loss or duplicates: net registers a new stream as
+ * "pending" (pending streams ignore net_deliver), then submits
+ * RT_JOB_SUBSCRIBE.  On the game thread the core replays every outbox event
+ * with seq > last_event_id straight to that stream via job->replay(), marks it
+ * active with job->activate(), and, for a fresh stream (last_event_id < 0),
+ * runs `on load`, whose events then reach it through net_deliver.  Because
+ * only the game thread delivers, an event is either in the replay or
+ * delivered live, never both, never neither.
+ */
+#ifndef LIVE_RT_H
+#define LIVE_RT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+#include "live.h"
+
+/* Longest participant or session code, including the NUL. */
+#define RT_CODE_MAX 40
+
+enum rt_job_kind {
+    RT_JOB_LIVE,            /* POST /p/P/live: in code, body */
+    RT_JOB_SUBSCRIBE,       /* GET /p/P/events: in code, last_event_id, stream */
+    RT_JOB_PAGE,            /* GET /p/P: in code; out participant info */
+    RT_JOB_NEXT,            /* POST /p/P/next: in code */
+    RT_JOB_CREATE_SESSION,  /* POST /api/sessions: in body {"participants": N} */
+    RT_JOB_LIST_SESSIONS,   /* GET /api/sessions: out reply (JSON array) */
+    RT_JOB_SESSION_STATE,   /* GET /api/sessions/S: in code (session) */
+    RT_JOB_EXPORT           /* GET /api/sessions/S/export/NAME.csv: in code, name */
+};
+
+struct rt_job {
+    enum rt_job_kind kind;
+
+    /* ---- in (set by net) ---- */
+    char code[RT_CODE_MAX];     /* participant code, or session code */
+    json_t *body;               /* LIVE and CREATE_SESSION: parsed JSON; the
+                                   job owns one reference, the core releases it */
+    char name[64];              /* EXPORT: "players", "groups", "messages", a table */
+    int64_t last_event_id;      /* SUBSCRIBE: Last-Event-ID, or -1 for a fresh stream */
+    void *stream;               /* SUBSCRIBE: net's stream, passed back to replay/activate */
+    void (*replay)(void *stream, int64_t seq, const char *event, const char *data);
+    void (*activate)(void *stream, int64_t participant_id);
+
+    /* ---- out (set by the core before done) ---- */
+    int status;                 /* HTTP status: 200, 201, 303, 400, 404, 422, 503 ... */
+    char *reply;                /* malloc'd response body (JSON, CSV, text) or NULL;
+                                   net frees it with free() */
+    const char *content_type;   /* static string, e.g. "application/json" */
+    /* PAGE, NEXT, SUBSCRIBE: the participant, when found */
+    int64_t participant_id;     /* database id, used by net_deliver */
+    int64_t id_in_group;
+    int page_index;             /* index into game->pages; == n_pages: "finished" */
+
+    /* Called once on the game thread when the job is finished. */
+    void (*done)(struct rt_job *job);
+    void *udata;                /* net's (the connection) */
+};
+
+/* Enqueues job for the game thread.  Thread-safe.  Returns 0, or -1 when the
+ * server is shutting down or the queue is over its limit (answer 503); then
+ * done() will not be called. */
+int rt_submit(struct rt_job *job);
+
+/* ---- net side, called by the core ---------------------------------------- */
+
+struct net_config {
+    const struct lv_game *game;
+    const char *host;           /* "127.0.0.1" */
+    int port;                   /* 0: any free port */
+    const char *admin_password;
+};
+
+/* Starts libmicrohttpd.  Returns the port actually bound, or -1 after printing
+ * one clear line to stderr (e.g. "tictactoe: cannot listen on 127.0.0.1:8000:
+ * Address already in use"). */
+int net_start(const struct net_config *cfg);
+/* Stops accepting connections (first step of a clean shutdown). */
+void net_quiesce(void);
+/* Closes every stream and stops libmicrohttpd (last step of shutdown). */
+void net_stop(void);
+
+/* Delivers one event to every active stream of participant pid.  event is
+ * NULL for an ordinary message, "finish" for a finish event; data is one
+ * line of JSON.  Called on the game thread only, in seq order. */
+void net_deliver(int64_t pid, int64_t seq, const char *event, const char *data);
+
+#endif /* LIVE_RT_H */
