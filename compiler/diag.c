@@ -1,0 +1,235 @@
+/*
+ * diag.c -- compiler diagnostics in the GNU `file:line:col` format.
+ *
+ * Every phase of livec (lexer, parser, sema) reports through this file, so
+ * that all messages look alike:
+ *
+ *   auction.live:12:9: error: unknown field 'bidd' on message 'bid'
+ *      12 |   if msg.bidd > group.highest {
+ *         |          ^~~~
+ *         = help: did you mean 'bid'?
+ *
+ * The gutter is three spaces wider than the line number's digits.  The source
+ * line is printed as written (a trailing CR is dropped); the caret line copies
+ * the tabs of the source line so the caret lands under the right character,
+ * counts one column per UTF-8 character, and clips the `~` run to the line.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diag.h"
+
+/* Spaces in front of the line number in the gutter. */
+#define GUTTER_PAD 3
+/* Longest name diag_suggest compares (longer names get no suggestion). */
+#define SUGGEST_MAX_LEN 64
+
+/* Gutter width of the diagnostic printed last, for the `= help:` lines that
+ * follow it.  diag.h gives struct diag no slot for it; diagnostics are
+ * printed from one thread, one file at a time. */
+static int last_gutter = GUTTER_PAD + 1;
+
+/* Where diagnostics go. */
+static FILE *out_of(const struct diag *d)
+{
+    return d->out ? d->out : stderr;
+}
+
+/* Number of decimal digits of n (n >= 0). */
+static int digits(int n)
+{
+    int k = 1;
+    while (n >= 10) {
+        n /= 10;
+        k++;
+    }
+    return k;
+}
+
+/* True for a UTF-8 continuation byte (it does not start a column). */
+static int is_cont(unsigned char c)
+{
+    return (c & 0xC0) == 0x80;
+}
+
+void diag_init(struct diag *d, const char *path, const char *src, size_t len)
+{
+    d->path = path;
+    d->src = src;
+    d->src_len = len;
+    d->out = NULL;
+    d->errors = 0;
+    d->warnings = 0;
+}
+
+/* Finds line `line` (1-based) of d->src: sets *start and *len (without the
+ * line terminator).  A line past the end is empty.  No allocation. */
+static void find_line(const struct diag *d, int line, const char **start,
+                      size_t *len)
+{
+    const char *p = d->src ? d->src : "";
+    const char *end = p + (d->src ? d->src_len : 0);
+    for (int l = 1; l < line && p < end; l++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl) {
+            p = end;
+            break;
+        }
+        p = nl + 1;
+    }
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    const char *e = nl ? nl : end;
+    if (e > p && e[-1] == '\r')
+        e--;
+    *start = p;
+    *len = (size_t)(e - p);
+}
+
+/* Prints one diagnostic: header, quoted line, caret line. */
+static void report(struct diag *d, const char *kind, struct loc loc,
+                   const char *fmt, va_list ap)
+{
+    FILE *f = out_of(d);
+    int line = loc.line > 0 ? loc.line : 1;
+    int col = loc.col > 0 ? loc.col : 1;
+    int len = loc.len > 0 ? loc.len : 1;
+
+    fprintf(f, "%s:%d:%d: %s: ", d->path ? d->path : "<input>", line, col,
+            kind);
+    vfprintf(f, fmt, ap);
+    fputc('\n', f);
+
+    const char *text;
+    size_t tlen;
+    find_line(d, line, &text, &tlen);
+    int gutter = GUTTER_PAD + digits(line);
+    last_gutter = gutter;
+
+    fprintf(f, "%*d |", gutter, line);
+    if (tlen > 0) {
+        fputc(' ', f);
+        fwrite(text, 1, tlen, f);
+    }
+    fputc('\n', f);
+
+    /* Caret line: copy tabs, one space per character before the column. */
+    fprintf(f, "%*s | ", gutter, "");
+    size_t c0 = (size_t)col - 1;
+    for (size_t i = 0; i < c0 && i < tlen; i++) {
+        unsigned char ch = (unsigned char)text[i];
+        if (ch == '\t')
+            fputc('\t', f);
+        else if (!is_cont(ch))
+            fputc(' ', f);
+    }
+    if (c0 > tlen) /* a column past the end of the line (end of file) */
+        fprintf(f, "%*s", (int)(c0 - tlen), "");
+    fputc('^', f);
+    /* One `~` per further character of the span, clipped to the line. */
+    size_t end = c0 + (size_t)len;
+    if (end > tlen)
+        end = tlen;
+    for (size_t i = c0 + 1; i < end; i++)
+        if (!is_cont((unsigned char)text[i]))
+            fputc('~', f);
+    fputc('\n', f);
+}
+
+void diag_error(struct diag *d, struct loc loc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    report(d, "error", loc, fmt, ap);
+    va_end(ap);
+    d->errors++;
+}
+
+void diag_warning(struct diag *d, struct loc loc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    report(d, "warning", loc, fmt, ap);
+    va_end(ap);
+    d->warnings++;
+}
+
+/* Prints `= KIND: ...` aligned with the last diagnostic's gutter. */
+static void trailer(struct diag *d, const char *kind, const char *fmt,
+                    va_list ap)
+{
+    FILE *f = out_of(d);
+    fprintf(f, "%*s = %s: ", last_gutter, "", kind);
+    vfprintf(f, fmt, ap);
+    fputc('\n', f);
+}
+
+void diag_help(struct diag *d, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    trailer(d, "help", fmt, ap);
+    va_end(ap);
+}
+
+void diag_note(struct diag *d, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    trailer(d, "note", fmt, ap);
+    va_end(ap);
+}
+
+/* Levenshtein distance between a and b (both at most SUGGEST_MAX_LEN bytes),
+ * with one row of memory. */
+static size_t edit_distance(const char *a, size_t la, const char *b, size_t lb)
+{
+    size_t row[SUGGEST_MAX_LEN + 1];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+const char *diag_suggest(const char *name, const char *const *cands)
+{
+    if (!name || !cands)
+        return NULL;
+    size_t ln = strlen(name);
+    if (ln == 0 || ln > SUGGEST_MAX_LEN)
+        return NULL;
+    size_t limit = ln / 3 > 1 ? ln / 3 : 1;
+    const char *best = NULL;
+    size_t best_d = limit + 1;
+    for (const char *const *c = cands; *c; c++) {
+        size_t lc = strlen(*c);
+        if (lc > SUGGEST_MAX_LEN)
+            continue;
+        /* The distance is at least the difference of the lengths. */
+        size_t diff = lc > ln ? lc - ln : ln - lc;
+        if (diff >= best_d)
+            continue;
+        size_t dist = edit_distance(name, ln, *c, lc);
+        if (dist < best_d) {
+            best_d = dist;
+            best = *c;
+        }
+    }
+    return best;
+}

@@ -1,0 +1,2436 @@
+/*
+ * sema.c -- names, types and every semantic check of a .live file.
+ *
+ * Passes, in order:
+ *   1. declarations: the game block, duplicate names, group/player/table/
+ *      message fields (types, constant initializers, constraints), pages
+ *      (templates are read here), handlers, timers (declared by use);
+ *   2. bodies: views, fns and handlers are checked statement by statement,
+ *      with a chain of scopes for `let`, parameters and loop variables;
+ *      every expression gets its type in e->ty and names their struct sym;
+ *   3. whole-program checks: recursion through the call graph, messages
+ *      without a handler.
+ *
+ * Error discipline: every check reports at most once per cause; an
+ * expression whose type is TY_ERROR was already reported, and every rule
+ * that sees one stays silent.  Constants are folded lazily (a constant may
+ * name another, in any order) with cycle detection.
+ *
+ * Everything allocated here lives in the file's arena.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sema.h"
+
+/* Longest candidate list for `did you mean` suggestions. */
+#define MAX_CANDS 256
+/* Largest page template we embed (the runtime keeps it in memory). */
+#define MAX_TEMPLATE_BYTES (4 * 1024 * 1024)
+
+struct scope {
+    struct sym *syms;
+    struct scope *up;
+};
+
+/* A call from one fn (or handler) to a fn, for the recursion check. */
+struct call_edge {
+    struct ast_decl *from, *to;
+    struct loc loc;
+    struct call_edge *next;
+};
+
+struct sema {
+    struct ast_file *f;
+    struct diag *d;
+    struct arena *A;
+    struct sema_prog *prog;
+    struct sym *globals;        /* consts, views, tables, messages, fns */
+
+    /* The body being checked. */
+    struct ast_decl *cur;       /* the view, fn or handler */
+    const char *where;          /* "'on start'", "fn 'x'", ... for messages */
+    bool has_me, has_msg;
+    bool in_view;
+    struct sym *cur_view;       /* the view being checked (for uses_me) */
+    struct ast_decl *cur_msg;   /* message of the current handler */
+    struct scope *scope;
+    int loops;
+    int nlocals;                /* for unique C names */
+    struct call_edge *calls;
+    bool uses_tables_reported;
+};
+
+/* ---- small helpers -------------------------------------------------------- */
+
+static struct ast_type mkty(enum type_kind k)
+{
+    struct ast_type t;
+    memset(&t, 0, sizeof t);
+    t.kind = k;
+    return t;
+}
+
+static struct ast_type mkarr(enum type_kind elem, int64_t size)
+{
+    struct ast_type t = mkty(TY_ARRAY);
+    t.elem = elem;
+    t.size = size;
+    return t;
+}
+
+static bool is_scalar(enum type_kind k)
+{
+    return k == TY_INT || k == TY_FLOAT || k == TY_BOOL || k == TY_STRING;
+}
+
+static bool is_num(enum type_kind k)
+{
+    return k == TY_INT || k == TY_FLOAT;
+}
+
+static bool type_eq(const struct ast_type *a, const struct ast_type *b)
+{
+    if (a->kind != b->kind)
+        return false;
+    if (a->kind == TY_ARRAY)
+        return a->elem == b->elem && a->size == b->size;
+    if (a->kind == TY_ROW || a->kind == TY_TABLE)
+        return a->table == b->table;
+    return true;
+}
+
+static const char *kind_name(enum type_kind k)
+{
+    switch (k) {
+    case TY_ERROR: return "<error>";
+    case TY_VOID: return "nothing";
+    case TY_INT: return "int";
+    case TY_FLOAT: return "float";
+    case TY_BOOL: return "bool";
+    case TY_STRING: return "string";
+    case TY_ARRAY: return "array";
+    case TY_OBJECT: return "object";
+    case TY_JSON_ARRAY: return "json array";
+    case TY_PLAYER: return "player";
+    case TY_ROW: return "row";
+    case TY_TABLE: return "table";
+    }
+    return "?";
+}
+
+const char *sema_type_name(const struct ast_type *t, char *buf, size_t n)
+{
+    if (t->kind == TY_ARRAY) {
+        snprintf(buf, n, "%s[%" PRId64 "]", kind_name(t->elem), t->size);
+        return buf;
+    }
+    if ((t->kind == TY_ROW || t->kind == TY_TABLE) && t->table) {
+        snprintf(buf, n, "%s '%s'", t->kind == TY_ROW ? "row of" : "table",
+                 t->table->name);
+        return buf;
+    }
+    return kind_name(t->kind);
+}
+
+/* Type names for messages: two rotating buffers so that two names can be
+ * used in one diagnostic. */
+static const char *tn(const struct ast_type *t)
+{
+    static char bufs[4][64];
+    static int i;
+    i = (i + 1) % 4;
+    return sema_type_name(t, bufs[i], sizeof bufs[i]);
+}
+
+#define ERR(s, loc, ...) diag_error((s)->d, (loc), __VA_ARGS__)
+
+static void *zalloc(struct sema *s, size_t n)
+{
+    return arena_alloc(s->A, n);
+}
+
+static struct sym *new_sym(struct sema *s, enum sym_kind k, const char *name, struct loc loc)
+{
+    struct sym *y = zalloc(s, sizeof *y);
+    y->kind = k;
+    y->name = name;
+    y->loc = loc;
+    return y;
+}
+
+static void register_arrtype(struct sema *s, const struct ast_type *t)
+{
+    struct sema_arrtype *a;
+    if (t->kind != TY_ARRAY)
+        return;
+    for (a = s->prog->arrtypes; a; a = a->next)
+        if (a->elem == t->elem && a->size == t->size)
+            return;
+    a = zalloc(s, sizeof *a);
+    a->elem = t->elem;
+    a->size = t->size;
+    /* Append, to keep first-use order (deterministic output). */
+    if (!s->prog->arrtypes) {
+        s->prog->arrtypes = a;
+    } else {
+        struct sema_arrtype *l = s->prog->arrtypes;
+        while (l->next)
+            l = l->next;
+        l->next = a;
+    }
+}
+
+static void set_ty(struct sema *s, struct ast_expr *e, struct ast_type t)
+{
+    e->ty = t;
+    register_arrtype(s, &t);
+}
+
+/* Suggests the closest of cands (NULL-terminated) to name. */
+static void suggest(struct sema *s, const char *name, const char **cands)
+{
+    const char *m = diag_suggest(name, cands);
+    if (m)
+        diag_help(s->d, "did you mean '%s'?", m);
+}
+
+static const char *builtin_names[] = {
+    "len", "min", "max", "abs", "count", "now", "random", "float", "int", "str", NULL
+};
+static const enum builtin builtin_ids[] = {
+    B_LEN, B_MIN, B_MAX, B_ABS, B_COUNT, B_NOW, B_RANDOM, B_FLOAT, B_INT, B_STR
+};
+
+static enum builtin find_builtin(const char *name)
+{
+    for (int i = 0; builtin_names[i]; i++)
+        if (strcmp(builtin_names[i], name) == 0)
+            return builtin_ids[i];
+    return B_NONE;
+}
+
+static struct sym *find_global(struct sema *s, const char *name)
+{
+    for (struct sym *y = s->globals; y; y = y->next)
+        if (strcmp(y->name, name) == 0)
+            return y;
+    return NULL;
+}
+
+static struct sym *find_local(struct sema *s, const char *name)
+{
+    for (struct scope *sc = s->scope; sc; sc = sc->up)
+        for (struct sym *y = sc->syms; y; y = y->next)
+            if (strcmp(y->name, name) == 0)
+                return y;
+    return NULL;
+}
+
+static void push_scope(struct sema *s)
+{
+    struct scope *sc = zalloc(s, sizeof *sc);
+    sc->up = s->scope;
+    s->scope = sc;
+}
+
+static void pop_scope(struct sema *s)
+{
+    s->scope = s->scope->up;
+}
+
+/* Declares a local in the innermost scope; reports a duplicate in that
+ * same scope.  Returns the symbol (also on a duplicate). */
+static struct sym *declare_local(struct sema *s, enum sym_kind k, const char *name,
+                                 struct loc loc, struct ast_type ty)
+{
+    struct sym *y;
+    char buf[128];
+    for (y = s->scope->syms; y; y = y->next) {
+        if (strcmp(y->name, name) == 0) {
+            ERR(s, loc, "'%s' is already declared in this scope", name);
+            diag_note(s->d, "'%s' was first declared on line %d", name, y->loc.line);
+            break;
+        }
+    }
+    if (find_builtin(name) != B_NONE || strcmp(name, "msg") == 0) {
+        /* Allowed, but it hides the builtin; keep it simple and refuse. */
+        ERR(s, loc, "'%s' is a reserved name", name);
+    }
+    y = new_sym(s, k, name, loc);
+    y->ty = ty;
+    s->nlocals++;
+    snprintf(buf, sizeof buf, "v_%s", name);
+    /* The first local of a name in a body keeps the plain name; later ones
+     * (shadowing, or reuse in sibling blocks) get a numeric suffix so that a
+     * C initializer never sees its own variable. */
+    {
+        int same = 0;
+        for (struct scope *sc = s->scope; sc; sc = sc->up)
+            for (struct sym *z = sc->syms; z; z = z->next)
+                if (strcmp(z->name, name) == 0)
+                    same++;
+        if (same > 0)
+            snprintf(buf, sizeof buf, "v_%s_%d", name, s->nlocals);
+    }
+    y->cname = arena_strdup(s->A, buf);
+    y->next = s->scope->syms;
+    s->scope->syms = y;
+    register_arrtype(s, &ty);
+    return y;
+}
+
+/* Collects the names visible at this point for suggestions. */
+static int visible_names(struct sema *s, const char **out, int max, bool values_only)
+{
+    int n = 0;
+    for (struct scope *sc = s->scope; sc; sc = sc->up)
+        for (struct sym *y = sc->syms; y && n < max - 1; y = y->next)
+            out[n++] = y->name;
+    for (struct sym *y = s->globals; y && n < max - 1; y = y->next) {
+        if (values_only && (y->kind == SYM_FN || y->kind == SYM_MESSAGE))
+            continue;
+        out[n++] = y->name;
+    }
+    out[n] = NULL;
+    return n;
+}
+
+/* ---- constants --------------------------------------------------------------- */
+
+static struct cval *check_const_sym(struct sema *s, struct sym *y);
+
+static struct cval *new_cval(struct sema *s, enum type_kind k)
+{
+    struct cval *v = zalloc(s, sizeof *v);
+    v->kind = k;
+    return v;
+}
+
+static struct ast_type cval_type(const struct cval *v)
+{
+    if (v->kind == TY_ARRAY)
+        return mkarr(v->elem, v->n);
+    return mkty(v->kind);
+}
+
+/* Folds a constant expression.  Reports what is not constant or invalid and
+ * returns NULL then (reported).  Sets e->ty. */
+static struct cval *const_eval(struct sema *s, struct ast_expr *e)
+{
+    struct cval *v, *a, *b;
+    switch (e->kind) {
+    case E_INT:
+    case E_DURATION:
+        v = new_cval(s, TY_INT);
+        v->i = e->ival;
+        e->ty = mkty(TY_INT);
+        return v;
+    case E_FLOAT:
+        v = new_cval(s, TY_FLOAT);
+        v->f = e->fval;
+        e->ty = mkty(TY_FLOAT);
+        return v;
+    case E_BOOL:
+        v = new_cval(s, TY_BOOL);
+        v->i = e->ival != 0;
+        e->ty = mkty(TY_BOOL);
+        return v;
+    case E_STRING:
+        v = new_cval(s, TY_STRING);
+        v->s = e->sval;
+        v->slen = e->slen;
+        e->ty = mkty(TY_STRING);
+        return v;
+    case E_NAME: {
+        struct sym *y = find_global(s, e->name);
+        if (!y) {
+            const char *c[MAX_CANDS];
+            int n = 0;
+            for (struct sym *z = s->globals; z && n < MAX_CANDS - 1; z = z->next)
+                if (z->kind == SYM_CONST)
+                    c[n++] = z->name;
+            c[n] = NULL;
+            ERR(s, e->loc, "unknown constant '%s'", e->name);
+            suggest(s, e->name, c);
+            return NULL;
+        }
+        if (y->kind != SYM_CONST) {
+            ERR(s, e->loc, "'%s' is not a constant", e->name);
+            return NULL;
+        }
+        e->sym = y;
+        v = check_const_sym(s, y);
+        if (v)
+            set_ty(s, e, cval_type(v));
+        return v;
+    }
+    case E_UNARY:
+        a = const_eval(s, e->a);
+        if (!a)
+            return NULL;
+        if (e->op == '-' && a->kind == TY_INT) {
+            if (a->i == INT64_MIN) {
+                ERR(s, e->loc, "integer overflow in constant expression");
+                return NULL;
+            }
+            v = new_cval(s, TY_INT);
+            v->i = -a->i;
+        } else if (e->op == '-' && a->kind == TY_FLOAT) {
+            v = new_cval(s, TY_FLOAT);
+            v->f = -a->f;
+        } else if (e->op == '!' && a->kind == TY_BOOL) {
+            v = new_cval(s, TY_BOOL);
+            v->i = !a->i;
+        } else {
+            ERR(s, e->loc, "operator '%c' cannot be applied to '%s'", e->op, kind_name(a->kind));
+            return NULL;
+        }
+        e->ty = mkty(v->kind);
+        return v;
+    case E_BINARY: {
+        static const char *ops[] = { "||", "&&", "==", "!=", "<", "<=", ">", ">=", "+", "-", "*", "/", "%" };
+        a = const_eval(s, e->a);
+        b = const_eval(s, e->b);
+        if (!a || !b)
+            return NULL;
+        if (a->kind == TY_INT && b->kind == TY_INT) {
+            int64_t r = 0;
+            bool ovf = false, cmp = false;
+            switch (e->op) {
+            case OP_ADD: ovf = __builtin_add_overflow(a->i, b->i, &r); break;
+            case OP_SUB: ovf = __builtin_sub_overflow(a->i, b->i, &r); break;
+            case OP_MUL: ovf = __builtin_mul_overflow(a->i, b->i, &r); break;
+            case OP_DIV:
+            case OP_MOD:
+                if (b->i == 0) {
+                    ERR(s, e->b->loc, "%s by zero in constant expression",
+                        e->op == OP_DIV ? "division" : "modulo");
+                    return NULL;
+                }
+                if (a->i == INT64_MIN && b->i == -1)
+                    ovf = e->op == OP_DIV;
+                else
+                    r = e->op == OP_DIV ? a->i / b->i : a->i % b->i;
+                break;
+            case OP_EQ: cmp = true; r = a->i == b->i; break;
+            case OP_NE: cmp = true; r = a->i != b->i; break;
+            case OP_LT: cmp = true; r = a->i < b->i; break;
+            case OP_LE: cmp = true; r = a->i <= b->i; break;
+            case OP_GT: cmp = true; r = a->i > b->i; break;
+            case OP_GE: cmp = true; r = a->i >= b->i; break;
+            default:
+                goto bad;
+            }
+            if (ovf) {
+                ERR(s, e->loc, "integer overflow in constant expression");
+                return NULL;
+            }
+            v = new_cval(s, cmp ? TY_BOOL : TY_INT);
+            v->i = r;
+            e->ty = mkty(v->kind);
+            return v;
+        }
+        if (is_num(a->kind) && is_num(b->kind)) {
+            double x = a->kind == TY_INT ? (double)a->i : a->f;
+            double y = b->kind == TY_INT ? (double)b->i : b->f;
+            double r = 0;
+            bool cmp = false;
+            switch (e->op) {
+            case OP_ADD: r = x + y; break;
+            case OP_SUB: r = x - y; break;
+            case OP_MUL: r = x * y; break;
+            case OP_DIV:
+                if (y == 0) {
+                    ERR(s, e->b->loc, "division by zero in constant expression");
+                    return NULL;
+                }
+                r = x / y;
+                break;
+            case OP_EQ: cmp = true; r = x == y; break;
+            case OP_NE: cmp = true; r = x != y; break;
+            case OP_LT: cmp = true; r = x < y; break;
+            case OP_LE: cmp = true; r = x <= y; break;
+            case OP_GT: cmp = true; r = x > y; break;
+            case OP_GE: cmp = true; r = x >= y; break;
+            default:
+                goto bad;
+            }
+            if (cmp) {
+                v = new_cval(s, TY_BOOL);
+                v->i = r != 0;
+            } else {
+                if (!isfinite(r)) {
+                    ERR(s, e->loc, "constant expression is not a finite number");
+                    return NULL;
+                }
+                v = new_cval(s, TY_FLOAT);
+                v->f = r;
+            }
+            e->ty = mkty(v->kind);
+            return v;
+        }
+        if (a->kind == TY_BOOL && b->kind == TY_BOOL &&
+            (e->op == OP_AND || e->op == OP_OR || e->op == OP_EQ || e->op == OP_NE)) {
+            v = new_cval(s, TY_BOOL);
+            v->i = e->op == OP_AND ? (a->i && b->i) : e->op == OP_OR ? (a->i || b->i)
+                 : e->op == OP_EQ ? a->i == b->i : a->i != b->i;
+            e->ty = mkty(TY_BOOL);
+            return v;
+        }
+        if (a->kind == TY_STRING && b->kind == TY_STRING && e->op == OP_ADD) {
+            char *p = arena_alloc(s->A, a->slen + b->slen + 1);
+            memcpy(p, a->s, a->slen);
+            memcpy(p + a->slen, b->s, b->slen);
+            v = new_cval(s, TY_STRING);
+            v->s = p;
+            v->slen = a->slen + b->slen;
+            e->ty = mkty(TY_STRING);
+            return v;
+        }
+    bad:
+        ERR(s, e->loc, "operator '%s' cannot be applied to '%s' and '%s'",
+            ops[e->op], kind_name(a->kind), kind_name(b->kind));
+        return NULL;
+    }
+    case E_COND:
+        a = const_eval(s, e->a);
+        if (!a)
+            return NULL;
+        if (a->kind != TY_BOOL) {
+            ERR(s, e->a->loc, "condition must be 'bool', not '%s'", kind_name(a->kind));
+            return NULL;
+        }
+        v = const_eval(s, a->i ? e->b : e->c);
+        if (v)
+            e->ty = cval_type(v);
+        return v;
+    case E_ARRAY: {
+        int n = 0, i = 0;
+        enum type_kind elem = TY_ERROR;
+        struct ast_expr *x;
+        for (x = e->args; x; x = x->next)
+            n++;
+        if (n == 0) {
+            ERR(s, e->loc, "an empty array is not a constant");
+            return NULL;
+        }
+        if (n > SEMA_MAX_ARRAY) {
+            ERR(s, e->loc, "array size must be in 1..%d, not %d", SEMA_MAX_ARRAY, n);
+            return NULL;
+        }
+        v = new_cval(s, TY_ARRAY);
+        v->elems = arena_alloc(s->A, sizeof *v->elems * (size_t)n);
+        v->n = n;
+        for (x = e->args; x; x = x->next, i++) {
+            struct cval *c = const_eval(s, x);
+            if (!c)
+                return NULL;
+            if (!is_scalar(c->kind)) {
+                ERR(s, x->loc, "array elements must be int, float, bool or string");
+                return NULL;
+            }
+            if (elem == TY_ERROR)
+                elem = c->kind;
+            else if (elem == TY_INT && c->kind == TY_FLOAT)
+                elem = TY_FLOAT;
+            else if (!(elem == TY_FLOAT && c->kind == TY_INT) && elem != c->kind) {
+                ERR(s, x->loc, "array element of type '%s' in an array of '%s'",
+                    kind_name(c->kind), kind_name(elem));
+                return NULL;
+            }
+            v->elems[i] = *c;
+        }
+        v->elem = elem;
+        if (elem == TY_FLOAT)
+            for (i = 0; i < n; i++)
+                if (v->elems[i].kind == TY_INT) {
+                    v->elems[i].kind = TY_FLOAT;
+                    v->elems[i].f = (double)v->elems[i].i;
+                }
+        set_ty(s, e, mkarr(elem, n));
+        return v;
+    }
+    case E_CALL:
+        if (find_builtin(e->name) == B_FLOAT || find_builtin(e->name) == B_INT) {
+            if (!e->args || e->args->next) {
+                ERR(s, e->loc, "'%s' takes 1 argument", e->name);
+                return NULL;
+            }
+            a = const_eval(s, e->args);
+            if (!a)
+                return NULL;
+            if (!is_num(a->kind)) {
+                ERR(s, e->args->loc, "'%s' needs an int or a float, not '%s'", e->name, kind_name(a->kind));
+                return NULL;
+            }
+            if (find_builtin(e->name) == B_FLOAT) {
+                v = new_cval(s, TY_FLOAT);
+                v->f = a->kind == TY_INT ? (double)a->i : a->f;
+            } else {
+                v = new_cval(s, TY_INT);
+                if (a->kind == TY_FLOAT) {
+                    if (!(a->f > -9223372036854775808.0 - 1 && a->f < 9223372036854775808.0)) {
+                        ERR(s, e->loc, "integer overflow in constant expression");
+                        return NULL;
+                    }
+                    v->i = (int64_t)a->f;
+                } else {
+                    v->i = a->i;
+                }
+            }
+            e->ty = mkty(v->kind);
+            return v;
+        }
+        /* fallthrough */
+    default:
+        ERR(s, e->loc, "expected a constant expression");
+        return NULL;
+    }
+}
+
+/* The value of const y, folding it on first use.  NULL if it is invalid
+ * (reported once). */
+static struct cval *check_const_sym(struct sema *s, struct sym *y)
+{
+    if (y->state == 2)
+        return y->val;
+    if (y->state == 1) {
+        ERR(s, y->decl->name_loc, "constant '%s' is defined in terms of itself", y->name);
+        y->state = 2;
+        return NULL;
+    }
+    y->state = 1;
+    y->val = const_eval(s, y->decl->init);
+    if (y->state == 1) {
+        y->state = 2;
+        if (y->val)
+            y->ty = cval_type(y->val);
+        else
+            y->ty = mkty(TY_ERROR);
+    }
+    return y->val;
+}
+
+/* Converts an int constant to float where a float is expected (constant
+ * contexts only: initializers, defaults and constraint bounds). */
+static bool const_fits(struct cval *v, const struct ast_type *t)
+{
+    if (t->kind == TY_FLOAT && v->kind == TY_INT) {
+        v->kind = TY_FLOAT;
+        v->f = (double)v->i;
+        return true;
+    }
+    if (t->kind == TY_ARRAY && v->kind == TY_ARRAY) {
+        if (v->n != t->size)
+            return false;
+        if (t->elem == TY_FLOAT && v->elem == TY_INT) {
+            for (int i = 0; i < v->n; i++) {
+                v->elems[i].kind = TY_FLOAT;
+                v->elems[i].f = (double)v->elems[i].i;
+            }
+            v->elem = TY_FLOAT;
+        }
+        return v->elem == t->elem;
+    }
+    return v->kind == t->kind;
+}
+
+/* ---- declared types ------------------------------------------------------ */
+
+/* Resolves a written type (array size).  Returns false if reported. */
+static bool resolve_type(struct sema *s, struct ast_type *t)
+{
+    if (t->kind != TY_ARRAY)
+        return true;
+    if (!t->size_expr) {
+        if (t->size >= 1 && t->size <= SEMA_MAX_ARRAY)
+            return true;
+        ERR(s, t->loc, "array size must be in 1..%d", SEMA_MAX_ARRAY);
+        t->kind = TY_ERROR;
+        return false;
+    }
+    struct cval *v = const_eval(s, t->size_expr);
+    if (!v) {
+        t->kind = TY_ERROR;
+        return false;
+    }
+    if (v->kind != TY_INT) {
+        ERR(s, t->size_expr->loc, "array size must be an 'int', not '%s'", kind_name(v->kind));
+        t->kind = TY_ERROR;
+        return false;
+    }
+    if (v->i < 1 || v->i > SEMA_MAX_ARRAY) {
+        ERR(s, t->size_expr->loc, "array size must be in 1..%d, not %" PRId64, SEMA_MAX_ARRAY, v->i);
+        t->kind = TY_ERROR;
+        return false;
+    }
+    t->size = v->i;
+    register_arrtype(s, t);
+    return true;
+}
+
+/* ---- declarations -------------------------------------------------------- */
+
+static const char *decl_word(enum decl_kind k)
+{
+    switch (k) {
+    case D_CONST: return "constant";
+    case D_MESSAGE: return "message";
+    case D_TABLE: return "table";
+    case D_VIEW: return "view";
+    case D_FN: return "fn";
+    default: return "declaration";
+    }
+}
+
+/* Checks the fields of a group/player/table/message block into rec. */
+static void check_fields(struct sema *s, struct ast_decl *d, struct sema_record *rec, bool is_msg)
+{
+    int n = 0, i = 0;
+    struct ast_field *f;
+    char what[80];
+    for (f = d->fields; f; f = f->next)
+        n++;
+    rec->decl = d;
+    rec->n = n;
+    rec->fields = arena_alloc(s->A, sizeof *rec->fields * (size_t)(n ? n : 1));
+    for (f = d->fields; f; f = f->next, i++) {
+        struct sema_field *sf = &rec->fields[i];
+        sf->field = f;
+        for (struct ast_field *g = d->fields; g != f; g = g->next) {
+            if (strcmp(g->name, f->name) == 0) {
+                ERR(s, f->loc, "duplicate field '%s'", f->name);
+                diag_note(s->d, "'%s' was first declared on line %d", f->name, g->loc.line);
+                break;
+            }
+        }
+        if (strcmp(f->name, "id") == 0 && (d->kind == D_TABLE || d->kind == D_PLAYER))
+            ERR(s, f->loc, "'id' is reserved: every %s already has an 'id'",
+                d->kind == D_TABLE ? "row" : "player");
+        if (strcmp(f->name, "page") == 0 && d->kind == D_PLAYER)
+            ERR(s, f->loc, "'page' is reserved: every player already has a 'page'");
+        if (strcmp(f->name, "type") == 0 && is_msg)
+            ERR(s, f->loc, "'type' is reserved in messages");
+        if (!resolve_type(s, &f->type))
+            continue;
+        if (is_msg && !is_scalar(f->type.kind)) {
+            ERR(s, f->type.loc, "message fields must be int, float, bool or string");
+            f->type.kind = TY_ERROR;
+            continue;
+        }
+        if (f->type.kind == TY_STRING && is_msg)
+            sf->max_len = SEMA_DEFAULT_MAX_LEN;
+        snprintf(what, sizeof what, "%s", tn(&f->type));
+        if (f->init) {
+            struct cval *v = const_eval(s, f->init);
+            if (v && !const_fits(v, &f->type)) {
+                ERR(s, f->init->loc, "cannot initialize '%s' field '%s' with '%s'",
+                    what, f->name, tn(&f->init->ty));
+                v = NULL;
+            }
+            sf->init = v;
+        }
+        for (struct ast_constraint *c = f->constraints; c; c = c->next) {
+            struct cval *lo, *hi;
+            switch (c->kind) {
+            case C_RANGE:
+                if (!is_num(f->type.kind)) {
+                    ERR(s, c->loc, "'in A..B' needs an int or float field, not '%s'", what);
+                    break;
+                }
+                lo = const_eval(s, c->lo);
+                hi = const_eval(s, c->hi);
+                if (!lo || !hi)
+                    break;
+                if (!const_fits(lo, &f->type) || !const_fits(hi, &f->type)) {
+                    ERR(s, c->loc, "range bounds of '%s' field '%s' must be '%s'", what, f->name, what);
+                    break;
+                }
+                if (f->type.kind == TY_INT ? lo->i > hi->i : lo->f > hi->f) {
+                    if (f->type.kind == TY_INT)
+                        ERR(s, c->loc, "range %" PRId64 "..%" PRId64 " is empty", lo->i, hi->i);
+                    else
+                        ERR(s, c->loc, "range %g..%g is empty", lo->f, hi->f);
+                    break;
+                }
+                sf->has_range = true;
+                sf->lo = lo;
+                sf->hi = hi;
+                break;
+            case C_ONE_OF:
+                if (f->type.kind != TY_INT && f->type.kind != TY_STRING) {
+                    ERR(s, c->loc, "'in [..]' needs an int or string field, not '%s'", what);
+                    break;
+                }
+                lo = const_eval(s, c->lo);
+                if (!lo)
+                    break;
+                if (lo->kind != TY_ARRAY || lo->elem != f->type.kind) {
+                    ERR(s, c->lo->loc, "choices of '%s' field '%s' must be '%s' values", what, f->name, what);
+                    break;
+                }
+                sf->choices = lo;
+                break;
+            case C_MAX:
+                if (f->type.kind != TY_STRING) {
+                    ERR(s, c->loc, "'max' applies to string fields, not '%s'", what);
+                    break;
+                }
+                lo = const_eval(s, c->lo);
+                if (!lo)
+                    break;
+                if (lo->kind != TY_INT || lo->i < 1) {
+                    ERR(s, c->lo->loc, "'max' must be a positive int");
+                    break;
+                }
+                sf->max_len = lo->i;
+                break;
+            }
+        }
+        /* A default must satisfy the field's own constraints. */
+        if (is_msg && sf->init) {
+            struct cval *v = sf->init;
+            bool ok = true;
+            if (sf->has_range)
+                ok = f->type.kind == TY_INT ? (v->i >= sf->lo->i && v->i <= sf->hi->i)
+                                            : (v->f >= sf->lo->f && v->f <= sf->hi->f);
+            if (ok && sf->choices) {
+                ok = false;
+                for (int k = 0; k < sf->choices->n; k++) {
+                    struct cval *c = &sf->choices->elems[k];
+                    if (f->type.kind == TY_INT ? c->i == v->i
+                        : (c->slen == v->slen && memcmp(c->s, v->s, v->slen) == 0))
+                        ok = true;
+                }
+            }
+            if (ok && f->type.kind == TY_STRING) {
+                int64_t cps = 0;
+                for (size_t k = 0; k < v->slen; k++)
+                    cps += ((unsigned char)v->s[k] & 0xC0) != 0x80;
+                ok = cps <= sf->max_len;
+            }
+            if (!ok)
+                ERR(s, f->init->loc, "default of '%s' breaks its own constraint", f->name);
+        }
+    }
+}
+
+static struct sym *add_global(struct sema *s, enum sym_kind k, struct ast_decl *d)
+{
+    struct sym *old = find_global(s, d->name);
+    if (old) {
+        ERR(s, d->name_loc, "'%s' is already declared", d->name);
+        diag_note(s->d, "'%s' was first declared on line %d as a %s",
+                  d->name, old->loc.line, decl_word(old->decl->kind));
+        return NULL;
+    }
+    if (find_builtin(d->name) != B_NONE || strcmp(d->name, "msg") == 0) {
+        ERR(s, d->name_loc, "'%s' is a reserved name", d->name);
+        return NULL;
+    }
+    struct sym *y = new_sym(s, k, d->name, d->name_loc);
+    y->decl = d;
+    d->sym = y;
+    /* Append to keep source order in suggestions. */
+    if (!s->globals) {
+        s->globals = y;
+    } else {
+        struct sym *l = s->globals;
+        while (l->next)
+            l = l->next;
+        l->next = y;
+    }
+    return y;
+}
+
+/* Directory part of path (arena), "." when none. */
+static const char *dir_of(struct sema *s, const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return ".";
+    if (slash == path)
+        return "/";
+    return arena_strndup(s->A, path, (size_t)(slash - path));
+}
+
+/* Reads a page template relative to the .live file. */
+static void read_template(struct sema *s, struct sema_page *pg, struct ast_prop *p)
+{
+    const char *dir = dir_of(s, s->f->path);
+    const char *name = p->value->sval;
+    size_t need = strlen(dir) + strlen(name) + 2;
+    char *path = arena_alloc(s->A, need);
+    FILE *fp;
+    long sz;
+    if (name[0] == '/')
+        snprintf(path, need, "%s", name);
+    else
+        snprintf(path, need, "%s/%s", dir, name);
+    if (strlen(name) != p->value->slen) {
+        ERR(s, p->value->loc, "template path contains a NUL byte");
+        return;
+    }
+    fp = fopen(path, "rb");
+    if (!fp) {
+        ERR(s, p->value->loc, "cannot read template '%s': %s", path, strerror(errno));
+        return;
+    }
+    if (fseek(fp, 0, SEEK_END) != 0 || (sz = ftell(fp)) < 0 || fseek(fp, 0, SEEK_SET) != 0) {
+        ERR(s, p->value->loc, "cannot read template '%s': %s", path, strerror(errno));
+        fclose(fp);
+        return;
+    }
+    if (sz > MAX_TEMPLATE_BYTES) {
+        ERR(s, p->value->loc, "template '%s' is larger than %d bytes", path, MAX_TEMPLATE_BYTES);
+        fclose(fp);
+        return;
+    }
+    char *buf = arena_alloc(s->A, (size_t)sz + 1);
+    if (fread(buf, 1, (size_t)sz, fp) != (size_t)sz) {
+        ERR(s, p->value->loc, "cannot read template '%s'", path);
+        fclose(fp);
+        return;
+    }
+    fclose(fp);
+    buf[sz] = 0;
+    if (memchr(buf, 0, (size_t)sz)) {
+        ERR(s, p->value->loc, "template '%s' contains a NUL byte", path);
+        return;
+    }
+    pg->html = buf;
+    pg->len = (size_t)sz;
+}
+
+static void check_game(struct sema *s, struct ast_decl *g)
+{
+    bool have_players = false;
+    s->prog->name = g->name;
+    s->prog->title = g->name;
+    for (struct ast_prop *p = g->props; p; p = p->next) {
+        for (struct ast_prop *q = g->props; q != p; q = q->next)
+            if (strcmp(q->key, p->key) == 0) {
+                ERR(s, p->loc, "duplicate '%s'", p->key);
+                diag_note(s->d, "'%s' was first given on line %d", p->key, q->loc.line);
+                goto next;
+            }
+        if (strcmp(p->key, "players") == 0) {
+            struct cval *v;
+            have_players = true;
+            if (!p->value)
+                continue;
+            v = const_eval(s, p->value);
+            if (!v)
+                continue;
+            if (v->kind != TY_INT) {
+                ERR(s, p->value->loc, "'players' must be an 'int', not '%s'", kind_name(v->kind));
+                continue;
+            }
+            if (v->i < SEMA_MIN_PLAYERS || v->i > SEMA_MAX_PLAYERS) {
+                ERR(s, p->value->loc, "'players' must be in %d..%d, not %" PRId64,
+                    SEMA_MIN_PLAYERS, SEMA_MAX_PLAYERS, v->i);
+                continue;
+            }
+            s->prog->players = v->i;
+        } else if (strcmp(p->key, "title") == 0) {
+            if (!p->value || p->value->kind != E_STRING) {
+                ERR(s, p->value ? p->value->loc : p->loc, "'title' must be a string literal");
+                continue;
+            }
+            if (strlen(p->value->sval) != p->value->slen) {
+                ERR(s, p->value->loc, "'title' contains a NUL character");
+                continue;
+            }
+            s->prog->title = p->value->sval;
+        } else {
+            static const char *keys[] = { "players", "title", NULL };
+            ERR(s, p->loc, "unknown game property '%s'", p->key);
+            suggest(s, p->key, keys);
+        }
+    next:;
+    }
+    if (!have_players)
+        ERR(s, g->name_loc, "game '%s' has no 'players'", g->name);
+}
+
+static void check_page(struct sema *s, struct ast_decl *d, struct sema_page *pg)
+{
+    bool have = false;
+    pg->decl = d;
+    if (strcmp(d->name, "finished") == 0)
+        ERR(s, d->name_loc, "'finished' is reserved: every game ends with a 'finished' page");
+    for (struct ast_prop *p = d->props; p; p = p->next) {
+        if (strcmp(p->key, "template") == 0) {
+            if (have) {
+                ERR(s, p->loc, "duplicate 'template'");
+                continue;
+            }
+            have = true;
+            if (!p->value || p->value->kind != E_STRING) {
+                ERR(s, p->value ? p->value->loc : p->loc, "'template' must be a string literal");
+                continue;
+            }
+            read_template(s, pg, p);
+        } else {
+            static const char *keys[] = { "template", NULL };
+            ERR(s, p->loc, "unknown page property '%s'", p->key);
+            suggest(s, p->key, keys);
+        }
+    }
+    if (!have)
+        ERR(s, d->name_loc, "page '%s' has no 'template'", d->name);
+}
+
+/* ---- expressions ------------------------------------------------------------ */
+
+static void check_expr(struct sema *s, struct ast_expr *e);
+static void check_view(struct sema *s, struct sym *v);
+
+static void need_me(struct sema *s, struct loc loc)
+{
+    if (s->in_view) {
+        if (s->cur_view)
+            s->cur_view->uses_me = true;
+        return;
+    }
+    if (!s->has_me)
+        ERR(s, loc, "'me' is not available in %s", s->where);
+}
+
+static bool json_able(enum type_kind k)
+{
+    return is_scalar(k) || k == TY_ARRAY || k == TY_OBJECT || k == TY_JSON_ARRAY ||
+           k == TY_ROW || k == TY_TABLE;
+}
+
+/* Reports a value that cannot go into JSON.  Returns false then. */
+static bool check_json(struct sema *s, struct ast_expr *e)
+{
+    if (e->ty.kind == TY_ERROR)
+        return false;
+    if (!json_able(e->ty.kind)) {
+        ERR(s, e->loc, "a '%s' cannot be sent as JSON", tn(&e->ty));
+        return false;
+    }
+    return true;
+}
+
+static struct sema_record *record_of_table(struct sema *s, struct ast_decl *t)
+{
+    for (int i = 0; i < s->prog->n_tables; i++)
+        if (s->prog->tables[i] == t)
+            return &s->prog->tabfields[i];
+    return NULL;
+}
+
+/* Looks a field up in a record; sets e->sym/ty.  Returns false if absent. */
+static bool field_in(struct sema *s, struct ast_expr *e, struct sema_record *rec, enum sym_kind k)
+{
+    if (!rec)
+        return false;
+    for (int i = 0; i < rec->n; i++) {
+        struct ast_field *f = rec->fields[i].field;
+        if (strcmp(f->name, e->name) == 0) {
+            struct sym *y = new_sym(s, k, f->name, f->loc);
+            y->field = f;
+            y->index = i;
+            y->decl = rec->decl;
+            y->ty = f->type;
+            e->sym = y;
+            set_ty(s, e, f->type);
+            return true;
+        }
+    }
+    return false;
+}
+
+static void unknown_field(struct sema *s, struct ast_expr *e, struct sema_record *rec,
+                          const char *what, const char *extra1, const char *extra2)
+{
+    const char *c[MAX_CANDS];
+    int n = 0;
+    if (extra1)
+        c[n++] = extra1;
+    if (extra2)
+        c[n++] = extra2;
+    for (int i = 0; rec && i < rec->n && n < MAX_CANDS - 1; i++)
+        c[n++] = rec->fields[i].field->name;
+    c[n] = NULL;
+    ERR(s, e->loc, "unknown field '%s' on %s", e->name, what);
+    suggest(s, e->name, c);
+}
+
+static void check_field(struct sema *s, struct ast_expr *e)
+{
+    struct ast_expr *b = e->a;
+    char what[128];
+    e->ty = mkty(TY_ERROR);
+    if (b->kind == E_GROUP) {
+        b->ty = mkty(TY_VOID);
+        if (!field_in(s, e, &s->prog->group, SYM_GROUP_FIELD))
+            unknown_field(s, e, &s->prog->group, "group", NULL, NULL);
+        return;
+    }
+    if (b->kind == E_NAME && strcmp(b->name, "msg") == 0 && !find_local(s, "msg")) {
+        if (!s->has_msg) {
+            ERR(s, b->loc, "'msg' is not available in %s", s->where);
+            return;
+        }
+        struct sym *y = new_sym(s, SYM_MSG, "msg", b->loc);
+        y->decl = s->cur_msg;
+        b->sym = y;
+        b->ty = mkty(TY_VOID);
+        int idx = 0;
+        for (int i = 0; i < s->prog->n_messages; i++)
+            if (s->prog->messages[i] == s->cur_msg)
+                idx = i;
+        if (!field_in(s, e, &s->prog->msgfields[idx], SYM_MSG_FIELD)) {
+            snprintf(what, sizeof what, "message '%s'", s->cur_msg->name);
+            unknown_field(s, e, &s->prog->msgfields[idx], what, NULL, NULL);
+        }
+        return;
+    }
+    check_expr(s, b);
+    switch (b->ty.kind) {
+    case TY_ERROR:
+        return;
+    case TY_PLAYER:
+        if (strcmp(e->name, "id") == 0 || strcmp(e->name, "page") == 0) {
+            bool id = e->name[0] == 'i';
+            e->sym = new_sym(s, id ? SYM_PLAYER_ID : SYM_PLAYER_PAGE, e->name, e->loc);
+            e->ty = mkty(id ? TY_INT : TY_STRING);
+            return;
+        }
+        if (!field_in(s, e, &s->prog->player, SYM_PLAYER_FIELD))
+            unknown_field(s, e, &s->prog->player, "player", "id", "page");
+        return;
+    case TY_ROW: {
+        struct sema_record *rec = record_of_table(s, b->ty.table);
+        if (strcmp(e->name, "id") == 0) {
+            e->sym = new_sym(s, SYM_ROW_ID, "id", e->loc);
+            e->ty = mkty(TY_INT);
+            return;
+        }
+        if (!field_in(s, e, rec, SYM_ROW_FIELD)) {
+            snprintf(what, sizeof what, "table '%s'", b->ty.table->name);
+            unknown_field(s, e, rec, what, "id", NULL);
+        }
+        return;
+    }
+    default:
+        ERR(s, e->loc, "a '%s' has no fields", tn(&b->ty));
+        return;
+    }
+}
+
+static void check_args_count(struct sema *s, struct ast_expr *e, int want, int have)
+{
+    ERR(s, e->loc, "'%s' takes %d argument%s, not %d", e->name, want, want == 1 ? "" : "s", have);
+}
+
+static int count_args(struct ast_expr *e)
+{
+    int n = 0;
+    for (struct ast_expr *a = e->args; a; a = a->next)
+        n++;
+    return n;
+}
+
+static void check_query(struct sema *s, struct ast_expr *q, struct ast_type *rowty);
+
+static void check_builtin(struct sema *s, struct ast_expr *e, enum builtin b)
+{
+    static const int nargs[] = {
+        [B_LEN] = 1, [B_MIN] = 2, [B_MAX] = 2, [B_ABS] = 1, [B_COUNT] = 1,
+        [B_NOW] = 0, [B_RANDOM] = 2, [B_FLOAT] = 1, [B_INT] = 1, [B_STR] = 1
+    };
+    int n = count_args(e);
+    struct ast_expr *x = e->args, *y = x ? x->next : NULL;
+    struct sym *sy = new_sym(s, SYM_BUILTIN, e->name, e->loc);
+    sy->builtin = b;
+    e->sym = sy;
+    e->ty = mkty(TY_ERROR);
+    if (n != nargs[b]) {
+        check_args_count(s, e, nargs[b], n);
+        return;
+    }
+    if (b == B_COUNT) {
+        struct ast_type rt;
+        if (x->kind != E_QUERY && x->kind != E_NAME) {
+            ERR(s, x->loc, "'count' needs a table, as in 'count(T where COND)'");
+            return;
+        }
+        check_query(s, x, &rt);
+        if (x->ty.kind != TY_ERROR)
+            e->ty = mkty(TY_INT);
+        return;
+    }
+    if (b == B_LEN && x->kind == E_PLAYERS) {
+        x->ty = mkty(TY_VOID);
+        e->ty = mkty(TY_INT);
+        return;
+    }
+    for (struct ast_expr *a = e->args; a; a = a->next)
+        check_expr(s, a);
+    for (struct ast_expr *a = e->args; a; a = a->next)
+        if (a->ty.kind == TY_ERROR)
+            return;
+    switch (b) {
+    case B_LEN:
+        if (x->ty.kind == TY_STRING || x->ty.kind == TY_ARRAY || x->ty.kind == TY_JSON_ARRAY) {
+            if (x->ty.kind == TY_JSON_ARRAY) {
+                ERR(s, x->loc, "'len' of a '%s' is not supported yet", tn(&x->ty));
+                return;
+            }
+            e->ty = mkty(TY_INT);
+        } else {
+            ERR(s, x->loc, "'len' needs a string, an array or 'players', not '%s'", tn(&x->ty));
+        }
+        return;
+    case B_MIN:
+    case B_MAX:
+        if (!is_num(x->ty.kind) || !is_num(y->ty.kind)) {
+            ERR(s, e->loc, "'%s' needs int or float arguments, not '%s' and '%s'",
+                e->name, tn(&x->ty), tn(&y->ty));
+            return;
+        }
+        e->ty = mkty(x->ty.kind == TY_INT && y->ty.kind == TY_INT ? TY_INT : TY_FLOAT);
+        return;
+    case B_ABS:
+        if (!is_num(x->ty.kind)) {
+            ERR(s, x->loc, "'abs' needs an int or a float, not '%s'", tn(&x->ty));
+            return;
+        }
+        e->ty = x->ty;
+        return;
+    case B_NOW:
+        e->ty = mkty(TY_INT);
+        return;
+    case B_RANDOM:
+        if (x->ty.kind != TY_INT || y->ty.kind != TY_INT) {
+            ERR(s, e->loc, "'random' needs int arguments, not '%s' and '%s'", tn(&x->ty), tn(&y->ty));
+            return;
+        }
+        e->ty = mkty(TY_INT);
+        return;
+    case B_FLOAT:
+    case B_INT:
+        if (!is_num(x->ty.kind)) {
+            ERR(s, x->loc, "cannot convert '%s' to '%s'", tn(&x->ty), e->name);
+            return;
+        }
+        e->ty = mkty(b == B_FLOAT ? TY_FLOAT : TY_INT);
+        return;
+    case B_STR:
+        if (!is_scalar(x->ty.kind)) {
+            ERR(s, x->loc, "cannot convert '%s' to 'string'", tn(&x->ty));
+            return;
+        }
+        e->ty = mkty(TY_STRING);
+        return;
+    default:
+        return;
+    }
+}
+
+static void check_call(struct sema *s, struct ast_expr *e)
+{
+    struct sym *y = find_local(s, e->name);
+    enum builtin b;
+    e->ty = mkty(TY_ERROR);
+    if (!y)
+        y = find_global(s, e->name);
+    if (!y && (b = find_builtin(e->name)) != B_NONE) {
+        check_builtin(s, e, b);
+        return;
+    }
+    if (!y) {
+        const char *c[MAX_CANDS];
+        int n = 0;
+        for (int i = 0; builtin_names[i]; i++)
+            c[n++] = builtin_names[i];
+        for (struct sym *z = s->globals; z && n < MAX_CANDS - 1; z = z->next)
+            if (z->kind == SYM_FN)
+                c[n++] = z->name;
+        c[n] = NULL;
+        ERR(s, e->loc, "unknown function '%s'", e->name);
+        suggest(s, e->name, c);
+        for (struct ast_expr *a = e->args; a; a = a->next)
+            check_expr(s, a);
+        return;
+    }
+    if (y->kind != SYM_FN) {
+        ERR(s, e->loc, "'%s' is not a function", e->name);
+        return;
+    }
+    struct ast_decl *fn = y->decl;
+    e->sym = y;
+    y->used = true;
+    if (s->in_view) {
+        ERR(s, e->loc, "a view cannot call fn '%s'", e->name);
+        return;
+    }
+    int want = 0, have = count_args(e), i = 1;
+    for (struct ast_field *p = fn->fields; p; p = p->next)
+        want++;
+    for (struct ast_expr *a = e->args; a; a = a->next)
+        check_expr(s, a);
+    if (want != have) {
+        check_args_count(s, e, want, have);
+        return;
+    }
+    struct ast_field *p = fn->fields;
+    for (struct ast_expr *a = e->args; a; a = a->next, p = p->next, i++) {
+        if (a->ty.kind == TY_ERROR || p->type.kind == TY_ERROR)
+            continue;
+        if (!type_eq(&a->ty, &p->type))
+            ERR(s, a->loc, "argument %d of '%s' must be '%s', not '%s'",
+                i, e->name, tn(&p->type), tn(&a->ty));
+    }
+    /* Record the edge for the recursion check. */
+    struct call_edge *c = zalloc(s, sizeof *c);
+    c->from = s->cur;
+    c->to = fn;
+    c->loc = e->loc;
+    c->next = s->calls;
+    s->calls = c;
+    if (fn->ret)
+        e->ty = *fn->ret;
+    else
+        e->ty = mkty(TY_VOID);
+}
+
+static void check_name(struct sema *s, struct ast_expr *e)
+{
+    struct sym *y = find_local(s, e->name);
+    e->ty = mkty(TY_ERROR);
+    if (y) {
+        e->sym = y;
+        y->used = true;
+        set_ty(s, e, y->ty);
+        return;
+    }
+    if (strcmp(e->name, "msg") == 0) {
+        if (!s->has_msg)
+            ERR(s, e->loc, "'msg' is not available in %s", s->where);
+        else
+            ERR(s, e->loc, "use 'msg.FIELD' to read a field of the message");
+        return;
+    }
+    y = find_global(s, e->name);
+    if (!y) {
+        const char *c[MAX_CANDS];
+        visible_names(s, c, MAX_CANDS, true);
+        ERR(s, e->loc, "unknown name '%s'", e->name);
+        suggest(s, e->name, c);
+        return;
+    }
+    e->sym = y;
+    y->used = true;
+    switch (y->kind) {
+    case SYM_CONST: {
+        struct cval *v = check_const_sym(s, y);
+        if (v)
+            set_ty(s, e, cval_type(v));
+        return;
+    }
+    case SYM_VIEW:
+        check_view(s, y);
+        if (y->state != 2)
+            return;
+        if (y->uses_me)
+            need_me(s, e->loc);
+        if (!s->in_view && y->uses_me && !s->has_me)
+            diag_note(s->d, "view '%s' uses 'me'", y->name);
+        e->ty = mkty(TY_OBJECT);
+        return;
+    case SYM_TABLE:
+        e->ty = mkty(TY_TABLE);
+        e->ty.table = y->decl;
+        return;
+    case SYM_MESSAGE:
+        ERR(s, e->loc, "'%s' is a message, not a value", e->name);
+        return;
+    case SYM_FN:
+        ERR(s, e->loc, "'%s' is a function: call it with '%s(...)'", e->name, e->name);
+        return;
+    default:
+        return;
+    }
+}
+
+static const char *binop_str(int op)
+{
+    static const char *ops[] = { "||", "&&", "==", "!=", "<", "<=", ">", ">=", "+", "-", "*", "/", "%" };
+    return ops[op];
+}
+
+static void check_binary(struct sema *s, struct ast_expr *e)
+{
+    struct ast_type *a, *b;
+    check_expr(s, e->a);
+    check_expr(s, e->b);
+    a = &e->a->ty;
+    b = &e->b->ty;
+    e->ty = mkty(TY_ERROR);
+    if (a->kind == TY_ERROR || b->kind == TY_ERROR)
+        return;
+    switch (e->op) {
+    case OP_OR:
+    case OP_AND:
+        if (a->kind == TY_BOOL && b->kind == TY_BOOL) {
+            e->ty = mkty(TY_BOOL);
+            return;
+        }
+        break;
+    case OP_EQ:
+    case OP_NE:
+        if ((is_num(a->kind) && is_num(b->kind)) ||
+            (is_scalar(a->kind) && type_eq(a, b)) ||
+            (a->kind == TY_ARRAY && type_eq(a, b)) ||
+            (a->kind == TY_PLAYER && b->kind == TY_PLAYER)) {
+            e->ty = mkty(TY_BOOL);
+            return;
+        }
+        break;
+    case OP_LT:
+    case OP_LE:
+    case OP_GT:
+    case OP_GE:
+        if ((is_num(a->kind) && is_num(b->kind)) ||
+            (a->kind == TY_STRING && b->kind == TY_STRING)) {
+            e->ty = mkty(TY_BOOL);
+            return;
+        }
+        break;
+    case OP_ADD:
+        if (a->kind == TY_STRING && b->kind == TY_STRING) {
+            e->ty = mkty(TY_STRING);
+            return;
+        }
+        /* fallthrough */
+    case OP_SUB:
+    case OP_MUL:
+    case OP_DIV:
+        if (is_num(a->kind) && is_num(b->kind)) {
+            e->ty = mkty(a->kind == TY_INT && b->kind == TY_INT ? TY_INT : TY_FLOAT);
+            return;
+        }
+        break;
+    case OP_MOD:
+        if (a->kind == TY_INT && b->kind == TY_INT) {
+            e->ty = mkty(TY_INT);
+            return;
+        }
+        break;
+    }
+    ERR(s, e->loc, "operator '%s' cannot be applied to '%s' and '%s'",
+        binop_str(e->op), tn(a), tn(b));
+}
+
+static void check_object(struct sema *s, struct ast_expr *e)
+{
+    e->ty = mkty(TY_OBJECT);
+    for (struct ast_entry *en = e->entries; en; en = en->next) {
+        check_expr(s, en->value);
+        if (en->value->ty.kind == TY_ERROR)
+            continue;
+        if (!en->key) {
+            if (en->value->ty.kind != TY_OBJECT && en->value->ty.kind != TY_ROW)
+                ERR(s, en->value->loc, "only an object can be spread, not a '%s'", tn(&en->value->ty));
+        } else {
+            check_json(s, en->value);
+        }
+    }
+}
+
+static void check_array_lit(struct sema *s, struct ast_expr *e)
+{
+    int n = 0;
+    enum type_kind elem = TY_VOID;
+    bool json = false, err = false;
+    for (struct ast_expr *x = e->args; x; x = x->next) {
+        n++;
+        check_expr(s, x);
+        if (x->ty.kind == TY_ERROR) {
+            err = true;
+            continue;
+        }
+        if (!check_json(s, x)) {
+            err = true;
+            continue;
+        }
+        if (!is_scalar(x->ty.kind)) {
+            json = true;
+        } else if (elem == TY_VOID) {
+            elem = x->ty.kind;
+        } else if (elem != x->ty.kind) {
+            if (is_num(elem) && is_num(x->ty.kind))
+                elem = TY_FLOAT;
+            else
+                json = true;
+        }
+    }
+    if (err) {
+        e->ty = mkty(TY_ERROR);
+        return;
+    }
+    if (n > SEMA_MAX_ARRAY) {
+        ERR(s, e->loc, "array size must be in 1..%d, not %d", SEMA_MAX_ARRAY, n);
+        e->ty = mkty(TY_ERROR);
+        return;
+    }
+    if (n == 0 || json) {
+        e->ty = mkty(TY_JSON_ARRAY);
+        return;
+    }
+    set_ty(s, e, mkarr(elem, n));
+}
+
+/* A table name, or a query, used as a value or loop source.  Fills
+ * *rowty with the row type and sets q->ty to TY_TABLE (the JSON array). */
+static void check_query(struct sema *s, struct ast_expr *q, struct ast_type *rowty)
+{
+    struct sym *y = find_global(s, q->name);
+    q->ty = mkty(TY_ERROR);
+    if (!y || y->kind != SYM_TABLE) {
+        const char *c[MAX_CANDS];
+        int n = 0;
+        for (struct sym *z = s->globals; z && n < MAX_CANDS - 1; z = z->next)
+            if (z->kind == SYM_TABLE)
+                c[n++] = z->name;
+        c[n] = NULL;
+        if (y || find_local(s, q->name))
+            ERR(s, q->loc, "'%s' is not a table", q->name);
+        else {
+            ERR(s, q->loc, "unknown table '%s'", q->name);
+            suggest(s, q->name, c);
+        }
+        return;
+    }
+    q->sym = y;
+    *rowty = mkty(TY_ROW);
+    rowty->table = y->decl;
+    if (q->kind == E_QUERY) {
+        /* Inside where/order by, the row's fields are in scope by name. */
+        struct sema_record *rec = record_of_table(s, y->decl);
+        push_scope(s);
+        struct sym *r = new_sym(s, SYM_ROW_FIELD, "id", y->decl->name_loc);
+        r->ty = mkty(TY_INT);
+        r->index = -1;
+        r->decl = y->decl;
+        r->next = s->scope->syms;
+        s->scope->syms = r;
+        for (int i = 0; rec && i < rec->n; i++) {
+            struct sym *fy = new_sym(s, SYM_ROW_FIELD, rec->fields[i].field->name, rec->fields[i].field->loc);
+            fy->ty = rec->fields[i].field->type;
+            fy->index = i;
+            fy->field = rec->fields[i].field;
+            fy->decl = y->decl;
+            fy->next = s->scope->syms;
+            s->scope->syms = fy;
+        }
+        if (q->a) {
+            check_expr(s, q->a);
+            if (q->a->ty.kind != TY_ERROR && q->a->ty.kind != TY_BOOL)
+                ERR(s, q->a->loc, "condition must be 'bool', not '%s'", tn(&q->a->ty));
+        }
+        if (q->order_key) {
+            struct sym *k = NULL;
+            for (struct sym *z = s->scope->syms; z; z = z->next)
+                if (strcmp(z->name, q->order_key) == 0)
+                    k = z;
+            if (!k) {
+                const char *c[MAX_CANDS];
+                int n = 0;
+                c[n++] = "id";
+                for (int i = 0; rec && i < rec->n && n < MAX_CANDS - 1; i++)
+                    c[n++] = rec->fields[i].field->name;
+                c[n] = NULL;
+                ERR(s, q->order_loc, "unknown field '%s' on table '%s'", q->order_key, y->name);
+                suggest(s, q->order_key, c);
+            } else if (!is_scalar(k->ty.kind)) {
+                ERR(s, q->order_loc, "cannot order by a '%s'", tn(&k->ty));
+            }
+        }
+        pop_scope(s);
+    }
+    q->ty = mkty(TY_TABLE);
+    q->ty.table = y->decl;
+}
+
+static void check_expr(struct sema *s, struct ast_expr *e)
+{
+    switch (e->kind) {
+    case E_INT:
+    case E_DURATION:
+        e->ty = mkty(TY_INT);
+        return;
+    case E_FLOAT:
+        e->ty = mkty(TY_FLOAT);
+        return;
+    case E_STRING:
+        e->ty = mkty(TY_STRING);
+        return;
+    case E_BOOL:
+        e->ty = mkty(TY_BOOL);
+        return;
+    case E_NAME:
+        check_name(s, e);
+        return;
+    case E_GROUP:
+        ERR(s, e->loc, "'group' is not a value: use 'group.FIELD'");
+        e->ty = mkty(TY_ERROR);
+        return;
+    case E_ME:
+        need_me(s, e->loc);
+        e->ty = mkty(s->has_me || s->in_view ? TY_PLAYER : TY_ERROR);
+        return;
+    case E_PLAYERS:
+        ERR(s, e->loc, "'players' is only allowed in 'len(players)' and 'for p in players'");
+        e->ty = mkty(TY_ERROR);
+        return;
+    case E_PLAYER:
+        check_expr(s, e->a);
+        e->ty = mkty(TY_ERROR);
+        if (e->a->ty.kind == TY_ERROR)
+            return;
+        if (e->a->ty.kind != TY_INT) {
+            ERR(s, e->a->loc, "player id must be an 'int', not '%s'", tn(&e->a->ty));
+            return;
+        }
+        e->ty = mkty(TY_PLAYER);
+        return;
+    case E_FIELD:
+        check_field(s, e);
+        return;
+    case E_INDEX:
+        check_expr(s, e->a);
+        check_expr(s, e->b);
+        e->ty = mkty(TY_ERROR);
+        if (e->a->ty.kind == TY_ERROR || e->b->ty.kind == TY_ERROR)
+            return;
+        if (e->a->ty.kind != TY_ARRAY) {
+            ERR(s, e->a->loc, "cannot index a '%s'", tn(&e->a->ty));
+            return;
+        }
+        if (e->b->ty.kind != TY_INT) {
+            ERR(s, e->b->loc, "array index must be an 'int', not '%s'", tn(&e->b->ty));
+            return;
+        }
+        e->ty = mkty(e->a->ty.elem);
+        return;
+    case E_CALL:
+        check_call(s, e);
+        return;
+    case E_UNARY:
+        check_expr(s, e->a);
+        e->ty = mkty(TY_ERROR);
+        if (e->a->ty.kind == TY_ERROR)
+            return;
+        if (e->op == '-' && is_num(e->a->ty.kind))
+            e->ty = e->a->ty;
+        else if (e->op == '!' && e->a->ty.kind == TY_BOOL)
+            e->ty = e->a->ty;
+        else
+            ERR(s, e->loc, "operator '%c' cannot be applied to '%s'", e->op, tn(&e->a->ty));
+        return;
+    case E_BINARY:
+        check_binary(s, e);
+        return;
+    case E_COND:
+        check_expr(s, e->a);
+        check_expr(s, e->b);
+        check_expr(s, e->c);
+        e->ty = mkty(TY_ERROR);
+        if (e->a->ty.kind != TY_ERROR && e->a->ty.kind != TY_BOOL)
+            ERR(s, e->a->loc, "condition must be 'bool', not '%s'", tn(&e->a->ty));
+        if (e->a->ty.kind != TY_BOOL || e->b->ty.kind == TY_ERROR || e->c->ty.kind == TY_ERROR)
+            return;
+        if (type_eq(&e->b->ty, &e->c->ty) && e->b->ty.kind != TY_TABLE && e->b->ty.kind != TY_ROW)
+            set_ty(s, e, e->b->ty);
+        else if (is_num(e->b->ty.kind) && is_num(e->c->ty.kind))
+            e->ty = mkty(TY_FLOAT);
+        else
+            ERR(s, e->loc, "the branches of '?:' have different types '%s' and '%s'",
+                tn(&e->b->ty), tn(&e->c->ty));
+        return;
+    case E_OBJECT:
+        check_object(s, e);
+        return;
+    case E_ARRAY:
+        check_array_lit(s, e);
+        return;
+    case E_QUERY: {
+        struct ast_type rt;
+        check_query(s, e, &rt);
+        return;
+    }
+    }
+}
+
+/* Checks a condition: must be bool. */
+static void check_cond(struct sema *s, struct ast_expr *e)
+{
+    check_expr(s, e);
+    if (e->ty.kind != TY_ERROR && e->ty.kind != TY_BOOL)
+        ERR(s, e->loc, "condition must be 'bool', not '%s'", tn(&e->ty));
+}
+
+/* ---- views -------------------------------------------------------------------- */
+
+static void check_view(struct sema *s, struct sym *v)
+{
+    struct sema save;
+    if (v->state == 2)
+        return;
+    if (v->state == 1) {
+        ERR(s, v->decl->name_loc, "view '%s' includes itself", v->name);
+        v->state = 3;
+        return;
+    }
+    if (v->state == 3)
+        return;
+    v->state = 1;
+    save = *s;
+    s->cur = v->decl;
+    s->in_view = true;
+    s->cur_view = v;
+    s->has_me = false;
+    s->has_msg = false;
+    s->scope = NULL;
+    s->loops = 0;
+    s->where = arena_alloc(s->A, strlen(v->name) + 16);
+    sprintf((char *)s->where, "view '%s'", v->name);
+    for (struct ast_entry *en = v->decl->entries; en; en = en->next) {
+        check_expr(s, en->value);
+        if (en->value->ty.kind == TY_ERROR)
+            continue;
+        if (!en->key) {
+            if (en->value->ty.kind != TY_OBJECT && en->value->ty.kind != TY_ROW)
+                ERR(s, en->value->loc, "only an object can be spread, not a '%s'", tn(&en->value->ty));
+        } else {
+            check_json(s, en->value);
+        }
+    }
+    {
+        struct call_edge *calls = s->calls;
+        *s = save;
+        s->calls = calls;
+    }
+    if (v->state == 1)
+        v->state = 2;
+}
+
+/* ---- statements -------------------------------------------------------------- */
+
+static void check_block(struct sema *s, struct ast_stmt *body);
+
+static bool storable(enum type_kind k)
+{
+    return is_scalar(k) || k == TY_ARRAY || k == TY_PLAYER;
+}
+
+/* Checks an assignment target; returns its description for messages in
+ * what (e.g. "'int' field 'total'"), or false if it is not assignable
+ * (reported). */
+static bool check_target(struct sema *s, struct ast_expr *t, char *what, size_t n)
+{
+    struct ast_expr *base = t;
+    check_expr(s, t);
+    if (t->ty.kind == TY_ERROR)
+        return false;
+    if (t->kind == E_INDEX) {
+        base = t->a;
+        while (base->kind == E_INDEX)
+            base = base->a;
+    }
+    if (base->kind == E_NAME) {
+        struct sym *y = base->sym;
+        if (!y)
+            return false;
+        switch (y->kind) {
+        case SYM_LOCAL:
+        case SYM_PARAM:
+            break;
+        case SYM_FOR_INT:
+        case SYM_FOR_PLAYER:
+        case SYM_FOR_ROW:
+            ERR(s, base->loc, "cannot assign to loop variable '%s'", y->name);
+            return false;
+        case SYM_CONST:
+            ERR(s, base->loc, "cannot assign to constant '%s'", y->name);
+            return false;
+        default:
+            ERR(s, base->loc, "cannot assign to '%s'", y->name);
+            return false;
+        }
+        if (t == base)
+            snprintf(what, n, "'%s' variable '%s'", tn(&t->ty), y->name);
+        else
+            snprintf(what, n, "'%s' element of '%s'", tn(&t->ty), y->name);
+        return true;
+    }
+    if (base->kind == E_FIELD && base->sym) {
+        struct sym *y = base->sym;
+        switch (y->kind) {
+        case SYM_GROUP_FIELD:
+        case SYM_PLAYER_FIELD:
+        case SYM_ROW_FIELD:
+            break;
+        case SYM_MSG_FIELD:
+            ERR(s, base->loc, "cannot assign to message field 'msg.%s'", y->name);
+            return false;
+        case SYM_PLAYER_ID:
+        case SYM_ROW_ID:
+        case SYM_PLAYER_PAGE:
+            ERR(s, base->loc, "'%s' is read-only", y->name);
+            return false;
+        default:
+            ERR(s, base->loc, "cannot assign to this expression");
+            return false;
+        }
+        if (t == base)
+            snprintf(what, n, "'%s' field '%s'", tn(&t->ty), y->name);
+        else
+            snprintf(what, n, "'%s' element of '%s'", tn(&t->ty), y->name);
+        return true;
+    }
+    ERR(s, t->loc, "cannot assign to this expression");
+    return false;
+}
+
+static void check_assign(struct sema *s, struct ast_stmt *st)
+{
+    char what[160];
+    bool ok = check_target(s, st->target, what, sizeof what);
+    check_expr(s, st->a);
+    if (!ok || st->a->ty.kind == TY_ERROR)
+        return;
+    struct ast_type *t = &st->target->ty, *v = &st->a->ty;
+    if (st->op == '=') {
+        if (!type_eq(t, v))
+            ERR(s, st->a->loc, "cannot assign '%s' to %s", tn(v), what);
+        return;
+    }
+    /* Compound assignment: t op v must have t's type. */
+    if (st->op == '+' && t->kind == TY_STRING && v->kind == TY_STRING)
+        return;
+    if (!is_num(t->kind) || !is_num(v->kind)) {
+        ERR(s, st->loc, "operator '%c=' cannot be applied to '%s' and '%s'", st->op, tn(t), tn(v));
+        return;
+    }
+    if (t->kind == TY_INT && v->kind == TY_FLOAT)
+        ERR(s, st->a->loc, "cannot assign 'float' to %s", what);
+}
+
+/* Does the statement list always end by returning (or rejecting)? */
+static bool always_returns(struct ast_stmt *st)
+{
+    for (; st; st = st->next) {
+        switch (st->kind) {
+        case S_RETURN:
+        case S_REJECT:
+            return true;
+        case S_IF:
+            if (st->els && always_returns(st->body) && always_returns(st->els))
+                return true;
+            break;
+        case S_BLOCK:
+            if (always_returns(st->body))
+                return true;
+            break;
+        default:
+            break;
+        }
+    }
+    return false;
+}
+
+static void check_stmt(struct sema *s, struct ast_stmt *st)
+{
+    switch (st->kind) {
+    case S_LET: {
+        struct ast_type t;
+        check_expr(s, st->a);
+        t = st->a->ty;
+        if (st->decl_type) {
+            if (!resolve_type(s, st->decl_type)) {
+                t = mkty(TY_ERROR);
+            } else if (st->a->ty.kind != TY_ERROR && !type_eq(st->decl_type, &st->a->ty)) {
+                ERR(s, st->a->loc, "cannot initialize '%s' variable '%s' with '%s'",
+                    tn(st->decl_type), st->name, tn(&st->a->ty));
+                t = *st->decl_type;
+            } else {
+                t = *st->decl_type;
+            }
+        }
+        if (t.kind != TY_ERROR && !storable(t.kind)) {
+            ERR(s, st->a->loc, "a '%s' cannot be stored in a variable", tn(&t));
+            t = mkty(TY_ERROR);
+        }
+        if (t.kind == TY_VOID) {
+            t = mkty(TY_ERROR);
+        }
+        st->sym = declare_local(s, SYM_LOCAL, st->name, st->name_loc, t);
+        return;
+    }
+    case S_ASSIGN:
+        check_assign(s, st);
+        return;
+    case S_IF:
+        check_cond(s, st->a);
+        check_block(s, st->body);
+        if (st->els)
+            check_block(s, st->els);
+        return;
+    case S_FOR_RANGE:
+        check_expr(s, st->a);
+        check_expr(s, st->b);
+        if (st->a->ty.kind != TY_ERROR && st->a->ty.kind != TY_INT)
+            ERR(s, st->a->loc, "range bounds must be 'int', not '%s'", tn(&st->a->ty));
+        if (st->b->ty.kind != TY_ERROR && st->b->ty.kind != TY_INT)
+            ERR(s, st->b->loc, "range bounds must be 'int', not '%s'", tn(&st->b->ty));
+        push_scope(s);
+        st->sym = declare_local(s, SYM_FOR_INT, st->name, st->name_loc, mkty(TY_INT));
+        s->loops++;
+        check_block(s, st->body);
+        s->loops--;
+        pop_scope(s);
+        return;
+    case S_FOR_PLAYERS:
+        push_scope(s);
+        st->sym = declare_local(s, SYM_FOR_PLAYER, st->name, st->name_loc, mkty(TY_PLAYER));
+        s->loops++;
+        check_block(s, st->body);
+        s->loops--;
+        pop_scope(s);
+        return;
+    case S_FOR_TABLE: {
+        struct ast_type rt = mkty(TY_ERROR);
+        if (st->a->kind != E_QUERY && st->a->kind != E_NAME) {
+            check_expr(s, st->a);
+            if (st->a->ty.kind != TY_ERROR)
+                ERR(s, st->a->loc, "expected a range 'A..B', 'players' or a table after 'in'");
+        } else {
+            check_query(s, st->a, &rt);
+        }
+        push_scope(s);
+        st->sym = declare_local(s, SYM_FOR_ROW, st->name, st->name_loc, rt);
+        s->loops++;
+        check_block(s, st->body);
+        s->loops--;
+        pop_scope(s);
+        return;
+    }
+    case S_REQUIRE:
+        check_cond(s, st->a);
+        return;
+    case S_REJECT:
+        check_expr(s, st->a);
+        if (st->a->ty.kind != TY_ERROR && st->a->ty.kind != TY_STRING)
+            ERR(s, st->a->loc, "'reject' needs a 'string' reason, not '%s'", tn(&st->a->ty));
+        return;
+    case S_SEND:
+        if (st->to == TO_ME || st->to == TO_OTHERS) {
+            if (!s->has_me)
+                ERR(s, st->loc, "'send %s' is not available in %s",
+                    st->to == TO_ME ? "me" : "others", s->where);
+        } else if (st->to == TO_PLAYER && st->target) {
+            struct ast_expr *t = st->target;
+            check_expr(s, t);
+            if (t->ty.kind != TY_ERROR && t->ty.kind != TY_INT && t->ty.kind != TY_PLAYER)
+                ERR(s, t->loc, "player id must be an 'int', not '%s'", tn(&t->ty));
+        }
+        check_expr(s, st->a);
+        check_json(s, st->a);
+        return;
+    case S_INSERT: {
+        struct sym *y = find_global(s, st->name);
+        if (!y || y->kind != SYM_TABLE) {
+            const char *c[MAX_CANDS];
+            int n = 0;
+            for (struct sym *z = s->globals; z && n < MAX_CANDS - 1; z = z->next)
+                if (z->kind == SYM_TABLE)
+                    c[n++] = z->name;
+            c[n] = NULL;
+            ERR(s, st->name_loc, "unknown table '%s'", st->name);
+            suggest(s, st->name, c);
+            for (struct ast_entry *en = st->entries; en; en = en->next)
+                check_expr(s, en->value);
+            return;
+        }
+        st->sym = y;
+        struct sema_record *rec = record_of_table(s, y->decl);
+        for (struct ast_entry *en = st->entries; en; en = en->next) {
+            check_expr(s, en->value);
+            if (!en->key) {
+                ERR(s, en->loc, "'insert' takes 'column: value' entries, not a spread");
+                continue;
+            }
+            struct ast_field *col = NULL;
+            for (int i = 0; rec && i < rec->n; i++)
+                if (strcmp(rec->fields[i].field->name, en->key) == 0)
+                    col = rec->fields[i].field;
+            if (!col) {
+                const char *c[MAX_CANDS];
+                int n = 0;
+                for (int i = 0; rec && i < rec->n && n < MAX_CANDS - 1; i++)
+                    c[n++] = rec->fields[i].field->name;
+                c[n] = NULL;
+                ERR(s, en->loc, "unknown field '%s' on table '%s'", en->key, y->name);
+                suggest(s, en->key, c);
+                continue;
+            }
+            for (struct ast_entry *o = st->entries; o != en; o = o->next)
+                if (o->key && strcmp(o->key, en->key) == 0) {
+                    ERR(s, en->loc, "duplicate field '%s'", en->key);
+                    break;
+                }
+            if (en->value->ty.kind != TY_ERROR && col->type.kind != TY_ERROR &&
+                !type_eq(&col->type, &en->value->ty))
+                ERR(s, en->value->loc, "cannot assign '%s' to '%s' field '%s'",
+                    tn(&en->value->ty), tn(&col->type), col->name);
+        }
+        return;
+    }
+    case S_DELETE:
+        check_expr(s, st->a);
+        if (st->a->ty.kind != TY_ERROR &&
+            !(st->a->kind == E_NAME && st->a->sym &&
+              ((struct sym *)st->a->sym)->kind == SYM_FOR_ROW))
+            ERR(s, st->a->loc, "'delete' needs a table loop variable");
+        return;
+    case S_FINISH:
+        return;
+    case S_START_TIMER:
+        check_expr(s, st->a);
+        if (st->a->ty.kind != TY_ERROR && st->a->ty.kind != TY_INT)
+            ERR(s, st->a->loc, "a timer delay must be an 'int' duration, not '%s'", tn(&st->a->ty));
+        /* fallthrough */
+    case S_STOP_TIMER: {
+        int i;
+        for (i = 0; i < s->prog->n_timers; i++)
+            if (strcmp(s->prog->timers[i].name, st->name) == 0)
+                break;
+        if (i == s->prog->n_timers) {
+            const char *c[MAX_CANDS];
+            int n = 0;
+            for (int k = 0; k < s->prog->n_timers && n < MAX_CANDS - 1; k++)
+                c[n++] = s->prog->timers[k].name;
+            c[n] = NULL;
+            ERR(s, st->name_loc, "unknown timer '%s'", st->name);
+            suggest(s, st->name, c);
+        }
+        return;
+    }
+    case S_RETURN:
+        if (s->cur->kind == D_ON) {
+            if (st->a) {
+                ERR(s, st->a->loc, "a handler cannot return a value");
+                check_expr(s, st->a);
+            }
+            return;
+        }
+        if (!s->cur->ret) {
+            if (st->a) {
+                ERR(s, st->a->loc, "fn '%s' does not return a value", s->cur->name);
+                check_expr(s, st->a);
+            }
+            return;
+        }
+        if (!st->a) {
+            ERR(s, st->loc, "fn '%s' must return a '%s'", s->cur->name, tn(s->cur->ret));
+            return;
+        }
+        check_expr(s, st->a);
+        if (st->a->ty.kind != TY_ERROR && s->cur->ret->kind != TY_ERROR &&
+            !type_eq(&st->a->ty, s->cur->ret))
+            ERR(s, st->a->loc, "fn '%s' returns '%s', not '%s'", s->cur->name,
+                tn(s->cur->ret), tn(&st->a->ty));
+        return;
+    case S_BREAK:
+    case S_CONTINUE:
+        if (s->loops == 0)
+            ERR(s, st->loc, "'%s' outside a loop", st->kind == S_BREAK ? "break" : "continue");
+        return;
+    case S_EXPR:
+        check_expr(s, st->a);
+        if (st->a->kind != E_CALL && st->a->ty.kind != TY_ERROR)
+            ERR(s, st->a->loc, "this expression does nothing as a statement");
+        return;
+    case S_BLOCK:
+        check_block(s, st->body);
+        return;
+    }
+}
+
+static void check_block(struct sema *s, struct ast_stmt *body)
+{
+    push_scope(s);
+    for (struct ast_stmt *st = body; st; st = st->next)
+        check_stmt(s, st);
+    pop_scope(s);
+}
+
+/* Sets up the context for a fn or handler body. */
+static void begin_body(struct sema *s, struct ast_decl *d, const char *where, bool me, struct ast_decl *msg)
+{
+    s->cur = d;
+    s->where = where;
+    s->has_me = me;
+    s->has_msg = msg != NULL;
+    s->cur_msg = msg;
+    s->in_view = false;
+    s->cur_view = NULL;
+    s->scope = NULL;
+    s->loops = 0;
+    s->nlocals = 0;
+    push_scope(s);
+}
+
+static void check_fn(struct sema *s, struct ast_decl *d)
+{
+    char *where = arena_alloc(s->A, strlen(d->name) + 8);
+    sprintf(where, "fn '%s'", d->name);
+    begin_body(s, d, where, false, NULL);
+    for (struct ast_field *p = d->fields; p; p = p->next) {
+        for (struct ast_field *q = d->fields; q != p; q = q->next)
+            if (strcmp(q->name, p->name) == 0) {
+                ERR(s, p->loc, "duplicate parameter '%s'", p->name);
+                break;
+            }
+        struct sym *y = declare_local(s, SYM_PARAM, p->name, p->loc, p->type);
+        y->field = p;
+        y->used = true;
+    }
+    check_block(s, d->body);
+    if (d->ret && d->ret->kind != TY_ERROR && !always_returns(d->body))
+        ERR(s, d->name_loc, "fn '%s' can end without returning a value", d->name);
+    pop_scope(s);
+}
+
+static void check_handler(struct sema *s, struct ast_decl *d)
+{
+    char *where = arena_alloc(s->A, (d->name ? strlen(d->name) : 0) + 24);
+    struct ast_decl *msg = NULL;
+    bool me = true;
+    switch (d->on) {
+    case ON_LOAD:
+        sprintf(where, "'on load'");
+        break;
+    case ON_START:
+        sprintf(where, "'on start'");
+        me = false;
+        break;
+    case ON_TIMER:
+        sprintf(where, "'on timer %s'", d->name);
+        me = false;
+        break;
+    case ON_MESSAGE:
+        sprintf(where, "'on %s'", d->name);
+        msg = d->sym ? ((struct sym *)d->sym)->decl : NULL;
+        if (!msg)
+            return;     /* unknown message, reported */
+        break;
+    }
+    begin_body(s, d, where, me, msg);
+    check_block(s, d->body);
+    pop_scope(s);
+}
+
+/* ---- whole program ------------------------------------------------------------ */
+
+/* DFS over the call graph from fn `at`; path holds the fns on the stack. */
+static void find_cycles(struct sema *s, struct ast_decl *at, struct ast_decl **path, int depth, int nfns)
+{
+    struct sym *y = at->sym;
+    y->state = 1;
+    path[depth] = at;
+    for (struct call_edge *c = s->calls; c; c = c->next) {
+        if (c->from != at)
+            continue;
+        struct sym *t = c->to->sym;
+        if (t->state == 1) {
+            /* Report the cycle from the callee back to itself. */
+            size_t len = 64;
+            int start = depth;
+            while (start > 0 && path[start] != c->to)
+                start--;
+            for (int i = start; i <= depth; i++)
+                len += strlen(path[i]->name) + 4;
+            len += strlen(c->to->name);
+            char *msg = arena_alloc(s->A, len);
+            strcpy(msg, "recursive call cycle: ");
+            for (int i = start; i <= depth; i++) {
+                strcat(msg, path[i]->name);
+                strcat(msg, " -> ");
+            }
+            strcat(msg, c->to->name);
+            ERR(s, c->loc, "%s", msg);
+        } else if (t->state == 0 && depth + 1 < nfns) {
+            find_cycles(s, c->to, path, depth + 1, nfns);
+        }
+    }
+    y->state = 2;
+}
+
+static void collect_timers_stmt(struct sema *s, struct ast_stmt *st, struct sema_timer *buf, int *n);
+
+static void add_timer(struct sema_timer *buf, int *n, const char *name, struct ast_decl *h)
+{
+    for (int i = 0; i < *n; i++)
+        if (strcmp(buf[i].name, name) == 0) {
+            if (h && !buf[i].handler)
+                buf[i].handler = h;
+            return;
+        }
+    buf[*n].name = name;
+    buf[*n].handler = h;
+    (*n)++;
+}
+
+static void collect_timers_stmt(struct sema *s, struct ast_stmt *st, struct sema_timer *buf, int *n)
+{
+    for (; st; st = st->next) {
+        if (st->kind == S_START_TIMER && st->name)
+            add_timer(buf, n, st->name, NULL);
+        collect_timers_stmt(s, st->body, buf, n);
+        collect_timers_stmt(s, st->els, buf, n);
+    }
+}
+
+static int count_timer_stmts(struct ast_stmt *st)
+{
+    int n = 0;
+    for (; st; st = st->next)
+        n += (st->kind == S_START_TIMER) + count_timer_stmts(st->body) + count_timer_stmts(st->els);
+    return n;
+}
+
+int sema_check(struct ast_file *f, struct diag *d)
+{
+    struct sema S, *s = &S;
+    struct ast_decl *x, *game = NULL;
+    int errors0 = d->errors, nmsg = 0, ntab = 0, npage = 0, ntimer = 0, nfn = 0;
+
+    memset(s, 0, sizeof *s);
+    s->f = f;
+    s->d = d;
+    s->A = &f->arena;
+    s->prog = zalloc(s, sizeof *s->prog);
+
+    /* The game block: exactly one, first. */
+    for (x = f->decls; x; x = x->next) {
+        if (x->kind != D_GAME)
+            continue;
+        if (game) {
+            ERR(s, x->loc, "duplicate 'game' declaration");
+            diag_note(d, "the game was first declared on line %d", game->loc.line);
+            continue;
+        }
+        game = x;
+        if (x != f->decls)
+            ERR(s, x->loc, "'game' must be the first declaration");
+    }
+    if (!game) {
+        struct loc l = { 1, 1, 1 };
+        if (f->decls)
+            l = f->decls->loc;
+        ERR(s, l, "missing 'game' declaration");
+        diag_help(d, "start the file with 'game NAME { players N; }'");
+    }
+
+    /* Pass 1: names and counts. */
+    for (x = f->decls; x; x = x->next) {
+        switch (x->kind) {
+        case D_CONST: add_global(s, SYM_CONST, x); break;
+        case D_VIEW: add_global(s, SYM_VIEW, x); break;
+        case D_FN: if (add_global(s, SYM_FN, x)) nfn++; break;
+        case D_MESSAGE: if (add_global(s, SYM_MESSAGE, x)) nmsg++; break;
+        case D_TABLE: if (add_global(s, SYM_TABLE, x)) ntab++; break;
+        case D_PAGE: npage++; break;
+        case D_ON:
+            if (x->on == ON_TIMER)
+                ntimer++;
+            ntimer += count_timer_stmts(x->body);
+            break;
+        default:
+            break;
+        }
+        if (x->kind == D_FN)
+            ntimer += count_timer_stmts(x->body);
+    }
+    s->prog->game = game;
+    s->prog->messages = arena_alloc(s->A, sizeof(void *) * (size_t)(nmsg + 1));
+    s->prog->handlers = arena_alloc(s->A, sizeof(void *) * (size_t)(nmsg + 1));
+    s->prog->msgfields = arena_alloc(s->A, sizeof(struct sema_record) * (size_t)(nmsg + 1));
+    s->prog->tables = arena_alloc(s->A, sizeof(void *) * (size_t)(ntab + 1));
+    s->prog->tabfields = arena_alloc(s->A, sizeof(struct sema_record) * (size_t)(ntab + 1));
+    s->prog->pages = arena_alloc(s->A, sizeof(struct sema_page) * (size_t)(npage + 1));
+    s->prog->timers = arena_alloc(s->A, sizeof(struct sema_timer) * (size_t)(ntimer + 1));
+
+    for (x = f->decls; x; x = x->next) {
+        struct sym *y = x->sym;
+        if (x->kind == D_MESSAGE && y && y->decl == x) {
+            y->index = s->prog->n_messages;
+            s->prog->messages[s->prog->n_messages++] = x;
+        } else if (x->kind == D_TABLE && y && y->decl == x) {
+            y->index = s->prog->n_tables;
+            s->prog->tables[s->prog->n_tables++] = x;
+        }
+    }
+
+    if (game)
+        check_game(s, game);
+
+    /* Consts first (they may be used by array sizes anywhere). */
+    for (x = f->decls; x; x = x->next)
+        if (x->kind == D_CONST && x->sym)
+            check_const_sym(s, x->sym);
+
+    /* Blocks of fields. */
+    for (x = f->decls; x; x = x->next) {
+        struct sema_record *rec = NULL;
+        if (x->kind == D_GROUP)
+            rec = &s->prog->group;
+        else if (x->kind == D_PLAYER)
+            rec = &s->prog->player;
+        if (rec) {
+            if (rec->decl) {
+                ERR(s, x->loc, "duplicate '%s' block", x->kind == D_GROUP ? "group" : "player");
+                diag_note(d, "the first is on line %d", rec->decl->loc.line);
+                continue;
+            }
+            check_fields(s, x, rec, false);
+        } else if (x->kind == D_MESSAGE && x->sym && ((struct sym *)x->sym)->decl == x) {
+            check_fields(s, x, &s->prog->msgfields[((struct sym *)x->sym)->index], true);
+        } else if (x->kind == D_TABLE && x->sym && ((struct sym *)x->sym)->decl == x) {
+            check_fields(s, x, &s->prog->tabfields[((struct sym *)x->sym)->index], false);
+        } else if (x->kind == D_PAGE) {
+            struct sema_page *pg = &s->prog->pages[s->prog->n_pages];
+            for (int i = 0; i < s->prog->n_pages; i++)
+                if (strcmp(s->prog->pages[i].decl->name, x->name) == 0) {
+                    ERR(s, x->name_loc, "page '%s' is already declared", x->name);
+                    diag_note(d, "'%s' was first declared on line %d", x->name,
+                              s->prog->pages[i].decl->name_loc.line);
+                    goto next_decl;
+                }
+            s->prog->n_pages++;
+            check_page(s, x, pg);
+        }
+    next_decl:;
+    }
+
+    /* fn signatures. */
+    for (x = f->decls; x; x = x->next) {
+        if (x->kind != D_FN)
+            continue;
+        for (struct ast_field *p = x->fields; p; p = p->next) {
+            resolve_type(s, &p->type);
+            if (p->type.kind != TY_ERROR && !is_scalar(p->type.kind) && p->type.kind != TY_ARRAY)
+                ERR(s, p->type.loc, "a parameter must be int, float, bool, string or an array");
+        }
+        if (x->ret)
+            resolve_type(s, x->ret);
+    }
+
+    /* Handlers: messages, duplicates, timers. */
+    for (x = f->decls; x; x = x->next) {
+        if (x->kind != D_ON)
+            continue;
+        for (struct ast_decl *o = f->decls; o != x; o = o->next) {
+            if (o->kind == D_ON && o->on == x->on &&
+                (x->on == ON_LOAD || x->on == ON_START ||
+                 (o->name && x->name && strcmp(o->name, x->name) == 0))) {
+                if (x->on == ON_LOAD || x->on == ON_START)
+                    ERR(s, x->loc, "duplicate handler 'on %s'", x->on == ON_LOAD ? "load" : "start");
+                else
+                    ERR(s, x->name_loc, "duplicate handler 'on %s%s'",
+                        x->on == ON_TIMER ? "timer " : "", x->name);
+                diag_note(d, "the first is on line %d", o->loc.line);
+                x->kind = D_TEST;       /* skip it from now on */
+                x->sym = NULL;
+                break;
+            }
+        }
+        if (x->kind != D_ON)
+            continue;
+        if (x->on == ON_LOAD)
+            s->prog->on_load = x;
+        else if (x->on == ON_START)
+            s->prog->on_start = x;
+        else if (x->on == ON_TIMER)
+            add_timer(s->prog->timers, &s->prog->n_timers, x->name, x);
+        else {
+            struct sym *y = find_global(s, x->name);
+            if (!y || y->kind != SYM_MESSAGE) {
+                const char *c[MAX_CANDS];
+                int n = 0;
+                for (struct sym *z = s->globals; z && n < MAX_CANDS - 1; z = z->next)
+                    if (z->kind == SYM_MESSAGE)
+                        c[n++] = z->name;
+                c[n] = NULL;
+                ERR(s, x->name_loc, "unknown message '%s'", x->name);
+                suggest(s, x->name, c);
+                x->sym = NULL;
+                continue;
+            }
+            x->sym = y;
+            s->prog->handlers[y->index] = x;
+        }
+    }
+    for (x = f->decls; x; x = x->next)
+        if (x->kind == D_ON || x->kind == D_FN)
+            collect_timers_stmt(s, x->body, s->prog->timers, &s->prog->n_timers);
+
+    /* Pass 2: bodies, in source order. */
+    for (x = f->decls; x; x = x->next) {
+        if (x->kind == D_VIEW && x->sym && ((struct sym *)x->sym)->decl == x)
+            check_view(s, x->sym);
+        else if (x->kind == D_FN && x->sym && ((struct sym *)x->sym)->decl == x)
+            check_fn(s, x);
+        else if (x->kind == D_ON)
+            check_handler(s, x);
+    }
+
+    /* Tables are checked but the emitter does not generate them yet. */
+    for (x = f->decls; x; x = x->next)
+        if (x->kind == D_TABLE)
+            ERR(s, x->loc, "'table' is not supported yet");
+
+    /* Pass 3: recursion, unhandled messages. */
+    if (nfn > 0) {
+        struct ast_decl **path = arena_alloc(s->A, sizeof(void *) * (size_t)(nfn + 1));
+        for (x = f->decls; x; x = x->next)
+            if (x->kind == D_FN && x->sym && ((struct sym *)x->sym)->decl == x)
+                ((struct sym *)x->sym)->state = 0;
+        for (x = f->decls; x; x = x->next)
+            if (x->kind == D_FN && x->sym && ((struct sym *)x->sym)->decl == x &&
+                ((struct sym *)x->sym)->state == 0)
+                find_cycles(s, x, path, 0, nfn);
+    }
+    for (int i = 0; i < s->prog->n_messages; i++)
+        if (!s->prog->handlers[i])
+            diag_warning(d, s->prog->messages[i]->name_loc, "message '%s' has no handler",
+                         s->prog->messages[i]->name);
+    if (d->errors == errors0 && game)
+        game->sym = s->prog;
+    return d->errors - errors0;
+}
+
+const struct sema_prog *sema_prog(const struct ast_file *f)
+{
+    for (struct ast_decl *x = f->decls; x; x = x->next)
+        if (x->kind == D_GAME)
+            return x->sym;
+    return NULL;
+}

@@ -1,0 +1,1256 @@
+/*
+ * http.c -- the game server's HTTP side: libmicrohttpd set-up, routing,
+ * participant pages, embedded files, the admin login, and the glue that
+ * turns requests into core jobs (PROTOCOL.md "HTTP"; rt.h).
+ *
+ * Threads.  libmicrohttpd runs a pool of THREAD_POOL_SIZE epoll threads.  A
+ * request that touches game state becomes an rt_job embedded in the
+ * request's state (struct req): the HTTP thread suspends the connection and
+ * calls rt_submit(); the game thread runs the job and calls job_done(),
+ * which only marks the request done and resumes the connection; the HTTP
+ * thread is then called again and answers from the job's outputs.  No game
+ * code runs here, and no HTTP thread ever waits.
+ *
+ * Bodies.  POST bodies are collected by the access handler up to
+ * BODY_LIMIT bytes; a larger one is read to the end and discarded (so that
+ * the client, still writing, reads the answer instead of a reset), unless
+ * its Content-Length passes BODY_DISCARD_LIMIT, which is refused at once.
+ *
+ * Every answer carries the security headers (nosniff, referrer policy);
+ * HTML pages carry a Content-Security-Policy: scripts only from this origin,
+ * except game templates, which may carry inline scripts.  Every error body
+ * is JSON {"error": "..."}.
+ *
+ * Admin.  The JSON API under /api/ takes `Authorization: Bearer PASSWORD`
+ * or the lv_admin cookie that POST /admin/login sets.  The cookie holds a
+ * random token drawn at start-up, never the password; comparisons run in
+ * constant time.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "assets.h"
+#include "live.h"
+#include "rt.h"
+#include "net.h"
+
+/* Largest POST body accepted (PROTOCOL.md: over 64 KiB is 413). */
+#define BODY_LIMIT (64 * 1024)
+/* A body declared larger than this is refused before it is read (and the
+ * connection closed); smaller oversized bodies are read and discarded. */
+#define BODY_DISCARD_LIMIT (1024 * 1024)
+/* Simultaneous connections; each open SSE stream holds one.  The core
+ * raises RLIMIT_NOFILE above this at start-up. */
+#define CONNECTION_LIMIT 20000
+/* Seconds of inactivity before a connection is closed.  Idle SSE streams
+ * are suspended (no timeout) and pinged more often than this. */
+#define CONNECTION_TIMEOUT_S 30
+/* libmicrohttpd worker threads (DESIGN.md: measured best on 2 cores). */
+#define THREAD_POOL_SIZE 2
+/* listen(2) backlog. */
+#define LISTEN_BACKLOG 4096
+/* Random bytes of the admin cookie token. */
+#define ADMIN_TOKEN_BYTES 32
+/* Longest table or export name (rt_job.name). */
+#define EXPORT_NAME_MAX ((int)sizeof(((struct rt_job *)0)->name))
+
+#define CSP_COMMON "default-src 'self'; style-src 'self' 'unsafe-inline'; " \
+    "connect-src 'self'; img-src 'self' data:; object-src 'none'; " \
+    "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+#define CSP_FILES CSP_COMMON "; script-src 'self'"
+#define CSP_TEMPLATE CSP_COMMON "; script-src 'self' 'unsafe-inline'"
+#define LIVE_JS_TAG "<script src=\"/live.js\"></script>"
+#define ADMIN_COOKIE "lv_admin"
+
+/* ---- server state ---------------------------------------------------------- */
+
+static struct {
+    struct MHD_Daemon *daemon;
+    const struct lv_game *game;
+    char *admin_password;               /* copy; NULL or "" disables admin */
+    char admin_token[2 * ADMIN_TOKEN_BYTES + 1];
+    MHD_socket quiesced_fd;             /* listen socket after quiesce */
+    char **etags;                       /* one per lv_assets[] entry */
+    size_t n_assets;
+} net = { .quiesced_fd = MHD_INVALID_SOCKET };
+
+/* ---- requests ---------------------------------------------------------------- */
+
+enum route {
+    R_LIVE,             /* POST /p/P/live */
+    R_EVENTS,           /* GET  /p/P/events */
+    R_PAGE,             /* GET  /p/P */
+    R_NEXT,             /* POST /p/P/next */
+    R_API_CREATE,       /* POST /api/sessions */
+    R_API_LIST,         /* GET  /api/sessions */
+    R_API_STATE,        /* GET  /api/sessions/S */
+    R_API_EXPORT,       /* GET  /api/sessions/S/export/NAME.csv */
+    R_ADMIN_LOGIN,      /* POST /admin/login */
+    R_ADMIN_LOGOUT      /* POST /admin/logout */
+};
+
+enum phase { PH_READING, PH_WAITING, PH_DONE };
+
+/* One request that needs more than one call of the access handler.  Lives
+ * from the first call to the completion callback; the job inside it is
+ * valid while the game thread holds it (a suspended connection is never
+ * completed). */
+struct req {
+    enum route route;
+    int phase;                          /* enum phase; atomic across threads */
+    struct MHD_Connection *conn;
+    bool wants_body;
+    bool too_big;
+    char *body;                         /* malloc'd, NUL-terminated */
+    size_t body_len, body_cap;
+    bool submitted;
+    struct rt_job job;
+    struct sse_stream *stream;          /* R_EVENTS until it becomes a response */
+};
+
+static void req_free(struct req *r)
+{
+    if (!r)
+        return;
+    free(r->body);
+    if (!r->submitted)
+        json_decref(r->job.body);       /* never handed to the core */
+    free(r->job.reply);
+    sse_stream_discard(r->stream);
+    free(r);
+}
+
+/* ---- small helpers ------------------------------------------------------------ */
+
+/* A growable string.  sb_* calls on a failed buffer do nothing; sb_take
+ * returns NULL then. */
+struct sb {
+    char *p;
+    size_t len, cap;
+    bool failed;
+};
+
+static void sb_add(struct sb *b, const char *s, size_t n)
+{
+    if (b->failed)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *np = realloc(b->p, cap);
+        if (!np) {
+            b->failed = true;
+            return;
+        }
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void sb_puts(struct sb *b, const char *s)
+{
+    sb_add(b, s, strlen(s));
+}
+
+/* Appends s with & < > " ' escaped for HTML text and attribute values. */
+static void sb_html(struct sb *b, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '&': sb_puts(b, "&amp;"); break;
+        case '<': sb_puts(b, "&lt;"); break;
+        case '>': sb_puts(b, "&gt;"); break;
+        case '"': sb_puts(b, "&quot;"); break;
+        case '\'': sb_puts(b, "&#39;"); break;
+        default: sb_add(b, s, 1); break;
+        }
+    }
+}
+
+/* Returns the buffer (caller frees) or NULL if any append failed. */
+static char *sb_take(struct sb *b)
+{
+    if (b->failed || !b->p) {
+        free(b->p);
+        return b->failed ? NULL : strdup("");
+    }
+    return b->p;
+}
+
+/* Compares a (untrusted, any length) with secret in time that depends only
+ * on the length of secret.  Returns true when they are equal. */
+static bool ct_equal(const char *a, const char *secret)
+{
+    size_t la = strlen(a), ls = strlen(secret);
+    unsigned char diff = (unsigned char)(la != ls);
+    for (size_t i = 0; i < ls; i++) {
+        unsigned char ca = i < la ? (unsigned char)a[i] : 0;
+        diff |= (unsigned char)(ca ^ (unsigned char)secret[i]);
+    }
+    return diff == 0;
+}
+
+/* A participant or session code: 1..RT_CODE_MAX-1 of [A-Za-z0-9_-]. */
+static bool valid_code(const char *s, size_t n)
+{
+    if (n == 0 || n >= RT_CODE_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+static bool method_is(const char *method, const char *m)
+{
+    return strcmp(method, m) == 0;
+}
+
+static bool is_get(const char *method)
+{
+    return method_is(method, "GET") || method_is(method, "HEAD");
+}
+
+/* Last-Event-ID: a non-negative decimal integer, else -1 (a fresh stream). */
+static int64_t parse_last_event_id(const char *v)
+{
+    if (!v)
+        return -1;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    if (*v < '0' || *v > '9')
+        return -1;
+    int64_t n = 0;
+    for (; *v >= '0' && *v <= '9'; v++) {
+        if (n > (INT64_MAX - (*v - '0')) / 10)
+            return -1;
+        n = n * 10 + (*v - '0');
+    }
+    while (*v == ' ' || *v == '\t')
+        v++;
+    return *v ? -1 : n;
+}
+
+/* True when the request has no Origin header or its Origin's host:port is
+ * the request's Host (a same-origin form post). */
+static bool same_origin(struct MHD_Connection *c)
+{
+    const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+    if (!origin)
+        return true;
+    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    const char *p = strstr(origin, "://");
+    if (!host || !p)
+        return false;
+    return strcasecmp(p + 3, host) == 0;
+}
+
+static bool is_admin(struct MHD_Connection *c)
+{
+    if (!net.admin_password || !net.admin_password[0])
+        return false;
+    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                   MHD_HTTP_HEADER_AUTHORIZATION);
+    if (auth && strncasecmp(auth, "Bearer ", 7) == 0) {
+        auth += 7;
+        while (*auth == ' ')
+            auth++;
+        if (ct_equal(auth, net.admin_password))
+            return true;
+    }
+    const char *cookie = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, ADMIN_COOKIE);
+    return cookie && ct_equal(cookie, net.admin_token);
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Decodes application/x-www-form-urlencoded text s[0..n) ('+' is a space,
+ * %XX a byte).  Returns a malloc'd string (caller frees) or NULL. */
+static char *form_decode(const char *s, size_t n)
+{
+    char *out = malloc(n + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '+') {
+            *o++ = ' ';
+        } else if (s[i] == '%' && i + 2 < n &&
+                   hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+            *o++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+            i += 2;
+        } else {
+            *o++ = s[i];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* The decoded value of field `key` in a form body, or NULL (caller frees). */
+static char *form_field(const char *body, size_t len, const char *key)
+{
+    size_t klen = strlen(key);
+    size_t i = 0;
+    while (i < len) {
+        size_t end = i;
+        while (end < len && body[end] != '&')
+            end++;
+        const char *eq = memchr(body + i, '=', end - i);
+        if (eq && (size_t)(eq - (body + i)) == klen && memcmp(body + i, key, klen) == 0)
+            return form_decode(eq + 1, (size_t)(body + end - (eq + 1)));
+        i = end + 1;
+    }
+    return NULL;
+}
+
+/* ---- responses ------------------------------------------------------------------ */
+
+enum resp_kind {
+    K_DATA,             /* JSON, CSV, text: no caching */
+    K_PAGE,             /* HTML from embedded files only */
+    K_TEMPLATE,         /* HTML of a game template (inline scripts allowed) */
+    K_ASSET             /* an embedded file */
+};
+
+static void add_common_headers(struct MHD_Response *resp, enum resp_kind kind)
+{
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "Referrer-Policy", "same-origin");
+    switch (kind) {
+    case K_DATA:
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+        break;
+    case K_PAGE:
+    case K_TEMPLATE:
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+        MHD_add_response_header(resp, "Content-Security-Policy",
+                                kind == K_PAGE ? CSP_FILES : CSP_TEMPLATE);
+        MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+        break;
+    case K_ASSET:
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+        MHD_add_response_header(resp, "Content-Security-Policy", CSP_FILES);
+        break;
+    }
+}
+
+/* Queues a response with body[0..len) and releases it.  mode says who owns
+ * body: MHD_RESPMEM_MUST_FREE hands a malloc'd body to libmicrohttpd (freed
+ * even on failure), PERSISTENT for static data, MUST_COPY otherwise.  extra
+ * is NULL or a NULL-terminated list of header name/value pairs. */
+static enum MHD_Result send_body(struct MHD_Connection *c, unsigned status,
+                                 const char *ctype, const char *body, size_t len,
+                                 enum MHD_ResponseMemoryMode mode,
+                                 enum resp_kind kind, const char *const *extra)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)body, mode);
+    if (!resp) {
+        if (mode == MHD_RESPMEM_MUST_FREE)
+            free((void *)body);
+        return MHD_NO;
+    }
+    if (ctype)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    add_common_headers(resp, kind);
+    for (; extra && extra[0]; extra += 2)
+        MHD_add_response_header(resp, extra[0], extra[1]);
+    enum MHD_Result ret = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* Answers {"error": msg} with status. */
+static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *msg)
+{
+    json_t *o = json_pack("{s:s}", "error", msg);
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!text)
+        return send_body(c, status, "application/json",
+                         "{\"error\":\"internal error\"}", 26,
+                         MHD_RESPMEM_PERSISTENT, K_DATA, NULL);
+    return send_body(c, status, "application/json", text, strlen(text),
+                     MHD_RESPMEM_MUST_FREE, K_DATA, NULL);
+}
+
+static enum MHD_Result send_redirect(struct MHD_Connection *c, const char *location,
+                                     const char *cookie)
+{
+    const char *extra[] = { MHD_HTTP_HEADER_LOCATION, location,
+                            cookie ? MHD_HTTP_HEADER_SET_COOKIE : NULL, cookie,
+                            NULL };
+    return send_body(c, MHD_HTTP_SEE_OTHER, "text/plain; charset=utf-8", "", 0,
+                     MHD_RESPMEM_PERSISTENT, K_DATA, extra);
+}
+
+static enum MHD_Result send_method_not_allowed(struct MHD_Connection *c, const char *allow)
+{
+    json_t *o = json_pack("{s:s}", "error", "method not allowed");
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    const char *extra[] = { MHD_HTTP_HEADER_ALLOW, allow, NULL };
+    if (!text)
+        return MHD_NO;
+    return send_body(c, MHD_HTTP_METHOD_NOT_ALLOWED, "application/json", text,
+                     strlen(text), MHD_RESPMEM_MUST_FREE, K_DATA, extra);
+}
+
+/* ---- embedded files -------------------------------------------------------------- */
+
+/* Index of the asset called name, or -1. */
+static int asset_index(const char *name)
+{
+    for (int i = 0; lv_assets[i].name; i++)
+        if (strcmp(lv_assets[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+static const struct lv_asset *asset(const char *name)
+{
+    int i = asset_index(name);
+    return i < 0 ? NULL : &lv_assets[i];
+}
+
+/* Strong ETags (FNV-1a of the bytes) for conditional GETs. */
+static int etags_init(void)
+{
+    size_t n = 0;
+    while (lv_assets[n].name)
+        n++;
+    net.etags = calloc(n + 1, sizeof *net.etags);
+    if (!net.etags)
+        return -1;
+    net.n_assets = n;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t h = UINT64_C(0xcbf29ce484222325);
+        for (size_t j = 0; j < lv_assets[i].len; j++)
+            h = (h ^ lv_assets[i].data[j]) * UINT64_C(0x100000001b3);
+        net.etags[i] = malloc(24);
+        if (!net.etags[i])
+            return -1;
+        snprintf(net.etags[i], 24, "\"%016" PRIx64 "\"", h);
+    }
+    return 0;
+}
+
+static void etags_free(void)
+{
+    for (size_t i = 0; net.etags && i < net.n_assets; i++)
+        free(net.etags[i]);
+    free(net.etags);
+    net.etags = NULL;
+    net.n_assets = 0;
+}
+
+static enum MHD_Result send_asset(struct MHD_Connection *c, const char *name)
+{
+    int i = asset_index(name);
+    if (i < 0)
+        return send_error(c, MHD_HTTP_NOT_FOUND, "not found");
+    const struct lv_asset *a = &lv_assets[i];
+    const char *etag = net.etags ? net.etags[i] : NULL;
+    const char *extra[] = { etag ? MHD_HTTP_HEADER_ETAG : NULL, etag, NULL };
+    const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                  MHD_HTTP_HEADER_IF_NONE_MATCH);
+    if (etag && inm && strstr(inm, etag))
+        return send_body(c, MHD_HTTP_NOT_MODIFIED, NULL, "", 0,
+                         MHD_RESPMEM_PERSISTENT, K_ASSET, extra);
+    bool html = strncmp(a->mime, "text/html", 9) == 0;
+    return send_body(c, MHD_HTTP_OK, a->mime, (const char *)a->data, a->len,
+                     MHD_RESPMEM_PERSISTENT, html ? K_PAGE : K_ASSET, extra);
+}
+
+/* ---- pages ------------------------------------------------------------------------- */
+
+static const char *type_name(enum lv_type t)
+{
+    switch (t) {
+    case LV_INT: return "int";
+    case LV_FLOAT: return "float";
+    case LV_BOOL: return "bool";
+    case LV_STRING: return "string";
+    }
+    return "string";
+}
+
+/* The form description of one message field (see net.md / web.md):
+ * {"name","type","required","default","min","max","choices","max_len"}.
+ * Returns a new reference, or NULL when out of memory. */
+static json_t *field_json(const struct lv_msg_field *f)
+{
+    json_t *o = json_object(), *def = json_null(), *lo = json_null(),
+           *hi = json_null(), *choices = json_null(), *max_len = json_null();
+    if (f->has_default) {
+        json_decref(def);
+        switch (f->type) {
+        case LV_INT: def = json_integer(f->idefault); break;
+        case LV_FLOAT: def = json_real(f->fdefault); break;
+        case LV_BOOL: def = json_boolean(f->idefault); break;
+        case LV_STRING: def = json_string(f->sdefault ? f->sdefault : ""); break;
+        }
+    }
+    if (f->has_range) {
+        json_decref(lo);
+        json_decref(hi);
+        if (f->type == LV_FLOAT) {
+            lo = json_real(f->flo);
+            hi = json_real(f->fhi);
+        } else {
+            lo = json_integer(f->ilo);
+            hi = json_integer(f->ihi);
+        }
+    }
+    if (f->n_choices > 0) {
+        json_decref(choices);
+        choices = json_array();
+        for (int i = 0; i < f->n_choices; i++) {
+            if (f->schoices)
+                json_array_append_new(choices, json_string(f->schoices[i]));
+            else if (f->ichoices)
+                json_array_append_new(choices, json_integer(f->ichoices[i]));
+        }
+    }
+    if (f->type == LV_STRING) {
+        json_decref(max_len);
+        max_len = json_integer(f->max_len);
+    }
+    if (!o)
+        goto fail;
+    if (json_object_set_new(o, "name", json_string(f->name)) ||
+        json_object_set_new(o, "type", json_string(type_name(f->type))) ||
+        json_object_set_new(o, "required", json_boolean(!f->has_default)) ||
+        json_object_set_new(o, "default", def) ||
+        json_object_set_new(o, "min", lo) ||
+        json_object_set_new(o, "max", hi) ||
+        json_object_set_new(o, "choices", choices) ||
+        json_object_set_new(o, "max_len", max_len)) {
+        json_decref(o);
+        return NULL;            /* set_new released the values */
+    }
+    return o;
+fail:
+    json_decref(def);
+    json_decref(lo);
+    json_decref(hi);
+    json_decref(choices);
+    json_decref(max_len);
+    return NULL;
+}
+
+/* The {{data}} JSON of a page, with '<', '>' and '&' written as \u escapes
+ * so that it can sit inside a <script> element.  Returns a malloc'd string
+ * (caller frees) or NULL. */
+static char *page_data(const char *code, int64_t id_in_group, const char *page)
+{
+    const struct lv_game *g = net.game;
+    json_t *msgs = json_array();
+    for (int i = 0; msgs && i < g->n_messages; i++) {
+        const struct lv_message *m = &g->messages[i];
+        json_t *fields = json_array();
+        for (int j = 0; fields && j < m->n_fields; j++) {
+            json_t *f = field_json(&m->fields[j]);
+            if (!f || json_array_append_new(fields, f)) {
+                json_decref(fields);
+                fields = NULL;
+            }
+        }
+        json_t *mo = json_pack("{s:s, s:o?}", "name", m->name, "fields", fields);
+        if (!mo || json_array_append_new(msgs, mo)) {
+            json_decref(msgs);
+            msgs = NULL;
+        }
+    }
+    json_t *data = json_pack("{s:s, s:s, s:I, s:s, s:o?}",
+                             "title", g->title ? g->title : g->name,
+                             "code", code, "id_in_group", (json_int_t)id_in_group,
+                             "page", page, "messages", msgs);
+    char *text = data ? json_dumps(data, JSON_COMPACT) : NULL;
+    json_decref(data);
+    if (!text)
+        return NULL;
+    struct sb b = { 0 };
+    for (const char *p = text; *p; p++) {
+        if (*p == '<')
+            sb_puts(&b, "\\u003c");
+        else if (*p == '>')
+            sb_puts(&b, "\\u003e");
+        else if (*p == '&')
+            sb_puts(&b, "\\u0026");
+        else
+            sb_add(&b, p, 1);
+    }
+    free(text);
+    return sb_take(&b);
+}
+
+/* Case-insensitive search for needle in hay. */
+static const char *find_ci(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (; *hay; hay++)
+        if (strncasecmp(hay, needle, n) == 0)
+            return hay;
+    return NULL;
+}
+
+/* Renders the page at index page_index for participant code: the game's
+ * template, the default live page (asset live.html) or, at n_pages, the
+ * finished page (asset finished.html).  Placeholders {{title}} {{code}}
+ * {{id_in_group}} {{page}} {{data}} {{live_js}} are filled; a participant
+ * page that does not mention /live.js gets its script tag before </head>.
+ * Returns a malloc'd page (caller frees) and sets *kind, or NULL with *err
+ * set to a static message. */
+static char *render_page(const char *code, int64_t id_in_group, int page_index,
+                         enum resp_kind *kind, const char **err)
+{
+    const struct lv_game *g = net.game;
+    const char *src, *page;
+    bool finished = page_index < 0 || page_index >= g->n_pages;
+    if (finished) {
+        page = "finished";
+        const struct lv_asset *a = asset("finished.html");
+        src = a ? (const char *)a->data : NULL;
+        *kind = K_PAGE;
+    } else {
+        page = g->pages[page_index].name;
+        if (g->pages[page_index].html) {
+            src = g->pages[page_index].html;
+            *kind = K_TEMPLATE;
+        } else {
+            const struct lv_asset *a = asset("live.html");
+            src = a ? (const char *)a->data : NULL;
+            *kind = K_PAGE;
+        }
+    }
+    if (!src) {
+        *err = finished ? "the finished page (finished.html) is not built in"
+                        : "the live page (live.html) is not built in";
+        return NULL;
+    }
+    char *data = page_data(code, id_in_group, page);
+    if (!data) {
+        *err = "out of memory";
+        return NULL;
+    }
+    char idbuf[24];
+    snprintf(idbuf, sizeof idbuf, "%" PRId64, id_in_group);
+
+    struct sb b = { 0 };
+    const char *p = src;
+    while (*p) {
+        const char *open = strstr(p, "{{");
+        if (!open) {
+            sb_puts(&b, p);
+            break;
+        }
+        sb_add(&b, p, (size_t)(open - p));
+        const char *close = strstr(open + 2, "}}");
+        if (!close) {
+            sb_puts(&b, open);
+            break;
+        }
+        size_t n = (size_t)(close - (open + 2));
+        const char *name = open + 2;
+#define IS(s) (n == sizeof(s) - 1 && memcmp(name, s, n) == 0)
+        if (IS("title"))
+            sb_html(&b, g->title ? g->title : g->name);
+        else if (IS("code"))
+            sb_html(&b, code);
+        else if (IS("id_in_group"))
+            sb_puts(&b, idbuf);
+        else if (IS("page"))
+            sb_html(&b, page);
+        else if (IS("data"))
+            sb_puts(&b, data);
+        else if (IS("live_js"))
+            sb_puts(&b, LIVE_JS_TAG);
+        else {                  /* not ours: leave it as written */
+            sb_add(&b, open, 2);
+            p = open + 2;
+            continue;
+        }
+#undef IS
+        p = close + 2;
+    }
+    free(data);
+    char *out = sb_take(&b);
+    if (!out) {
+        *err = "out of memory";
+        return NULL;
+    }
+    if (!finished && !strstr(out, "/live.js")) {
+        const char *head = find_ci(out, "</head>");
+        size_t at = head ? (size_t)(head - out) : 0;
+        struct sb b2 = { 0 };
+        sb_add(&b2, out, at);
+        sb_puts(&b2, LIVE_JS_TAG);
+        if (!head)
+            sb_puts(&b2, "\n");
+        sb_puts(&b2, out + at);
+        free(out);
+        out = sb_take(&b2);
+        if (!out) {
+            *err = "out of memory";
+            return NULL;
+        }
+    }
+    return out;
+}
+
+/* ---- jobs --------------------------------------------------------------------------- */
+
+/* job->done, on the game thread: record and resume, nothing else. */
+static void job_done(struct rt_job *job)
+{
+    struct req *r = job->udata;
+    __atomic_store_n(&r->phase, PH_DONE, __ATOMIC_RELEASE);
+    MHD_resume_connection(r->conn);
+}
+
+/* Parses the collected body as one JSON value into r->job.body.  Returns
+ * MHD_YES with *sent = false on success; otherwise answers 400. */
+static enum MHD_Result parse_body(struct req *r, bool *sent)
+{
+    json_error_t e;
+    r->job.body = json_loadb(r->body ? r->body : "", r->body_len,
+                             JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
+    if (r->job.body) {
+        *sent = false;
+        return MHD_YES;
+    }
+    *sent = true;
+    char msg[sizeof e.text + 32];
+    snprintf(msg, sizeof msg, "malformed JSON: %s", e.text);
+    return send_error(r->conn, MHD_HTTP_BAD_REQUEST, msg);
+}
+
+/* The body is complete: answer what needs no job, or submit the job. */
+static enum MHD_Result start_request(struct req *r)
+{
+    struct MHD_Connection *c = r->conn;
+    bool sent;
+    enum MHD_Result ret;
+
+    if (r->too_big)
+        return send_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "message body over 64 KiB");
+
+    switch (r->route) {
+    case R_LIVE:
+        r->job.kind = RT_JOB_LIVE;
+        if ((ret = parse_body(r, &sent)) != MHD_YES || sent)
+            return ret;
+        break;
+    case R_API_CREATE:
+        r->job.kind = RT_JOB_CREATE_SESSION;
+        if ((ret = parse_body(r, &sent)) != MHD_YES || sent)
+            return ret;
+        break;
+    case R_EVENTS: {
+        r->job.kind = RT_JOB_SUBSCRIBE;
+        r->stream = sse_stream_new();
+        if (!r->stream)
+            return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+        r->job.stream = r->stream;
+        r->job.replay = sse_replay;
+        r->job.activate = sse_activate;
+        r->job.last_event_id = parse_last_event_id(
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID"));
+        break;
+    }
+    case R_PAGE: r->job.kind = RT_JOB_PAGE; break;
+    case R_NEXT: r->job.kind = RT_JOB_NEXT; break;
+    case R_API_LIST: r->job.kind = RT_JOB_LIST_SESSIONS; break;
+    case R_API_STATE: r->job.kind = RT_JOB_SESSION_STATE; break;
+    case R_API_EXPORT: r->job.kind = RT_JOB_EXPORT; break;
+    case R_ADMIN_LOGIN: {
+        char *pw = r->body ? form_field(r->body, r->body_len, "password") : NULL;
+        bool ok = pw && net.admin_password && net.admin_password[0] &&
+                  ct_equal(pw, net.admin_password);
+        free(pw);
+        if (!ok)
+            return send_redirect(c, "/admin?error=1", NULL);
+        char cookie[sizeof net.admin_token + 80];
+        snprintf(cookie, sizeof cookie,
+                 ADMIN_COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict", net.admin_token);
+        return send_redirect(c, "/admin", cookie);
+    }
+    case R_ADMIN_LOGOUT:
+        return send_redirect(c, "/admin",
+                             ADMIN_COOKIE "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    }
+
+    r->job.done = job_done;
+    r->job.udata = r;
+    r->phase = PH_WAITING;
+    MHD_suspend_connection(c);
+    if (rt_submit(&r->job) != 0) {
+        /* Never accepted: the job's body is still ours (req_free). */
+        r->job.status = MHD_HTTP_SERVICE_UNAVAILABLE;
+        __atomic_store_n(&r->phase, PH_DONE, __ATOMIC_RELEASE);
+        MHD_resume_connection(c);
+        return MHD_YES;
+    }
+    r->submitted = true;
+    return MHD_YES;
+}
+
+/* Answers the job's status and reply as they are (JSON unless the core set
+ * another content type).  extra as for send_body. */
+static enum MHD_Result send_job_reply(struct req *r, const char *ctype_override,
+                                      const char *const *extra)
+{
+    struct rt_job *j = &r->job;
+    unsigned status = j->status >= 100 && j->status <= 599 ? (unsigned)j->status : 500;
+    if (!j->reply) {
+        if (status >= 400)
+            return send_error(r->conn, status,
+                              status == 503 ? "server is shutting down or overloaded"
+                              : status == 404 ? "not found" : "request failed");
+        j->reply = strdup("");
+        if (!j->reply)
+            return MHD_NO;
+    }
+    char *body = j->reply;
+    j->reply = NULL;
+    const char *ctype = ctype_override ? ctype_override
+                      : j->content_type ? j->content_type : "application/json";
+    return send_body(r->conn, status, ctype, body, strlen(body),
+                     MHD_RESPMEM_MUST_FREE, K_DATA, status < 400 ? extra : NULL);
+}
+
+/* The job is done: answer from its outputs. */
+static enum MHD_Result finish_request(struct req *r)
+{
+    struct MHD_Connection *c = r->conn;
+    struct rt_job *j = &r->job;
+
+    switch (r->route) {
+    case R_EVENTS: {
+        if (j->status != 200) {
+            sse_stream_discard(r->stream);
+            r->stream = NULL;
+            return send_job_reply(r, NULL, NULL);
+        }
+        struct MHD_Response *resp = sse_response(r->stream, c);
+        if (!resp)
+            return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+        r->stream = NULL;       /* the response owns it now */
+        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+        MHD_add_response_header(resp, "Referrer-Policy", "same-origin");
+        enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
+        MHD_destroy_response(resp);
+        return ret;
+    }
+    case R_PAGE: {
+        if (j->status != 200)
+            return send_job_reply(r, NULL, NULL);
+        enum resp_kind kind;
+        const char *err = NULL;
+        char *html = render_page(j->code, j->id_in_group, j->page_index, &kind, &err);
+        if (!html)
+            return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, err);
+        return send_body(c, MHD_HTTP_OK, "text/html; charset=utf-8", html,
+                         strlen(html), MHD_RESPMEM_MUST_FREE, kind, NULL);
+    }
+    case R_NEXT: {
+        if (j->status >= 400)
+            return send_job_reply(r, NULL, NULL);
+        char loc[RT_CODE_MAX + 8];
+        snprintf(loc, sizeof loc, "/p/%s", j->code);
+        return send_redirect(c, loc, NULL);
+    }
+    case R_API_EXPORT: {
+        char disp[RT_CODE_MAX + EXPORT_NAME_MAX + 48];
+        snprintf(disp, sizeof disp, "attachment; filename=\"%s-%s.csv\"", j->code, j->name);
+        const char *extra[] = { "Content-Disposition", disp, NULL };
+        return send_job_reply(r, j->status == 200 ? "text/csv; charset=utf-8" : NULL, extra);
+    }
+    default:
+        return send_job_reply(r, NULL, NULL);
+    }
+}
+
+/* ---- routing ------------------------------------------------------------------------ */
+
+/* Copies the code s[0..n) into job->code; false if it is not a valid code. */
+static bool set_code(struct rt_job *job, const char *s, size_t n)
+{
+    if (!valid_code(s, n))
+        return false;
+    memcpy(job->code, s, n);
+    job->code[n] = '\0';
+    return true;
+}
+
+/* First call of a request: answers at once what needs neither body nor job
+ * and returns its result; otherwise allocates *out and returns MHD_YES. */
+static enum MHD_Result route(struct MHD_Connection *c, const char *url,
+                             const char *method, struct req **out)
+{
+    *out = NULL;
+    enum route rt;
+    struct rt_job job;
+    memset(&job, 0, sizeof job);
+
+    if (strcmp(url, "/healthz") == 0) {
+        if (!is_get(method))
+            return send_method_not_allowed(c, "GET, HEAD");
+        return send_body(c, MHD_HTTP_OK, "text/plain; charset=utf-8", "ok", 2,
+                         MHD_RESPMEM_PERSISTENT, K_DATA, NULL);
+    }
+    if (strcmp(url, "/live.js") == 0) {
+        if (!is_get(method))
+            return send_method_not_allowed(c, "GET, HEAD");
+        return send_asset(c, "live.js");
+    }
+    if (strncmp(url, "/static/", 8) == 0) {
+        if (!is_get(method))
+            return send_method_not_allowed(c, "GET, HEAD");
+        return send_asset(c, url + 8);  /* only embedded names exist */
+    }
+    if (strcmp(url, "/admin") == 0 || strcmp(url, "/admin/") == 0) {
+        if (!is_get(method))
+            return send_method_not_allowed(c, "GET, HEAD");
+        return send_asset(c, "admin.html");
+    }
+    if (strcmp(url, "/admin/login") == 0 || strcmp(url, "/admin/logout") == 0) {
+        if (!method_is(method, "POST"))
+            return send_method_not_allowed(c, "POST");
+        if (!same_origin(c))
+            return send_error(c, MHD_HTTP_FORBIDDEN, "cross-origin request refused");
+        rt = url[7] == 'l' && url[8] == 'o' && url[9] == 'g' && url[10] == 'i'
+             ? R_ADMIN_LOGIN : R_ADMIN_LOGOUT;
+        goto make;
+    }
+    if (strncmp(url, "/p/", 3) == 0) {
+        const char *code = url + 3, *slash = strchr(code, '/');
+        size_t n = slash ? (size_t)(slash - code) : strlen(code);
+        const char *rest = slash ? slash : "";
+        if (strcmp(rest, "") == 0) {
+            if (!is_get(method))
+                return send_method_not_allowed(c, "GET, HEAD");
+            rt = R_PAGE;
+        } else if (strcmp(rest, "/live") == 0) {
+            if (!method_is(method, "POST"))
+                return send_method_not_allowed(c, "POST");
+            rt = R_LIVE;
+        } else if (strcmp(rest, "/events") == 0) {
+            if (!method_is(method, "GET"))
+                return send_method_not_allowed(c, "GET");
+            rt = R_EVENTS;
+        } else if (strcmp(rest, "/next") == 0) {
+            if (!method_is(method, "POST"))
+                return send_method_not_allowed(c, "POST");
+            if (!same_origin(c))
+                return send_error(c, MHD_HTTP_FORBIDDEN, "cross-origin request refused");
+            rt = R_NEXT;
+        } else {
+            return send_error(c, MHD_HTTP_NOT_FOUND, "not found");
+        }
+        if (!set_code(&job, code, n))
+            return send_error(c, MHD_HTTP_NOT_FOUND, "unknown participant");
+        goto make;
+    }
+    if (strncmp(url, "/api/sessions", 13) == 0 && (url[13] == '\0' || url[13] == '/')) {
+        const char *rest = url + 13;
+        if (*rest == '\0' || strcmp(rest, "/") == 0) {
+            if (method_is(method, "POST"))
+                rt = R_API_CREATE;
+            else if (is_get(method))
+                rt = R_API_LIST;
+            else
+                return send_method_not_allowed(c, "GET, HEAD, POST");
+        } else {
+            const char *code = rest + 1, *slash = strchr(code, '/');
+            size_t n = slash ? (size_t)(slash - code) : strlen(code);
+            if (!slash) {
+                rt = R_API_STATE;
+            } else if (strncmp(slash, "/export/", 8) == 0) {
+                const char *name = slash + 8;
+                size_t nl = strlen(name);
+                if (nl <= 4 || strcmp(name + nl - 4, ".csv") != 0 ||
+                    nl - 4 >= (size_t)EXPORT_NAME_MAX || !valid_code(name, nl - 4))
+                    return send_error(c, MHD_HTTP_NOT_FOUND, "no such export");
+                memcpy(job.name, name, nl - 4);
+                job.name[nl - 4] = '\0';
+                rt = R_API_EXPORT;
+            } else {
+                return send_error(c, MHD_HTTP_NOT_FOUND, "not found");
+            }
+            if (!is_get(method))
+                return send_method_not_allowed(c, "GET, HEAD");
+            if (!is_admin(c))
+                return send_error(c, MHD_HTTP_UNAUTHORIZED, "admin password required");
+            if (!set_code(&job, code, n))
+                return send_error(c, MHD_HTTP_NOT_FOUND, "unknown session");
+            goto make;
+        }
+        if (!is_admin(c))
+            return send_error(c, MHD_HTTP_UNAUTHORIZED, "admin password required");
+        goto make;
+    }
+    return send_error(c, MHD_HTTP_NOT_FOUND, "not found");
+
+make:;
+    bool wants_body = rt == R_LIVE || rt == R_API_CREATE || rt == R_ADMIN_LOGIN;
+    if (wants_body) {
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) > BODY_DISCARD_LIMIT)
+            return send_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "message body over 64 KiB");
+    }
+    struct req *r = calloc(1, sizeof *r);
+    if (!r)
+        return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+    r->route = rt;
+    r->conn = c;
+    r->phase = PH_READING;
+    r->wants_body = wants_body;
+    r->job = job;
+    *out = r;
+    return MHD_YES;
+}
+
+/* Appends upload data to r's body, or notes that it is too big. */
+static void collect(struct req *r, const char *data, size_t n)
+{
+    if (!r->wants_body || r->too_big)
+        return;
+    if (r->body_len + n > BODY_LIMIT) {
+        r->too_big = true;
+        free(r->body);
+        r->body = NULL;
+        r->body_len = r->body_cap = 0;
+        return;
+    }
+    if (r->body_len + n + 1 > r->body_cap) {
+        size_t cap = r->body_cap ? r->body_cap : 1024;
+        while (cap < r->body_len + n + 1)
+            cap *= 2;
+        char *nb = realloc(r->body, cap);
+        if (!nb) {
+            r->too_big = true;  /* answered 413: the best we can do */
+            free(r->body);
+            r->body = NULL;
+            r->body_len = r->body_cap = 0;
+            return;
+        }
+        r->body = nb;
+        r->body_cap = cap;
+    }
+    memcpy(r->body + r->body_len, data, n);
+    r->body_len += n;
+    r->body[r->body_len] = '\0';
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
+                                  const char *url, const char *method,
+                                  const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    (void)cls;
+    (void)version;
+    struct req *r = *con_cls;
+    if (!r) {
+        enum MHD_Result ret = route(c, url, method, &r);
+        *con_cls = r;
+        return ret;
+    }
+    switch (__atomic_load_n(&r->phase, __ATOMIC_ACQUIRE)) {
+    case PH_READING:
+        if (*upload_data_size) {
+            collect(r, upload_data, *upload_data_size);
+            *upload_data_size = 0;
+            return MHD_YES;
+        }
+        return start_request(r);
+    case PH_DONE:
+        if (*upload_data_size) {        /* cannot happen: the body was read */
+            *upload_data_size = 0;
+            return MHD_YES;
+        }
+        return finish_request(r);
+    default:
+        return MHD_YES;
+    }
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    (void)toe;
+    req_free(*con_cls);
+    *con_cls = NULL;
+}
+
+static void on_log(void *cls, const char *fmt, va_list ap)
+{
+    const char *name = cls;
+    fprintf(stderr, "%s: http: ", name);
+    vfprintf(stderr, fmt, ap);
+    size_t n = strlen(fmt);
+    if (n == 0 || fmt[n - 1] != '\n')
+        fputc('\n', stderr);
+}
+
+/* ---- start and stop ------------------------------------------------------------------ */
+
+/* Opens, binds and listens on host:port.  Returns the socket and sets *v6,
+ * or -1 after printing one line to stderr. */
+static int open_listener(const char *game, const char *host, int port, bool *v6)
+{
+    struct addrinfo hints, *ai = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    char portstr[16];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    int rc = getaddrinfo(host, portstr, &hints, &ai);
+    if (rc != 0) {
+        fprintf(stderr, "%s: cannot listen on %s:%d: %s\n", game, host, port,
+                gai_strerror(rc));
+        return -1;
+    }
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        fprintf(stderr, "%s: cannot listen on %s:%d: %s\n", game, host, port,
+                strerror(errno));
+        freeaddrinfo(ai);
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    *v6 = ai->ai_family == AF_INET6;
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, LISTEN_BACKLOG) != 0) {
+        fprintf(stderr, "%s: cannot listen on %s:%d: %s\n", game, host, port,
+                strerror(errno));
+        close(fd);
+        freeaddrinfo(ai);
+        return -1;
+    }
+    freeaddrinfo(ai);
+    return fd;
+}
+
+int net_start(const struct net_config *cfg)
+{
+    const char *game = cfg->game->name;
+    net.game = cfg->game;
+
+    unsigned char rnd[ADMIN_TOKEN_BYTES];
+    size_t got = 0;
+    while (got < sizeof rnd) {
+        ssize_t n = getrandom(rnd + got, sizeof rnd - got, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            fprintf(stderr, "%s: cannot draw random bytes: %s\n", game, strerror(errno));
+            return -1;
+        }
+        got += (size_t)n;
+    }
+    for (size_t i = 0; i < sizeof rnd; i++)
+        snprintf(net.admin_token + 2 * i, 3, "%02x", rnd[i]);
+    free(net.admin_password);
+    net.admin_password = cfg->admin_password ? strdup(cfg->admin_password) : NULL;
+    if (etags_init() != 0) {
+        fprintf(stderr, "%s: out of memory\n", game);
+        goto fail;
+    }
+
+    bool v6 = false;
+    int fd = open_listener(game, cfg->host, cfg->port, &v6);
+    if (fd < 0)
+        goto fail;
+    if (sse_init() != 0) {
+        close(fd);
+        goto fail;
+    }
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ITC | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+    net.daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, NULL,
+        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)THREAD_POOL_SIZE,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+        MHD_OPTION_EXTERNAL_LOGGER, on_log, (void *)game,
+        MHD_OPTION_END);
+    if (!net.daemon) {
+        fprintf(stderr, "%s: cannot start the HTTP server on %s:%d\n", game,
+                cfg->host, cfg->port);
+        sse_close_all();
+        sse_fini();
+        close(fd);
+        goto fail;
+    }
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(net.daemon, MHD_DAEMON_INFO_BIND_PORT);
+    int port = info && info->port ? info->port : cfg->port;
+    return port;
+fail:
+    etags_free();
+    free(net.admin_password);
+    net.admin_password = NULL;
+    return -1;
+}
+
+void net_quiesce(void)
+{
+    if (net.daemon && net.quiesced_fd == MHD_INVALID_SOCKET)
+        net.quiesced_fd = MHD_quiesce_daemon(net.daemon);
+}
+
+void net_stop(void)
+{
+    if (!net.daemon)
+        return;
+    sse_close_all();
+    MHD_stop_daemon(net.daemon);
+    net.daemon = NULL;
+    sse_fini();
+    if (net.quiesced_fd != MHD_INVALID_SOCKET) {
+        close(net.quiesced_fd);
+        net.quiesced_fd = MHD_INVALID_SOCKET;
+    }
+    etags_free();
+    free(net.admin_password);
+    net.admin_password = NULL;
+}

@@ -1,0 +1,69 @@
+/*
+ * net.h -- internal header between the two halves of the runtime's network
+ * side: http.c (libmicrohttpd, routing, pages, admin login) and sse.c (the
+ * Server-Sent Events streams).  Nothing outside runtime/http.c, runtime/sse.c
+ * and their unit test includes it; the core sees only rt.h.
+ *
+ * Life of a stream (see rt.h for the ordering guarantee):
+ *   1. http.c creates it with sse_stream_new() ("pending": not registered,
+ *      net_deliver cannot see it) and submits RT_JOB_SUBSCRIBE with
+ *      job->replay = sse_replay, job->activate = sse_activate.
+ *   2. On the game thread the core replays missed events into its buffer and
+ *      activates it (it is now registered under its participant id and
+ *      receives net_deliver's events).
+ *   3. When the job is done, http.c either turns it into the streaming
+ *      response with sse_response() -- the response then owns the stream and
+ *      frees it when the connection closes -- or, on any error status,
+ *      destroys it with sse_stream_discard().
+ */
+#ifndef LIVE_NET_H
+#define LIVE_NET_H
+
+#include <stdint.h>
+#include <microhttpd.h>
+
+/* Longest time between two comment lines on an idle stream (PROTOCOL.md asks
+ * for at least one every 15 s; 10 s leaves a margin for slow proxies). */
+#define SSE_PING_INTERVAL_MS 10000
+
+struct sse_stream;
+
+/* Starts the stream registry and the ping thread.  Returns 0, or -1 after
+ * printing one line to stderr.  Called by net_start before the daemon runs. */
+int sse_init(void);
+/* Stops the ping thread and makes every stream end: each open stream's
+ * reader returns end-of-stream at its next call, and every parked stream is
+ * resumed so that it gets that call.  Called by net_stop before
+ * MHD_stop_daemon (a suspended connection must not outlive the daemon).
+ * net_deliver does nothing afterwards. */
+void sse_close_all(void);
+/* Frees the registry once the daemon is stopped (every stream is gone). */
+void sse_fini(void);
+
+/* A new pending stream, or NULL when out of memory.  The caller owns it
+ * until it passes it to sse_response() or sse_stream_discard(). */
+struct sse_stream *sse_stream_new(void);
+/* Destroys a stream that never became a response (unregistering it if it was
+ * activated).  Accepts NULL. */
+void sse_stream_discard(struct sse_stream *s);
+
+/* job->replay of RT_JOB_SUBSCRIBE: appends one event to the stream's buffer.
+ * event is NULL or "finish"; data is one line of JSON (copied). */
+void sse_replay(void *stream, int64_t seq, const char *event, const char *data);
+/* job->activate of RT_JOB_SUBSCRIBE: registers the stream under participant
+ * pid, after which net_deliver reaches it. */
+void sse_activate(void *stream, int64_t pid);
+
+/* The 200 text/event-stream response for stream s on connection c, with its
+ * headers set except the security headers (http.c adds those).  On success
+ * the response owns s (freed by the response's free callback when the
+ * connection closes) and the caller owns the response (queue it, then
+ * MHD_destroy_response).  Returns NULL when out of memory; then the caller
+ * still owns s. */
+struct MHD_Response *sse_response(struct sse_stream *s, struct MHD_Connection *c);
+
+/* Test hook: the ping interval in milliseconds for streams started after the
+ * next sse_init (default SSE_PING_INTERVAL_MS). */
+void sse_set_ping_interval_ms(int ms);
+
+#endif /* LIVE_NET_H */

@@ -1,0 +1,65 @@
+/*
+ * store.h -- the game core's SQLite storage (store.c).  Only the game thread
+ * (or the main thread before the game thread starts / after it stopped)
+ * calls these.
+ *
+ * The schema is derived from the game descriptor (see store.c for the table
+ * list).  Every statement is prepared once at open and reused; values are
+ * always bound, never pasted into SQL; identifiers from the descriptor are
+ * double-quoted.
+ */
+#ifndef LIVE_STORE_H
+#define LIVE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "ctx.h"
+
+struct rt_store;
+
+/* Opens or creates the database at path for game (WAL, synchronous=FULL),
+ * creates the schema and checks that the database belongs to this game and
+ * this version of its schema.  0 and *out, or -1 with one line in err. */
+int store_open(struct rt_store **out, const struct lv_game *game, const char *path,
+               char *err, size_t errsize);
+/* Finalizes every statement and closes the database; accepts NULL. */
+void store_close(struct rt_store *st);
+
+/* Loads every session of the database into rt (sessions, groups,
+ * participants, rows, row id counters, timers) and sets rt's next ids.
+ * 0, or -1 with one line in err. */
+int store_load(struct rt_store *st, struct rt_core *rt, char *err, size_t errsize);
+
+/* Batch transaction.  Each returns 0 or -1 (store_error() says why). */
+int store_begin(struct rt_store *st);
+int store_commit(struct rt_store *st);
+void store_rollback(struct rt_store *st);
+/* The text of the last SQLite error (borrowed, valid until the next call). */
+const char *store_error(struct rt_store *st);
+
+/* Writes what a finished job changed: its dirty objects, its numbered events
+ * (outbox rows) and its message-log entry.  0 or -1. */
+int store_write_job(struct rt_store *st, lv_ctx *ctx);
+
+/* Calls fn for each outbox row of participant pid with after < seq <= upto,
+ * in seq order (event NULL for an ordinary message).  0 or -1. */
+int store_replay(struct rt_store *st, int64_t pid, int64_t after, int64_t upto,
+                 void (*fn)(void *arg, int64_t seq, const char *event, const char *data),
+                 void *arg);
+
+/* One row of the message log, as the CSV export wants it. */
+struct store_message {
+    int64_t time_ms;
+    const char *participant;    /* code */
+    const char *type;           /* NULL for a message without "type" */
+    const char *body;
+    const char *outcome;        /* "accepted" or "rejected" */
+    const char *reason;         /* NULL when accepted */
+};
+
+/* Calls fn for each logged message of the session, in arrival order.  The
+ * strings are valid during the call only.  0 or -1. */
+int store_messages(struct rt_store *st, int64_t session_id,
+                   void (*fn)(void *arg, const struct store_message *m), void *arg);
+
+#endif /* LIVE_STORE_H */

@@ -1,0 +1,350 @@
+/*
+ * admin.js -- the monitor page (web/admin.html, served at /admin).
+ *
+ * Talks to the admin JSON API of the same server with the session cookie
+ * that POST /admin/login set (PROTOCOL.md, HTTP table):
+ *   GET  /api/sessions             [{code, created, participants, groups}]
+ *   POST /api/sessions {"participants": N}
+ *                                  201 {code, participants: [{code, url, group, id_in_group}]}
+ *   GET  /api/sessions/S           {groups: [{id, fields, players: [{code,
+ *                                  id_in_group, page, fields}], tables: {NAME: [rows]}}]}
+ *   GET  /api/sessions/S/export/NAME.csv
+ * Any 401 shows the login form instead.  The selected session (kept in the
+ * URL's #fragment, so a reload keeps it) is polled every POLL_MS and
+ * redrawn only when its state changed.  Everything received is inserted as
+ * text, never as HTML.
+ */
+(function () {
+  'use strict';
+
+  /* How often the selected session's state is fetched (ms). */
+  var POLL_MS = 2000;
+  /* How often the list of sessions is fetched (ms). */
+  var LIST_POLL_MS = 10000;
+
+  var $ = function (id) { return document.getElementById(id); };
+  var selected = decodeURIComponent(window.location.hash.replace(/^#/, '')) || null;
+  var lastStateText = null;
+  var pollTimer = null;
+  var listTimer = null;
+  var loggedOut = false;
+
+  /* Creates an element with a class and text (never parsed as HTML). */
+  function el(tag, className, text) {
+    var e = document.createElement(tag);
+    if (className) e.className = className;
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    return e;
+  }
+
+  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
+
+  /* A value of a field or cell, as text. */
+  function show(v) {
+    if (v === null || v === undefined) return '';
+    if (typeof v === 'object') return JSON.stringify(v);
+    return String(v);
+  }
+
+  /* `created` may be Unix seconds, milliseconds or a string. */
+  function showTime(t) {
+    if (typeof t === 'number') {
+      var d = new Date(t > 1e11 ? t : t * 1000);
+      return d.toLocaleString();
+    }
+    return show(t);
+  }
+
+  function participantUrl(code) {
+    return window.location.origin + '/p/' + encodeURIComponent(code);
+  }
+
+  function problem(text) {
+    var p = $('problem');
+    p.textContent = text || '';
+    p.hidden = !text;
+  }
+
+  /* Switches to the login form (the API answered 401). */
+  function needLogin() {
+    loggedOut = true;
+    if (pollTimer) { clearTimeout(pollTimer); pollTimer = null; }
+    if (listTimer) { clearTimeout(listTimer); listTimer = null; }
+    $('app').hidden = true;
+    $('signed-in').hidden = true;
+    $('login').hidden = false;
+    $('login-error').hidden = !/(^|[?&])error=/.test(window.location.search);
+    $('password').focus();
+  }
+
+  /* Calls the API.  Resolves with {status, json}; a 401 switches to the
+   * login form and rejects; other failures reject with an Error. */
+  function api(method, path, body) {
+    var init = { method: method, credentials: 'same-origin', headers: {} };
+    if (body !== undefined) {
+      init.headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    return fetch(path, init).then(function (res) {
+      return res.text().then(function (text) {
+        var json = null;
+        try { json = JSON.parse(text); } catch (e) { /* not JSON */ }
+        if (res.status === 401) {
+          needLogin();
+          throw new Error('login required');
+        }
+        if (!res.ok) {
+          throw new Error(json && json.error ? json.error : method + ' ' + path + ': ' + res.status);
+        }
+        return { status: res.status, json: json, text: text };
+      });
+    });
+  }
+
+  /* ---- the list of sessions -------------------------------------------- */
+
+  function renderSessions(list) {
+    var body = $('sessions');
+    clear(body);
+    $('no-sessions').hidden = list.length > 0;
+    list.forEach(function (s) {
+      var tr = el('tr');
+      tr.setAttribute('data-code', s.code);
+      if (s.code === selected) tr.className = 'selected';
+      var td = el('td');
+      var a = el('a', 'mono', s.code);
+      a.href = '#' + encodeURIComponent(s.code);
+      if (s.code === selected) a.setAttribute('aria-current', 'true');
+      td.appendChild(a);
+      tr.appendChild(td);
+      tr.appendChild(el('td', null, showTime(s.created)));
+      tr.appendChild(el('td', null, show(s.participants)));
+      tr.appendChild(el('td', null, show(s.groups)));
+      body.appendChild(tr);
+    });
+  }
+
+  function loadSessions() {
+    if (listTimer) { clearTimeout(listTimer); listTimer = null; }
+    return api('GET', '/api/sessions').then(function (r) {
+      $('app').hidden = false;
+      $('signed-in').hidden = false;
+      $('login').hidden = true;
+      var list = Array.isArray(r.json) ? r.json : [];
+      renderSessions(list);
+      if (!selected && list.length) select(list[list.length - 1].code);
+    }).catch(function (e) {
+      if (!loggedOut) problem('Cannot list the sessions: ' + e.message);
+    }).then(function () {
+      if (!loggedOut) listTimer = setTimeout(loadSessions, LIST_POLL_MS);
+    });
+  }
+
+  /* ---- creating a session ---------------------------------------------- */
+
+  $('create').addEventListener('submit', function (ev) {
+    ev.preventDefault();
+    var n = Number($('participants').value);
+    var result = $('create-result');
+    result.className = 'result';
+    result.textContent = 'creating…';
+    api('POST', '/api/sessions', { participants: n }).then(function (r) {
+      result.className = 'result ok';
+      result.textContent = 'created session ' + r.json.code + ' ✓';
+      select(r.json.code);
+      loadSessions();
+    }).catch(function (e) {
+      result.className = 'result bad';
+      result.textContent = loggedOut ? '' : 'refused: ' + e.message;
+    });
+  });
+
+  /* ---- the selected session --------------------------------------------- */
+
+  /* A copy button for `text`; falls back to selecting `input`. */
+  function copyButton(text, input) {
+    var b = el('button', 'secondary', 'Copy');
+    b.type = 'button';
+    b.addEventListener('click', function () {
+      var done = function () {
+        b.textContent = 'Copied ✓';
+        setTimeout(function () { b.textContent = 'Copy'; }, 1500);
+      };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(text).then(done, function () { input.select(); });
+      } else {
+        input.select();
+        try { if (document.execCommand('copy')) done(); } catch (e) { /* selected: copy by hand */ }
+      }
+    });
+    return b;
+  }
+
+  /* A table of rows (objects) with the union of their keys as columns. */
+  function rowsTable(rows, caption) {
+    var cols = [];
+    rows.forEach(function (r) {
+      Object.keys(r || {}).forEach(function (k) { if (cols.indexOf(k) < 0) cols.push(k); });
+    });
+    var idAt = cols.indexOf('id');
+    if (idAt > 0) { cols.splice(idAt, 1); cols.unshift('id'); }
+    var wrap = el('div', 'scroll');
+    var t = el('table');
+    if (caption) t.appendChild(el('caption', 'muted small', caption));
+    var head = el('tr');
+    cols.forEach(function (c) { var th = el('th', null, c); th.scope = 'col'; head.appendChild(th); });
+    var thead = el('thead'); thead.appendChild(head); t.appendChild(thead);
+    var tbody = el('tbody');
+    rows.forEach(function (r) {
+      var tr = el('tr');
+      cols.forEach(function (c) { tr.appendChild(el('td', 'mono', show(r ? r[c] : ''))); });
+      tbody.appendChild(tr);
+    });
+    t.appendChild(tbody);
+    wrap.appendChild(t);
+    return wrap;
+  }
+
+  function renderGroup(g) {
+    var card = el('section', 'card');
+    card.appendChild(el('h3', null, 'Group ' + g.id));
+
+    var fields = g.fields || {};
+    var keys = Object.keys(fields);
+    if (keys.length) {
+      var kv = el('table', 'kv');
+      var body = el('tbody');
+      keys.forEach(function (k) {
+        var tr = el('tr');
+        var th = el('th', null, k); th.scope = 'row';
+        tr.appendChild(th);
+        tr.appendChild(el('td', 'mono', show(fields[k])));
+        body.appendChild(tr);
+      });
+      kv.appendChild(body);
+      card.appendChild(kv);
+    }
+
+    var players = Array.isArray(g.players) ? g.players : [];
+    var pcols = [];
+    players.forEach(function (p) {
+      Object.keys(p.fields || {}).forEach(function (k) { if (pcols.indexOf(k) < 0) pcols.push(k); });
+    });
+    var wrap = el('div', 'scroll links');
+    var t = el('table');
+    var head = el('tr');
+    ['Player', 'Page', 'Link'].concat(pcols).forEach(function (c) {
+      var th = el('th', null, c); th.scope = 'col'; head.appendChild(th);
+    });
+    var thead = el('thead'); thead.appendChild(head); t.appendChild(thead);
+    var tbody = el('tbody');
+    players.forEach(function (p) {
+      var tr = el('tr');
+      tr.appendChild(el('td', null, p.id_in_group));
+      tr.appendChild(el('td', 'mono', p.page));
+      var td = el('td');
+      var url = participantUrl(p.code);
+      var input = el('input');
+      input.type = 'text';
+      input.readOnly = true;
+      input.value = url;
+      input.setAttribute('aria-label', 'link of player ' + p.id_in_group + ' in group ' + g.id);
+      input.addEventListener('focus', function () { input.select(); });
+      td.appendChild(input);
+      td.appendChild(document.createTextNode(' '));
+      td.appendChild(copyButton(url, input));
+      td.appendChild(document.createTextNode(' '));
+      var open = el('a', null, 'open');
+      open.href = url;
+      open.target = '_blank';
+      open.rel = 'noopener';
+      td.appendChild(open);
+      tr.appendChild(td);
+      pcols.forEach(function (c) { tr.appendChild(el('td', 'mono', show((p.fields || {})[c]))); });
+      tbody.appendChild(tr);
+    });
+    t.appendChild(tbody);
+    wrap.appendChild(t);
+    card.appendChild(wrap);
+
+    var tables = g.tables || {};
+    Object.keys(tables).forEach(function (name) {
+      var rows = Array.isArray(tables[name]) ? tables[name] : [];
+      card.appendChild(el('h3', null, 'Table ' + name + ' (' + rows.length + ' rows)'));
+      if (rows.length) card.appendChild(rowsTable(rows));
+    });
+    return card;
+  }
+
+  function renderState(code, state) {
+    $('detail').hidden = false;
+    $('detail-heading').textContent = 'Session ' + code;
+    var base = '/api/sessions/' + encodeURIComponent(code) + '/export/';
+    $('csv-players').href = base + 'players.csv';
+    $('csv-groups').href = base + 'groups.csv';
+    $('csv-messages').href = base + 'messages.csv';
+
+    var groups = Array.isArray(state && state.groups) ? state.groups : [];
+    var tableNames = [];
+    groups.forEach(function (g) {
+      Object.keys(g.tables || {}).forEach(function (n) { if (tableNames.indexOf(n) < 0) tableNames.push(n); });
+    });
+    var extra = $('csv-tables');
+    clear(extra);
+    tableNames.forEach(function (n) {
+      extra.appendChild(document.createTextNode(' · '));
+      var a = el('a', null, n);
+      a.href = base + encodeURIComponent(n) + '.csv';
+      extra.appendChild(a);
+    });
+
+    var box = $('groups');
+    clear(box);
+    if (!groups.length) box.appendChild(el('p', 'muted', 'This session has no groups.'));
+    groups.forEach(function (g) { box.appendChild(renderGroup(g)); });
+  }
+
+  function poll() {
+    if (pollTimer) { clearTimeout(pollTimer); pollTimer = null; }
+    if (!selected || loggedOut) return;
+    var code = selected;
+    api('GET', '/api/sessions/' + encodeURIComponent(code)).then(function (r) {
+      if (code !== selected) return;
+      problem('');
+      if (r.text !== lastStateText) {
+        lastStateText = r.text;
+        renderState(code, r.json);
+      }
+      $('updated').textContent = 'updated ' + new Date().toLocaleTimeString();
+    }).catch(function (e) {
+      if (!loggedOut) problem('Cannot read session ' + code + ': ' + e.message);
+    }).then(function () {
+      if (!loggedOut && code === selected) pollTimer = setTimeout(poll, POLL_MS);
+    });
+  }
+
+  /* Shows session `code` and starts polling it. */
+  function select(code) {
+    if (code !== selected) {
+      selected = code;
+      lastStateText = null;
+      if (window.location.hash !== '#' + encodeURIComponent(code)) {
+        window.location.hash = encodeURIComponent(code);
+      }
+      clear($('groups'));
+    }
+    var rows = $('sessions').querySelectorAll('tr');
+    for (var i = 0; i < rows.length; i++) {
+      rows[i].className = rows[i].getAttribute('data-code') === code ? 'selected' : '';
+    }
+    poll();
+  }
+
+  window.addEventListener('hashchange', function () {
+    var code = decodeURIComponent(window.location.hash.replace(/^#/, ''));
+    if (code && code !== selected) select(code);
+  });
+
+  loadSessions();
+  if (selected) poll();
+})();

@@ -1,0 +1,215 @@
+/*
+ * live.js -- the browser client of a livec game (PROTOCOL.md, "The browser
+ * client /live.js").  Served at /live.js; every participant page loads it.
+ *
+ * It gives a page the oTree live-page globals:
+ *   liveSend(data)   POSTs one JSON value to /p/CODE/live and returns a
+ *                    Promise: resolved with the server's JSON answer
+ *                    ({"ok": true}), rejected with an Error whose message is
+ *                    the server's reason (the 422 `require`/`reject` text or
+ *                    a validation message) and whose .status is the HTTP
+ *                    status (0 when the server could not be reached).
+ *                    Defined as soon as this script runs; calls made before
+ *                    the event stream is open are queued and sent, in order,
+ *                    once it is (so the page cannot miss the answers to its
+ *                    first messages).  All sends go out one at a time, in
+ *                    call order, so the server handles them in that order.
+ *   liveRecv(data)   defined by the page; called with each message the
+ *                    server sends to this participant (parsed JSON).
+ *   liveError(reason) optional, defined by the page; called with the reason
+ *                    of each liveSend rejection that the page did not handle
+ *                    (no .catch, no try/await around it).
+ *
+ * The stream is a plain EventSource on /p/CODE/events.  EventSource
+ * reconnects by itself after a network error and sends Last-Event-ID, so the
+ * server replays exactly what was missed.  If the stream is closed for good
+ * (the server answered an error status while restarting, say), it is opened
+ * again with a growing delay; that new stream is a fresh connection, which
+ * runs the game's `on load` and so resends the current state.  A `finish`
+ * event ({"next": URL}) moves the browser to the next page.
+ *
+ * Connection changes are announced as a `livestatus` event on document with
+ * detail.state "connecting" | "open" | "reconnecting" | "closed", for pages
+ * that want to show them.  No framework, no build step.
+ */
+(function () {
+  'use strict';
+
+  /* Delays before reopening a stream that EventSource gave up on (ms). */
+  var REOPEN_FIRST_MS = 1000;
+  var REOPEN_MAX_MS = 30000;
+  /* A send that has no answer after this long fails (ms). */
+  var SEND_TIMEOUT_MS = 30000;
+
+  var match = /^\/p\/([^\/]+)/.exec(window.location.pathname);
+  var base = match ? '/p/' + match[1] : null;
+
+  var streamOpened = false;   /* the stream has been open once: sends go out */
+  var waiting = [];           /* sends queued until then: {data, resolve, reject} */
+  var chain = Promise.resolve();  /* serializes the POSTs */
+  var source = null;
+  var reopenDelay = REOPEN_FIRST_MS;
+  var reopenTimer = null;
+  var leaving = false;        /* following a finish: no more reconnects */
+
+  /* Announces a connection state to the page (see the header). */
+  function announce(state) {
+    var ev;
+    try {
+      ev = new CustomEvent('livestatus', { detail: { state: state } });
+    } catch (e) {
+      return;   /* very old browser: no status events */
+    }
+    document.dispatchEvent(ev);
+  }
+
+  /* Makes the Error a rejected liveSend carries: message = reason. */
+  function liveRejection(reason, status) {
+    var err = new Error(reason);
+    err.status = status;
+    err.liveRejection = true;
+    return err;
+  }
+
+  /* POSTs one message now.  Returns a Promise of the server's JSON answer;
+   * rejects with liveRejection() for an error status or a network failure. */
+  function post(data) {
+    var controller = typeof AbortController === 'function' ? new AbortController() : null;
+    var timer = controller ? setTimeout(function () { controller.abort(); }, SEND_TIMEOUT_MS) : null;
+    return fetch(base + '/live', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(data === undefined ? null : data),
+      credentials: 'same-origin',
+      signal: controller ? controller.signal : undefined
+    }).then(function (res) {
+      return res.text().then(function (text) {
+        var answer = null;
+        try { answer = JSON.parse(text); } catch (e) { /* not JSON */ }
+        if (res.ok) return answer;
+        var reason = answer && typeof answer.error === 'string'
+          ? answer.error : 'the server answered ' + res.status;
+        throw liveRejection(reason, res.status);
+      });
+    }, function (e) {
+      throw liveRejection(e && e.name === 'AbortError'
+        ? 'the server did not answer' : 'cannot reach the server', 0);
+    }).then(function (answer) {
+      if (timer) clearTimeout(timer);
+      return answer;
+    }, function (err) {
+      if (timer) clearTimeout(timer);
+      throw err;
+    });
+  }
+
+  /* Puts a send after the previous ones and settles `resolve`/`reject`. */
+  function enqueue(item) {
+    chain = chain.then(function () {
+      return post(item.data).then(item.resolve, item.reject);
+    });
+  }
+
+  /* liveSend(data): see the header.  The returned Promise is the one the page
+   * gets; if it rejects and nobody handles it, the browser fires
+   * `unhandledrejection`, which is forwarded to liveError below. */
+  function liveSend(data) {
+    return new Promise(function (resolve, reject) {
+      if (!base) {
+        reject(liveRejection('liveSend works only on a participant page (/p/CODE)', 0));
+        return;
+      }
+      var item = { data: data, resolve: resolve, reject: reject };
+      if (streamOpened) enqueue(item); else waiting.push(item);
+    });
+  }
+
+  window.addEventListener('unhandledrejection', function (ev) {
+    var reason = ev.reason;
+    if (!reason || reason.liveRejection !== true) return;
+    if (typeof window.liveError === 'function') {
+      ev.preventDefault();
+      window.liveError(reason.message);
+    }
+  });
+
+  /* Parses an event's data; null (with a console note) if it is not JSON. */
+  function parse(text) {
+    try {
+      return JSON.parse(text);
+    } catch (e) {
+      if (window.console) console.error('live.js: event is not JSON:', text);
+      return null;
+    }
+  }
+
+  function onMessage(ev) {
+    var data = parse(ev.data);
+    if (data === null && ev.data !== 'null') return;
+    if (typeof window.liveRecv === 'function') {
+      window.liveRecv(data);
+    } else if (window.console) {
+      console.warn('live.js: the page defines no liveRecv(data); message dropped', data);
+    }
+  }
+
+  function onFinish(ev) {
+    var data = parse(ev.data);
+    var next = data && typeof data.next === 'string' ? data.next : base;
+    leaving = true;
+    if (source) source.close();
+    window.location.assign(next);
+  }
+
+  function onOpen() {
+    reopenDelay = REOPEN_FIRST_MS;
+    announce('open');
+    if (!streamOpened) {
+      streamOpened = true;
+      var queued = waiting;
+      waiting = [];
+      for (var i = 0; i < queued.length; i++) enqueue(queued[i]);
+    }
+  }
+
+  function onError() {
+    if (leaving) return;
+    if (source && source.readyState === EventSource.CLOSED) {
+      /* EventSource gave up (an error status or a wrong content type):
+       * open a new stream later, waiting longer each time. */
+      announce('closed');
+      source = null;
+      if (!reopenTimer) {
+        reopenTimer = setTimeout(function () { reopenTimer = null; connect(); }, reopenDelay);
+        reopenDelay = Math.min(reopenDelay * 2, REOPEN_MAX_MS);
+      }
+    } else {
+      announce('reconnecting');   /* EventSource retries with Last-Event-ID */
+    }
+  }
+
+  /* Opens the event stream of this participant. */
+  function connect() {
+    if (!base || leaving) return;
+    if (typeof EventSource !== 'function') {
+      if (window.console) console.error('live.js: this browser has no EventSource');
+      return;
+    }
+    announce('connecting');
+    source = new EventSource(base + '/events');
+    source.addEventListener('open', onOpen);
+    source.addEventListener('message', onMessage);
+    source.addEventListener('finish', onFinish);
+    source.addEventListener('error', onError);
+  }
+
+  window.liveSend = liveSend;
+
+  /* Open the stream once the page's own scripts have run, so liveRecv is
+   * defined before the first message arrives. */
+  if (document.readyState === 'loading') {
+    document.addEventListener('DOMContentLoaded', connect);
+  } else {
+    setTimeout(connect, 0);
+  }
+})();
