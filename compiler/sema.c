@@ -881,7 +881,7 @@ static void read_template(struct sema *s, struct sema_page *pg, struct ast_prop 
     }
     fp = fopen(path, "rb");
     if (!fp) {
-        ERR(s, p->value->loc, "cannot read template '%s': %s", path, strerror(errno));
+        ERR(s, p->value->loc, "cannot read template '%s': %s", name, strerror(errno));
         return;
     }
     if (fseek(fp, 0, SEEK_END) != 0 || (sz = ftell(fp)) < 0 || fseek(fp, 0, SEEK_SET) != 0) {
@@ -1346,10 +1346,10 @@ static void check_name(struct sema *s, struct ast_expr *e)
         check_view(s, y);
         if (y->state != 2)
             return;
-        if (y->uses_me)
+        if (y->uses_me && s->in_view)
             need_me(s, e->loc);
-        if (!s->in_view && y->uses_me && !s->has_me)
-            diag_note(s->d, "view '%s' uses 'me'", y->name);
+        else if (y->uses_me && !s->has_me)
+            ERR(s, e->loc, "view '%s' uses 'me', which is not available in %s", y->name, s->where);
         e->ty = mkty(TY_OBJECT);
         return;
     case SYM_TABLE:
@@ -1792,7 +1792,7 @@ static bool check_target(struct sema *s, struct ast_expr *t, char *what, size_t 
         case SYM_PLAYER_ID:
         case SYM_ROW_ID:
         case SYM_PLAYER_PAGE:
-            ERR(s, base->loc, "'%s' is read-only", y->name);
+            ERR(s, base->loc, "cannot assign to read-only field '%s'", y->name);
             return false;
         default:
             ERR(s, base->loc, "cannot assign to this expression");

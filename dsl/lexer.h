@@ -37,6 +37,7 @@
 struct lex_open {
     char ch;            /* '{', '(' or '[' */
     struct loc loc;
+    int errors_before;  /* diagnostics reported before it was opened */
 };
 
 /* What the parser needs to know about a token it has already seen. */
@@ -65,6 +66,7 @@ struct lexer {
     int depth;                  /* entries of open[] in use */
     int overflow;               /* brackets open beyond LEX_MAX_NESTING */
     bool nest_reported;
+    bool eof_by_error;          /* an unterminated comment or string hit the end */
 
     int decl_kw;                /* last declaration keyword at depth 0 */
 

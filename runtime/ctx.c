@@ -1376,7 +1376,7 @@ void lv_timer_start(lv_ctx *ctx, int line, int t, int64_t ms)
     if (__builtin_add_overflow(ctx->now_ms, ms, &due))
         lv_fail(ctx, line, "integer overflow");
     set_timer(ctx, t, due);
-    struct rt_timer_entry e = { .due = due, .group = ctx->group, .timer = t };
+    struct rt_timer_entry e = { .at = due, .due = due, .group = ctx->group, .timer = t };
     rt_vec_push(&ctx->timers_armed, &e);
 }
 

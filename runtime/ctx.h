@@ -165,7 +165,8 @@ struct rt_vec {
 /* A due timer waiting in the game thread's heap.  Stale entries (the timer
  * was re-armed or stopped since) are dropped when they come up. */
 struct rt_timer_entry {
-    int64_t due;
+    int64_t at;                 /* when to look at it (the heap's key) */
+    int64_t due;                /* the due time it was armed for */
     struct rt_group *group;
     int timer;
 };
@@ -181,7 +182,6 @@ struct rt_core {
     int64_t next_session_id, next_group_id, next_participant_id;
     uint64_t job_no;                    /* stamps objects touched by the current job */
     struct rt_vec timer_heap;           /* of struct rt_timer_entry, a min-heap */
-    const char *base_url;               /* for demo links; may be NULL */
 };
 
 extern struct rt_core *rt_core;

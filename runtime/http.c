@@ -11,7 +11,7 @@
  * thread is then called again and answers from the job's outputs.  No game
  * code runs here, and no HTTP thread ever waits.
  *
- * Bodies.  POST bodies are collected by the access handler up to
+ * Bodies.  Request bodies are collected by the access handler up to
  * BODY_LIMIT bytes; a larger one is read to the end and discarded (so that
  * the client, still writing, reads the answer instead of a reset), unless
  * its Content-Length passes BODY_DISCARD_LIMIT, which is refused at once.
@@ -72,6 +72,10 @@
 /* Longest table or export name (rt_job.name). */
 #define EXPORT_NAME_MAX ((int)sizeof(((struct rt_job *)0)->name))
 
+#ifndef MHD_HTTP_UNPROCESSABLE_CONTENT    /* libmicrohttpd before 0.9.74 */
+#define MHD_HTTP_UNPROCESSABLE_CONTENT 422
+#endif
+
 #define CSP_COMMON "default-src 'self'; style-src 'self' 'unsafe-inline'; " \
     "connect-src 'self'; img-src 'self' data:; object-src 'none'; " \
     "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
@@ -109,15 +113,16 @@ enum route {
 
 enum phase { PH_READING, PH_WAITING, PH_DONE };
 
-/* One request that needs more than one call of the access handler.  Lives
- * from the first call to the completion callback; the job inside it is
- * valid while the game thread holds it (a suspended connection is never
- * completed). */
+/* One request.  Lives from the first call of the access handler to the
+ * completion callback; the job inside it stays valid while the game thread
+ * holds it (a suspended connection is never completed).  Calls: the first
+ * (headers only), one per piece of body, the last (route, then answer or
+ * suspend and submit), and, after job_done resumed it, one more (answer). */
 struct req {
     enum route route;
     int phase;                          /* enum phase; atomic across threads */
     struct MHD_Connection *conn;
-    bool wants_body;
+    bool routed;                        /* route() ran */
     bool too_big;
     char *body;                         /* malloc'd, NUL-terminated */
     size_t body_len, body_cap;
@@ -740,18 +745,23 @@ static void job_done(struct rt_job *job)
     MHD_resume_connection(r->conn);
 }
 
-/* Parses the collected body as one JSON value into r->job.body.  Returns
- * MHD_YES with *sent = false on success; otherwise answers 400. */
+/* Parses the collected body as one JSON value into r->job.body (a new
+ * reference the job owns).  Returns MHD_YES with *sent = false on success;
+ * otherwise answers 400 (or 422 for a string holding U+0000) and sets *sent. */
 static enum MHD_Result parse_body(struct req *r, bool *sent)
 {
     json_error_t e;
-    r->job.body = json_loadb(r->body ? r->body : "", r->body_len,
-                             JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
+    r->job.body = json_loadb(r->body ? r->body : "", r->body_len, JSON_DECODE_ANY, &e);
     if (r->job.body) {
         *sent = false;
         return MHD_YES;
     }
     *sent = true;
+    /* Valid JSON, but C strings cannot carry it: refused like any invalid
+     * message, not as malformed. */
+    if (json_error_code(&e) == json_error_null_character)
+        return send_error(r->conn, MHD_HTTP_UNPROCESSABLE_CONTENT,
+                          "strings must not contain the character U+0000");
     char msg[sizeof e.text + 32];
     snprintf(msg, sizeof msg, "malformed JSON: %s", e.text);
     return send_error(r->conn, MHD_HTTP_BAD_REQUEST, msg);
@@ -815,20 +825,21 @@ static enum MHD_Result start_request(struct req *r)
     r->job.done = job_done;
     r->job.udata = r;
     r->phase = PH_WAITING;
+    r->submitted = true;
     MHD_suspend_connection(c);
     if (rt_submit(&r->job) != 0) {
         /* Never accepted: the job's body is still ours (req_free). */
+        r->submitted = false;
         r->job.status = MHD_HTTP_SERVICE_UNAVAILABLE;
         __atomic_store_n(&r->phase, PH_DONE, __ATOMIC_RELEASE);
         MHD_resume_connection(c);
-        return MHD_YES;
     }
-    r->submitted = true;
     return MHD_YES;
 }
 
-/* Answers the job's status and reply as they are (JSON unless the core set
- * another content type).  extra as for send_body. */
+/* Answers the job's status and reply as they are: the core's content type
+ * (JSON when it set none, always JSON for an error) unless ctype_override is
+ * given for a success.  extra (as for send_body) only goes with a success. */
 static enum MHD_Result send_job_reply(struct req *r, const char *ctype_override,
                                       const char *const *extra)
 {
@@ -845,7 +856,8 @@ static enum MHD_Result send_job_reply(struct req *r, const char *ctype_override,
     }
     char *body = j->reply;
     j->reply = NULL;
-    const char *ctype = ctype_override ? ctype_override
+    const char *ctype = status >= 400 ? "application/json"   /* errors are JSON */
+                      : ctype_override ? ctype_override
                       : j->content_type ? j->content_type : "application/json";
     return send_body(r->conn, status, ctype, body, strlen(body),
                      MHD_RESPMEM_MUST_FREE, K_DATA, status < 400 ? extra : NULL);
@@ -915,15 +927,19 @@ static bool set_code(struct rt_job *job, const char *s, size_t n)
     return true;
 }
 
-/* First call of a request: answers at once what needs neither body nor job
- * and returns its result; otherwise allocates *out and returns MHD_YES. */
-static enum MHD_Result route(struct MHD_Connection *c, const char *url,
-                             const char *method, struct req **out)
+/* The request is complete (its body collected): answers at once what needs
+ * no job and returns the result with *go = false; otherwise fills r->route
+ * and r->job's inputs and sets *go (the caller goes on to start_request).
+ * Answers are queued only now, never at the first call: libmicrohttpd
+ * closes a connection whose answer came before its request was read. */
+static enum MHD_Result route(struct req *r, const char *url, const char *method,
+                             bool *go)
 {
-    *out = NULL;
+    struct MHD_Connection *c = r->conn;
     enum route rt;
     struct rt_job job;
     memset(&job, 0, sizeof job);
+    *go = false;
 
     if (strcmp(url, "/healthz") == 0) {
         if (!is_get(method))
@@ -1024,30 +1040,17 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *url,
     }
     return send_error(c, MHD_HTTP_NOT_FOUND, "not found");
 
-make:;
-    bool wants_body = rt == R_LIVE || rt == R_API_CREATE || rt == R_ADMIN_LOGIN;
-    if (wants_body) {
-        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > BODY_DISCARD_LIMIT)
-            return send_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "message body over 64 KiB");
-    }
-    struct req *r = calloc(1, sizeof *r);
-    if (!r)
-        return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+make:
     r->route = rt;
-    r->conn = c;
-    r->phase = PH_READING;
-    r->wants_body = wants_body;
     r->job = job;
-    *out = r;
+    *go = true;
     return MHD_YES;
 }
 
 /* Appends upload data to r's body, or notes that it is too big. */
 static void collect(struct req *r, const char *data, size_t n)
 {
-    if (!r->wants_body || r->too_big)
+    if (r->too_big)
         return;
     if (r->body_len + n > BODY_LIMIT) {
         r->too_big = true;
@@ -1085,9 +1088,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
     (void)version;
     struct req *r = *con_cls;
     if (!r) {
-        enum MHD_Result ret = route(c, url, method, &r);
+        /* First call: only the headers are in. */
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) > BODY_DISCARD_LIMIT)
+            return send_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "message body over 64 KiB");
+        r = calloc(1, sizeof *r);
+        if (!r)
+            return MHD_NO;
+        r->conn = c;
+        r->phase = PH_READING;
         *con_cls = r;
-        return ret;
+        return MHD_YES;
     }
     switch (__atomic_load_n(&r->phase, __ATOMIC_ACQUIRE)) {
     case PH_READING:
@@ -1095,6 +1107,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
             collect(r, upload_data, *upload_data_size);
             *upload_data_size = 0;
             return MHD_YES;
+        }
+        if (!r->routed) {
+            bool go;
+            r->routed = true;
+            enum MHD_Result ret = route(r, url, method, &go);
+            if (!go)
+                return ret;
         }
         return start_request(r);
     case PH_DONE:
@@ -1118,9 +1137,19 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     *con_cls = NULL;
 }
 
+/* libmicrohttpd's error log, prefixed with the game's name.  A client that
+ * goes away (a closed tab ends its event stream) is ordinary and is not
+ * logged. */
 static void on_log(void *cls, const char *fmt, va_list ap)
 {
     const char *name = cls;
+    char msg[512];
+    va_list copy;
+    va_copy(copy, ap);
+    vsnprintf(msg, sizeof msg, fmt, copy);
+    va_end(copy);
+    if (strstr(msg, "closed by remote peer") || strstr(msg, "no longer available for sending"))
+        return;
     fprintf(stderr, "%s: http: ", name);
     vfprintf(stderr, fmt, ap);
     size_t n = strlen(fmt);
@@ -1206,12 +1235,12 @@ int net_start(const struct net_config *cfg)
                      MHD_USE_ITC | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
     net.daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, NULL,
+        MHD_OPTION_EXTERNAL_LOGGER, on_log, (void *)game,
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)THREAD_POOL_SIZE,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-        MHD_OPTION_EXTERNAL_LOGGER, on_log, (void *)game,
         MHD_OPTION_END);
     if (!net.daemon) {
         fprintf(stderr, "%s: cannot start the HTTP server on %s:%d\n", game,

@@ -45,7 +45,7 @@
  * limit) make chains of ~5, walked only for one participant's events. */
 #define SSE_BUCKETS 4096
 /* Bytes a stream may hold unsent before it is closed as too slow. */
-#define SSE_MAX_BUFFERED (8u * 1024u * 1024u)
+#define SSE_MAX_BUFFERED (2u * 1024u * 1024u)
 /* Largest chunk handed to libmicrohttpd per reader call. */
 #define SSE_BLOCK_SIZE (32u * 1024u)
 /* What every stream starts with: the reconnection delay for EventSource and

@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sqlite3.h>
 #include "ctx.h"
 
 struct rt_store;
@@ -61,5 +62,9 @@ struct store_message {
  * strings are valid during the call only.  0 or -1. */
 int store_messages(struct rt_store *st, int64_t session_id,
                    void (*fn)(void *arg, const struct store_message *m), void *arg);
+
+/* The SQLite connection (borrowed), for tests that need to provoke storage
+ * failures (PRAGMA max_page_count); the core owns it. */
+sqlite3 *store_handle(struct rt_store *st);
 
 #endif /* LIVE_STORE_H */

@@ -111,8 +111,8 @@
     if (f.min !== null && f.min !== undefined && f.max !== null && f.max !== undefined) {
       parts.push(f.min + ' to ' + f.max);
     }
-    if (Array.isArray(f.choices)) parts.push('one of ' + f.choices.length);
-    if (f.type === 'string' && typeof f.max_len === 'number') parts.push('up to ' + f.max_len + ' characters');
+    if (Array.isArray(f.choices)) parts.push('pick one');
+    else if (f.type === 'string' && typeof f.max_len === 'number') parts.push('up to ' + f.max_len + ' characters');
     if (!f.required) {
       parts.push(f.default === null || f.default === undefined
         ? 'optional' : 'optional, default ' + JSON.stringify(f.default));

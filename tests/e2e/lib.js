@@ -7,7 +7,8 @@
 // Environment: LIVEC (the compiler, default ./livec), GAMES (the games/
 // folder, default ../../games next to this file).  Every wait is bounded so
 // a hang fails the test instead of blocking `make check`; every server a
-// test starts is killed when the process exits.  Output is TAP-like
+// test starts is killed when the process exits, and its temporary folder
+// is removed (kept, and named, when a check failed).  Output is TAP-like
 // ("ok N - name" / "not ok N - name # detail") and ends with the plain line
 // "N passed, M failed"; the exit status is 1 if anything failed, 77 (skip)
 // when livec has not been built.
@@ -35,6 +36,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 let nChecks = 0;
 let nFailed = 0;
 const servers = new Set();
+const dirs = [];
 
 /* Records one check; prints "ok N - name" or "not ok N - name # detail".
  * Returns ok as a boolean so callers can stop early. */
@@ -49,6 +51,11 @@ function check(name, ok, detail) {
 /* Prints the summary and exits: 0 when every check passed (and there was at
  * least one), else 1. */
 function finish() {
+  killAll();
+  for (const d of dirs) {
+    if (nFailed) console.log(`# kept ${d}`);
+    else fs.rmSync(d, { recursive: true, force: true });
+  }
   console.log(`1..${nChecks}`);
   console.log(`${nChecks - nFailed} passed, ${nFailed} failed`);
   process.exit(nFailed || nChecks === 0 ? 1 : 0);
@@ -81,7 +88,9 @@ function run(main) {
 }
 
 function tmpdir(tag) {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `livec-e2e-${tag}-`));
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), `livec-e2e-${tag}-`));
+  dirs.push(d);
+  return d;
 }
 
 /* Compiles GAMES/NAME.live with livec in `dir`; returns the binary's path,

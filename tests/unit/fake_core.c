@@ -105,7 +105,7 @@ static void run(struct rt_job *j)
             reply(j, 404, "{\"error\":\"unknown participant\"}");
             break;
         }
-        for (int i = 0; i < p->n_out; i++)
+        for (int i = 0; j->last_event_id >= 0 && i < p->n_out; i++)
             if (i + 1 > j->last_event_id)
                 j->replay(j->stream, i + 1, p->outbox[i].event, p->outbox[i].data);
         j->activate(j->stream, p->pid);

@@ -1,0 +1,1718 @@
+/*
+ * emit.c -- writes readable C for a checked .live file.
+ *
+ * The output follows DESIGN.md "Generated C": a banner, `#include "live.h"`,
+ * then, in this order,
+ *   state      the group and player structs, their lv_field tables, init
+ *              functions and the GROUP/PLAYER access macros;
+ *   arrays     one typedef'd struct per array value type (arrays are values:
+ *              a local or a parameter is a copy) with load/store/eq helpers;
+ *   messages   one struct and one lv_msg_field table per message;
+ *   functions  views, fns and handlers in source order, each statement under
+ *              a comment quoting its .live line;
+ *   tables     decoders, the message/timer/page tables, the lv_game
+ *              descriptor and main().
+ *
+ * Every int operation goes through live.h's checked lv_add/... with the
+ * .live line; floats through lv_fchk; indexes through lv_index; writes
+ * through GROUP_W/PLAYER_W.  Object literals are built in temporaries
+ * (o1, o2, ...) by statements placed before the statement that uses them,
+ * so the output needs no statement expressions and compiles with
+ * -std=c11 -Wpedantic.
+ *
+ * Function bodies are written to a memory buffer first, so that parameters
+ * the body never mentions can be marked `(void)x;` (warning-free output).
+ */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "emit.h"
+#include "sema.h"
+
+/* Indentation of generated code, in spaces per level. */
+#define INDENT 4
+
+struct em {
+    struct ast_file *f;
+    const struct sema_prog *P;
+    struct emit_options o;
+    FILE *out;          /* where text goes now (file or a function buffer) */
+    const char *G;      /* game name: the prefix of every generated name */
+    const char *base;   /* base name of the .live file */
+    int ind;            /* indentation level */
+    int tmp;            /* temporaries in the current function */
+    int last_line;      /* source line last quoted (not quoted twice in a row) */
+    const char **lines; /* start of each source line (1-based) */
+    int nlines;
+};
+
+/* ---- output helpers ------------------------------------------------------- */
+
+static void out(struct em *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void out(struct em *m, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(m->out, fmt, ap);
+    va_end(ap);
+}
+
+static void indent(struct em *m)
+{
+    fprintf(m->out, "%*s", m->ind * INDENT, "");
+}
+
+/* An indented line. */
+static void line(struct em *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void line(struct em *m, const char *fmt, ...)
+{
+    va_list ap;
+    indent(m);
+    va_start(ap, fmt);
+    vfprintf(m->out, fmt, ap);
+    va_end(ap);
+    fputc('\n', m->out);
+}
+
+/* Writes s (n bytes) as the body of a C string literal. */
+static void cstr_body(FILE *fp, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        switch (c) {
+        case '"': fputs("\\\"", fp); break;
+        case '\\': fputs("\\\\", fp); break;
+        case '\n': fputs("\\n", fp); break;
+        case '\t': fputs("\\t", fp); break;
+        case '\r': fputs("\\r", fp); break;
+        case '?':
+            /* Never let "??x" form a trigraph. */
+            fputs(i > 0 && s[i - 1] == '?' ? "\\?" : "?", fp);
+            break;
+        default:
+            if (c < 0x20 || c == 0x7f)
+                fprintf(fp, "\\%03o", c);
+            else
+                fputc(c, fp);
+        }
+    }
+}
+
+static void cstr(struct em *m, const char *s, size_t n)
+{
+    fputc('"', m->out);
+    cstr_body(m->out, s, n);
+    fputc('"', m->out);
+}
+
+/* A double literal that reads back exactly and always looks like a float. */
+static void cfloat(FILE *fp, double x)
+{
+    char buf[64];
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, x);
+        if (strtod(buf, NULL) == x)
+            break;
+    }
+    if (!strpbrk(buf, ".eEni"))
+        strcat(buf, ".0");
+    fputs(buf, fp);
+}
+
+static void cint(FILE *fp, int64_t x)
+{
+    if (x == INT64_MIN)
+        fputs("INT64_MIN", fp);
+    else
+        fprintf(fp, "%" PRId64, x);
+}
+
+/* Quotes source line n (trimmed) for a comment: no comment delimiters. */
+static void quote_line(struct em *m, int n)
+{
+    const char *p, *e;
+    if (n < 1 || n > m->nlines)
+        return;
+    p = m->lines[n - 1];
+    e = p;
+    while (*e && *e != '\n')
+        e++;
+    while (p < e && (*p == ' ' || *p == '\t'))
+        p++;
+    while (e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+        e--;
+    for (; p < e; p++) {
+        if (p[0] == '*' && p + 1 < e && p[1] == '/') {
+            fputs("* ", m->out);
+            continue;
+        }
+        if (p[0] == '/' && p + 1 < e && p[1] == '*') {
+            fputs("/ ", m->out);
+            continue;
+        }
+        if (*p == '\t')
+            fputc(' ', m->out);
+        else
+            fputc(*p, m->out);
+    }
+}
+
+/* The `/ * FILE:LINE: text * /` comment above a statement or declaration. */
+static void src_comment(struct em *m, int n)
+{
+    if (n == m->last_line)
+        return;
+    m->last_line = n;
+    indent(m);
+    out(m, "/* %s:%d: ", m->base, n);
+    quote_line(m, n);
+    out(m, " */\n");
+    if (m->o.line_directives) {
+        out(m, "#line %d ", n);
+        cstr(m, m->f->path, strlen(m->f->path));
+        out(m, "\n");
+    }
+}
+
+/* ---- types -------------------------------------------------------------------- */
+
+static const char *elem_tag(enum type_kind k)
+{
+    switch (k) {
+    case TY_INT: return "int";
+    case TY_FLOAT: return "float";
+    case TY_BOOL: return "bool";
+    default: return "str";
+    }
+}
+
+/* C type of a scalar in a value (local, parameter, message field). */
+static const char *ctype_val(enum type_kind k)
+{
+    switch (k) {
+    case TY_INT: return "int64_t";
+    case TY_FLOAT: return "double";
+    case TY_BOOL: return "bool";
+    case TY_STRING: return "const char *";
+    case TY_PLAYER: return "int64_t";
+    default: return "void";
+    }
+}
+
+/* C type of a scalar stored in a state struct. */
+static const char *ctype_field(enum type_kind k)
+{
+    return k == TY_STRING ? "char *" : ctype_val(k);
+}
+
+static const char *lv_type(enum type_kind k)
+{
+    switch (k) {
+    case TY_INT: return "LV_INT";
+    case TY_FLOAT: return "LV_FLOAT";
+    case TY_BOOL: return "LV_BOOL";
+    default: return "LV_STRING";
+    }
+}
+
+/* Writes the C type of a value of type t (locals, parameters, returns). */
+static void ctype(struct em *m, const struct ast_type *t)
+{
+    if (t->kind == TY_ARRAY)
+        out(m, "%s__arr_%s_%" PRId64, m->G, elem_tag(t->elem), t->size);
+    else
+        out(m, "%s", ctype_val(t->kind));
+}
+
+/* A declaration `T name` (no space after a pointer star). */
+static void cdecl(struct em *m, const struct ast_type *t, const char *name)
+{
+    ctype(m, t);
+    if (t->kind == TY_STRING)
+        out(m, "%s", name);
+    else
+        out(m, " %s", name);
+}
+
+/* ---- expressions ------------------------------------------------------------- */
+
+static void expr(struct em *m, struct ast_expr *e);
+
+static struct sym *S(struct ast_expr *e)
+{
+    return e->sym;
+}
+
+/* The id of a player-valued expression (not range-checked: the PLAYER
+ * macros and lv_page check it). */
+static void player_id(struct em *m, struct ast_expr *p)
+{
+    if (p->kind == E_ME)
+        out(m, "lv_me(ctx)");
+    else if (p->kind == E_PLAYER)
+        expr(m, p->a);
+    else
+        expr(m, p);
+}
+
+/* Writes the location of an array's elements: something indexable. */
+static void arr_elems(struct em *m, struct ast_expr *e)
+{
+    struct sym *y = S(e);
+    if (e->kind == E_FIELD && y && y->kind == SYM_GROUP_FIELD) {
+        out(m, "GROUP->%s", e->name);
+    } else if (e->kind == E_FIELD && y && y->kind == SYM_PLAYER_FIELD) {
+        out(m, "PLAYER(%d, ", e->loc.line);
+        player_id(m, e->a);
+        out(m, ")->%s", e->name);
+    } else if (e->kind == E_NAME && y && (y->kind == SYM_LOCAL || y->kind == SYM_PARAM)) {
+        out(m, "%s.v", y->cname);
+    } else {
+        out(m, "(");
+        expr(m, e);
+        out(m, ").v");
+    }
+}
+
+/* A constant value as a C expression. */
+static void cval(struct em *m, const struct cval *v)
+{
+    switch (v->kind) {
+    case TY_INT: cint(m->out, v->i); break;
+    case TY_FLOAT: cfloat(m->out, v->f); break;
+    case TY_BOOL: out(m, "%s", v->i ? "true" : "false"); break;
+    case TY_STRING: cstr(m, v->s, v->slen); break;
+    case TY_ARRAY:
+        out(m, "((%s__arr_%s_%d){{", m->G, elem_tag(v->elem), v->n);
+        for (int i = 0; i < v->n; i++) {
+            if (i)
+                out(m, ", ");
+            cval(m, &v->elems[i]);
+        }
+        out(m, "}})");
+        break;
+    default:
+        break;
+    }
+}
+
+/* e converted to double if it is an int. */
+static void as_float(struct em *m, struct ast_expr *e)
+{
+    if (e->ty.kind == TY_INT) {
+        out(m, "(double)");
+        if (e->kind == E_INT || e->kind == E_NAME || e->kind == E_DURATION) {
+            expr(m, e);
+        } else {
+            out(m, "(");
+            expr(m, e);
+            out(m, ")");
+        }
+    } else {
+        expr(m, e);
+    }
+}
+
+static void binary(struct em *m, struct ast_expr *e)
+{
+    static const char *cops[] = { "||", "&&", "==", "!=", "<", "<=", ">", ">=", "+", "-", "*", "/", "%" };
+    static const char *lvops[] = { [OP_ADD] = "lv_add", [OP_SUB] = "lv_sub", [OP_MUL] = "lv_mul",
+                                   [OP_DIV] = "lv_div", [OP_MOD] = "lv_mod" };
+    struct ast_expr *a = e->a, *b = e->b;
+    int l = e->loc.line;
+    switch (e->op) {
+    case OP_OR:
+    case OP_AND:
+        out(m, "(");
+        expr(m, a);
+        out(m, " %s ", cops[e->op]);
+        expr(m, b);
+        out(m, ")");
+        return;
+    case OP_EQ: case OP_NE: case OP_LT: case OP_LE: case OP_GT: case OP_GE:
+        if (a->ty.kind == TY_STRING) {
+            out(m, "(lv_str_cmp(");
+            expr(m, a);
+            out(m, ", ");
+            expr(m, b);
+            out(m, ") %s 0)", cops[e->op]);
+        } else if (a->ty.kind == TY_ARRAY) {
+            out(m, "(%s%s__arr_%s_%" PRId64 "_eq(", e->op == OP_NE ? "!" : "", m->G,
+                elem_tag(a->ty.elem), a->ty.size);
+            expr(m, a);
+            out(m, ", ");
+            expr(m, b);
+            out(m, "))");
+        } else if (a->ty.kind != b->ty.kind) {
+            out(m, "(");
+            as_float(m, a);
+            out(m, " %s ", cops[e->op]);
+            as_float(m, b);
+            out(m, ")");
+        } else {
+            out(m, "(");
+            expr(m, a);
+            out(m, " %s ", cops[e->op]);
+            expr(m, b);
+            out(m, ")");
+        }
+        return;
+    default:
+        break;
+    }
+    if (e->ty.kind == TY_STRING) {
+        out(m, "lv_str_cat(ctx, ");
+        expr(m, a);
+        out(m, ", ");
+        expr(m, b);
+        out(m, ")");
+    } else if (e->ty.kind == TY_INT) {
+        out(m, "%s(ctx, %d, ", lvops[e->op], l);
+        expr(m, a);
+        out(m, ", ");
+        expr(m, b);
+        out(m, ")");
+    } else {
+        out(m, "lv_fchk(ctx, %d, ", l);
+        as_float(m, a);
+        out(m, " %s ", cops[e->op]);
+        as_float(m, b);
+        out(m, ")");
+    }
+}
+
+static void call(struct em *m, struct ast_expr *e)
+{
+    struct sym *y = S(e);
+    struct ast_expr *x = e->args, *z = x ? x->next : NULL;
+    int l = e->loc.line;
+    if (y->kind == SYM_FN) {
+        out(m, "%s__fn_%s(ctx", m->G, e->name);
+        for (struct ast_expr *a = e->args; a; a = a->next) {
+            out(m, ", ");
+            expr(m, a);
+        }
+        out(m, ")");
+        return;
+    }
+    switch (y->builtin) {
+    case B_LEN:
+        if (x->kind == E_PLAYERS)
+            out(m, "lv_nplayers(ctx)");
+        else if (x->ty.kind == TY_ARRAY)
+            out(m, "%" PRId64, x->ty.size);
+        else {
+            out(m, "lv_str_len(");
+            expr(m, x);
+            out(m, ")");
+        }
+        return;
+    case B_MIN:
+    case B_MAX:
+        if (e->ty.kind == TY_INT) {
+            out(m, "%s__%s_int(", m->G, e->name);
+            expr(m, x);
+            out(m, ", ");
+            expr(m, z);
+        } else {
+            out(m, "%s__%s_float(", m->G, e->name);
+            as_float(m, x);
+            out(m, ", ");
+            as_float(m, z);
+        }
+        out(m, ")");
+        return;
+    case B_ABS:
+        if (e->ty.kind == TY_INT)
+            out(m, "%s__abs_int(ctx, %d, ", m->G, l);
+        else
+            out(m, "%s__abs_float(", m->G);
+        expr(m, x);
+        out(m, ")");
+        return;
+    case B_NOW:
+        out(m, "lv_now(ctx)");
+        return;
+    case B_RANDOM:
+        out(m, "lv_random(ctx, %d, ", l);
+        expr(m, x);
+        out(m, ", ");
+        expr(m, z);
+        out(m, ")");
+        return;
+    case B_FLOAT:
+        as_float(m, x);
+        return;
+    case B_INT:
+        if (x->ty.kind == TY_INT) {
+            expr(m, x);
+        } else {
+            out(m, "lv_ftoi(ctx, %d, ", l);
+            expr(m, x);
+            out(m, ")");
+        }
+        return;
+    case B_STR:
+        switch (x->ty.kind) {
+        case TY_STRING: expr(m, x); return;
+        case TY_INT: out(m, "lv_str_int(ctx, "); break;
+        case TY_FLOAT: out(m, "lv_str_float(ctx, "); break;
+        default: out(m, "lv_str_bool(ctx, "); break;
+        }
+        expr(m, x);
+        out(m, ")");
+        return;
+    default:
+        out(m, "0 /* unsupported builtin */");
+        return;
+    }
+}
+
+/* Writes a scalar, array or player expression as one C expression. */
+static void expr(struct em *m, struct ast_expr *e)
+{
+    struct sym *y = S(e);
+    switch (e->kind) {
+    case E_INT:
+    case E_DURATION:
+        cint(m->out, e->ival);
+        return;
+    case E_FLOAT:
+        cfloat(m->out, e->fval);
+        return;
+    case E_STRING:
+        cstr(m, e->sval, e->slen);
+        return;
+    case E_BOOL:
+        out(m, "%s", e->ival ? "true" : "false");
+        return;
+    case E_NAME:
+        if (y->kind == SYM_CONST)
+            cval(m, y->val);
+        else
+            out(m, "%s", y->cname);
+        return;
+    case E_ME:
+        out(m, "lv_me(ctx)");
+        return;
+    case E_PLAYER:
+        out(m, "%s__pid(ctx, %d, ", m->G, e->loc.line);
+        expr(m, e->a);
+        out(m, ")");
+        return;
+    case E_FIELD:
+        switch (y->kind) {
+        case SYM_GROUP_FIELD:
+        case SYM_PLAYER_FIELD:
+            if (e->ty.kind == TY_ARRAY) {
+                out(m, "%s__arr_%s_%" PRId64 "_load(", m->G, elem_tag(e->ty.elem), e->ty.size);
+                arr_elems(m, e);
+                out(m, ")");
+            } else {
+                arr_elems(m, e);
+            }
+            return;
+        case SYM_MSG_FIELD:
+            out(m, "msg->%s", e->name);
+            return;
+        case SYM_PLAYER_ID:
+            if (e->a->kind == E_PLAYER)
+                expr(m, e->a);
+            else
+                player_id(m, e->a);
+            return;
+        case SYM_PLAYER_PAGE:
+            out(m, "lv_page(ctx, %d, ", e->loc.line);
+            player_id(m, e->a);
+            out(m, ")");
+            return;
+        default:
+            out(m, "0 /* unsupported field */");
+            return;
+        }
+    case E_INDEX:
+        arr_elems(m, e->a);
+        out(m, "[lv_index(ctx, %d, ", e->loc.line);
+        expr(m, e->b);
+        out(m, ", %" PRId64 ")]", e->a->ty.size);
+        return;
+    case E_CALL:
+        call(m, e);
+        return;
+    case E_UNARY:
+        if (e->op == '!') {
+            out(m, "(!");
+            expr(m, e->a);
+            out(m, ")");
+        } else if (e->ty.kind == TY_FLOAT) {
+            out(m, "(-");
+            expr(m, e->a);
+            out(m, ")");
+        } else if (e->a->kind == E_INT || e->a->kind == E_DURATION) {
+            out(m, "(-");
+            expr(m, e->a);
+            out(m, ")");
+        } else {
+            out(m, "lv_neg(ctx, %d, ", e->loc.line);
+            expr(m, e->a);
+            out(m, ")");
+        }
+        return;
+    case E_BINARY:
+        binary(m, e);
+        return;
+    case E_COND:
+        out(m, "(");
+        expr(m, e->a);
+        out(m, " ? ");
+        if (e->ty.kind == TY_FLOAT)
+            as_float(m, e->b);
+        else
+            expr(m, e->b);
+        out(m, " : ");
+        if (e->ty.kind == TY_FLOAT)
+            as_float(m, e->c);
+        else
+            expr(m, e->c);
+        out(m, ")");
+        return;
+    case E_ARRAY:
+        out(m, "((%s__arr_%s_%" PRId64 "){{", m->G, elem_tag(e->ty.elem), e->ty.size);
+        for (struct ast_expr *x = e->args; x; x = x->next) {
+            if (x != e->args)
+                out(m, ", ");
+            if (e->ty.elem == TY_FLOAT)
+                as_float(m, x);
+            else
+                expr(m, x);
+        }
+        out(m, "}})");
+        return;
+    default:
+        out(m, "0 /* unsupported expression */");
+        return;
+    }
+}
+
+/* Removes one pair of parentheses around the whole of s, in place, so
+ * that `if ((a == b))` reads `if (a == b)`.  Returns s. */
+static char *strip_parens(char *s)
+{
+    size_t n = strlen(s);
+    int depth = 0;
+    if (n < 2 || s[0] != '(' || s[n - 1] != ')')
+        return s;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"') {
+            for (i++; i < n && s[i] != '"'; i++)
+                if (s[i] == '\\')
+                    i++;
+            continue;
+        }
+        if (s[i] == '(')
+            depth++;
+        else if (s[i] == ')' && --depth == 0 && i != n - 1)
+            return s;
+    }
+    memmove(s, s + 1, n - 2);
+    s[n - 2] = 0;
+    return s;
+}
+
+/* Captures expr(e) as a heap string (the caller frees it). */
+static char *expr_str(struct em *m, struct ast_expr *e)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *save = m->out;
+    m->out = open_memstream(&buf, &len);
+    if (!m->out) {
+        perror("livec: open_memstream");
+        exit(2);
+    }
+    expr(m, e);
+    fclose(m->out);
+    m->out = save;
+    return buf;
+}
+
+static char *xstrdup(const char *s)
+{
+    char *p = strdup(s);
+    if (!p) {
+        fputs("livec: out of memory\n", stderr);
+        exit(2);
+    }
+    return p;
+}
+
+static char *fmt_str(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *fmt_str(const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    char *p;
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    p = n < 0 ? NULL : malloc((size_t)n + 1);
+    if (!p) {
+        fputs("livec: out of memory\n", stderr);
+        exit(2);
+    }
+    va_start(ap, fmt);
+    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return p;
+}
+
+/*
+ * json := object | view | array-literal | cond | scalar | array
+ * Writes the statements that build e's JSON value (temporaries o1, a2,
+ * j3, ...) at the current indentation and returns a C expression of type
+ * json_t * (a heap string the caller frees).
+ */
+static char *json(struct em *m, struct ast_expr *e)
+{
+    struct sym *y = S(e);
+    switch (e->ty.kind) {
+    case TY_OBJECT:
+        if (e->kind == E_NAME && y && y->kind == SYM_VIEW)
+            return fmt_str("%s__view_%s(ctx)", m->G, e->name);
+        if (e->kind == E_OBJECT) {
+            int n = ++m->tmp;
+            line(m, "json_t *o%d = lv_jobj(ctx);", n);
+            for (struct ast_entry *en = e->entries; en; en = en->next) {
+                char *v = json(m, en->value);
+                indent(m);
+                if (en->key) {
+                    out(m, "lv_put(o%d, ", n);
+                    cstr(m, en->key, strlen(en->key));
+                    out(m, ", %s);\n", v);
+                } else {
+                    out(m, "lv_spread(o%d, %s);\n", n, v);
+                }
+                free(v);
+            }
+            return fmt_str("o%d", n);
+        }
+        break;
+    case TY_JSON_ARRAY:
+        if (e->kind == E_ARRAY) {
+            int n = ++m->tmp;
+            line(m, "json_t *a%d = lv_jarr(ctx);", n);
+            for (struct ast_expr *x = e->args; x; x = x->next) {
+                char *v = json(m, x);
+                line(m, "lv_push(a%d, %s);", n, v);
+                free(v);
+            }
+            return fmt_str("a%d", n);
+        }
+        break;
+    case TY_ARRAY: {
+        char *p;
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *save = m->out;
+        m->out = open_memstream(&buf, &len);
+        if (!m->out) {
+            perror("livec: open_memstream");
+            exit(2);
+        }
+        arr_elems(m, e);
+        fclose(m->out);
+        m->out = save;
+        p = fmt_str("lv_jarr_%s(ctx, %s%s, %" PRId64 ")", elem_tag(e->ty.elem),
+                    e->ty.elem == TY_STRING ? "(char *const *)" : "", buf, e->ty.size);
+        free(buf);
+        return p;
+    }
+    case TY_INT:
+    case TY_FLOAT:
+    case TY_BOOL:
+    case TY_STRING: {
+        static const char *fn[] = { [TY_INT] = "lv_jint", [TY_FLOAT] = "lv_jfloat",
+                                    [TY_BOOL] = "lv_jbool", [TY_STRING] = "lv_jstr" };
+        char *x = expr_str(m, e);
+        char *p = fmt_str("%s(ctx, %s)", fn[e->ty.kind], x);
+        free(x);
+        return p;
+    }
+    default:
+        break;
+    }
+    if (e->kind == E_COND) {
+        int n = ++m->tmp;
+        char *c = strip_parens(expr_str(m, e->a)), *v;
+        line(m, "json_t *j%d;", n);
+        line(m, "if (%s) {", c);
+        free(c);
+        m->ind++;
+        v = json(m, e->b);
+        line(m, "j%d = %s;", n, v);
+        free(v);
+        m->ind--;
+        line(m, "} else {");
+        m->ind++;
+        v = json(m, e->c);
+        line(m, "j%d = %s;", n, v);
+        free(v);
+        m->ind--;
+        line(m, "}");
+        return fmt_str("j%d", n);
+    }
+    return xstrdup("NULL /* unsupported value */");
+}
+
+/* ---- statements ---------------------------------------------------------------- */
+
+static void stmts(struct em *m, struct ast_stmt *st);
+
+static bool is_simple(struct ast_expr *e)
+{
+    return e->kind == E_INT || e->kind == E_DURATION || e->kind == E_ME ||
+           (e->kind == E_NAME && S(e) && S(e)->kind != SYM_CONST);
+}
+
+/*
+ * assign := target ('=' | '+=' | '-=' | '*=') expr ';'
+ * target := local | group.f | me.f | player(E).f | p.f | target '[' E ']'
+ */
+static void assign(struct em *m, struct ast_stmt *st)
+{
+    struct ast_expr *t = st->target, *base = t, *idx = NULL;
+    struct sym *y;
+    char *w = NULL, *r = NULL, *val;
+    bool block = false, compound = st->op != '=';
+    int l = st->loc.line;
+    enum type_kind k = t->ty.kind;
+
+    if (t->kind == E_INDEX) {
+        base = t->a;
+        idx = t->b;
+    }
+    y = S(base);
+    /* The container (write and read forms), hoisting what is evaluated
+     * twice in a compound assignment. */
+    if (base->kind == E_NAME) {
+        w = fmt_str(idx ? "%s.v" : "%s", y->cname);
+        r = xstrdup(w);
+    } else if (y->kind == SYM_GROUP_FIELD) {
+        w = fmt_str("GROUP_W->%s", base->name);
+        r = fmt_str("GROUP->%s", base->name);
+    } else {
+        char *pid;
+        struct ast_expr *p = base->a;
+        if (p->kind == E_ME) {
+            pid = xstrdup("lv_me(ctx)");
+        } else {
+            struct ast_expr *pe = p->kind == E_PLAYER ? p->a : p;
+            pid = expr_str(m, pe);
+            if (compound && !is_simple(pe)) {
+                line(m, "{");
+                m->ind++;
+                block = true;
+                line(m, "int64_t pl = %s;", pid);
+                free(pid);
+                pid = xstrdup("pl");
+            }
+        }
+        w = fmt_str("PLAYER_W(%d, %s)->%s", l, pid, base->name);
+        r = fmt_str("PLAYER(%d, %s)->%s", l, pid, base->name);
+        free(pid);
+    }
+    if (idx) {
+        char *ix = expr_str(m, idx), *w2, *r2;
+        if (compound && !is_simple(idx)) {
+            if (!block) {
+                line(m, "{");
+                m->ind++;
+                block = true;
+            }
+            line(m, "int64_t ix = lv_index(ctx, %d, %s, %" PRId64 ");", l, ix, base->ty.size);
+            w2 = fmt_str("%s[ix]", w);
+            r2 = fmt_str("%s[ix]", r);
+        } else {
+            w2 = fmt_str("%s[lv_index(ctx, %d, %s, %" PRId64 ")]", w, l, ix, base->ty.size);
+            r2 = fmt_str("%s[lv_index(ctx, %d, %s, %" PRId64 ")]", r, l, ix, base->ty.size);
+        }
+        free(ix);
+        free(w);
+        free(r);
+        w = w2;
+        r = r2;
+    }
+    val = expr_str(m, st->a);
+    if (compound) {
+        char *nv;
+        if (k == TY_STRING)
+            nv = fmt_str("lv_str_cat(ctx, %s, %s)", r, val);
+        else if (k == TY_INT)
+            nv = fmt_str("%s(ctx, %d, %s, %s)", st->op == '+' ? "lv_add" : st->op == '-' ? "lv_sub" : "lv_mul",
+                         l, r, val);
+        else
+            nv = fmt_str(st->a->ty.kind == TY_INT ? "lv_fchk(ctx, %d, %s %c (double)(%s))"
+                                                  : "lv_fchk(ctx, %d, %s %c %s)", l, r, st->op, val);
+        free(val);
+        val = nv;
+    } else if (k == TY_FLOAT && st->a->ty.kind == TY_INT) {
+        char *nv = fmt_str("(double)(%s)", val);
+        free(val);
+        val = nv;
+    }
+    bool local = base->kind == E_NAME;
+    if (k == TY_ARRAY && !local)
+        line(m, "%s__arr_%s_%" PRId64 "_store(ctx, %s, %s);", m->G, elem_tag(t->ty.elem), t->ty.size, w, val);
+    else if (k == TY_STRING && !local)
+        line(m, "lv_str_set(ctx, &%s, %s);", w, val);
+    else
+        line(m, "%s = %s;", w, val);
+    free(val);
+    free(w);
+    free(r);
+    if (block) {
+        m->ind--;
+        line(m, "}");
+    }
+}
+
+static int timer_index(struct em *m, const char *name)
+{
+    for (int i = 0; i < m->P->n_timers; i++)
+        if (strcmp(m->P->timers[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+/* Writes `send`: builds the JSON (in a block when it needs temporaries). */
+static void send(struct em *m, struct ast_stmt *st)
+{
+    static const char *to[] = { "LV_TO_ME", "LV_TO_ALL", "LV_TO_OTHERS", "LV_TO_PLAYER" };
+    char *buf = NULL, *v, *pid;
+    size_t len = 0;
+    FILE *save = m->out;
+    m->ind++;
+    m->out = open_memstream(&buf, &len);
+    if (!m->out) {
+        perror("livec: open_memstream");
+        exit(2);
+    }
+    v = json(m, st->a);
+    fclose(m->out);
+    m->out = save;
+    m->ind--;
+    if (st->to == TO_PLAYER && st->target) {
+        struct ast_expr *p = st->target;
+        pid = expr_str(m, p->kind == E_PLAYER ? p->a : p);
+    } else {
+        pid = xstrdup("0");
+    }
+    if (len) {
+        line(m, "{");
+        fputs(buf, m->out);
+        m->ind++;
+        line(m, "lv_send(ctx, %d, %s, %s, %s);", st->loc.line, to[st->to], pid, v);
+        m->ind--;
+        line(m, "}");
+    } else {
+        line(m, "lv_send(ctx, %d, %s, %s, %s);", st->loc.line, to[st->to], pid, v);
+    }
+    free(buf);
+    free(v);
+    free(pid);
+}
+
+static void block(struct em *m, struct ast_stmt *body)
+{
+    m->ind++;
+    stmts(m, body);
+    m->ind--;
+}
+
+/* Writes an if (and its else-if chain) starting with `if (`. */
+static void if_chain(struct em *m, struct ast_stmt *st)
+{
+    char *c = strip_parens(expr_str(m, st->a));
+    out(m, "if (%s) {\n", c);
+    free(c);
+    block(m, st->body);
+    if (st->els) {
+        if (st->els->kind == S_IF && !st->els->next) {
+            indent(m);
+            out(m, "} else ");
+            if_chain(m, st->els);
+            return;
+        }
+        line(m, "} else {");
+        block(m, st->els);
+    }
+    line(m, "}");
+}
+
+/*
+ * stmt := let | assign | if | for | require | reject | send | finish
+ *       | start timer | stop timer | return | break | continue | call | block
+ * Each statement is written under a comment quoting its first source line.
+ */
+static void stmt(struct em *m, struct ast_stmt *st)
+{
+    struct sym *y = st->sym;
+    char *x, *z;
+    int l = st->loc.line;
+    src_comment(m, l);
+    switch (st->kind) {
+    case S_LET:
+        indent(m);
+        cdecl(m, &y->ty, y->cname);
+        out(m, " = ");
+        if (y->ty.kind == TY_STRING && st->a->kind == E_FIELD) {
+            out(m, "lv_str_dup(ctx, ");
+            expr(m, st->a);
+            out(m, ")");
+        } else if (y->ty.kind == TY_FLOAT) {
+            as_float(m, st->a);
+        } else {
+            expr(m, st->a);
+        }
+        out(m, ";\n");
+        if (!y->used)
+            line(m, "(void)%s;", y->cname);
+        return;
+    case S_ASSIGN:
+        assign(m, st);
+        return;
+    case S_IF:
+        indent(m);
+        if_chain(m, st);
+        return;
+    case S_FOR_RANGE: {
+        const char *v = y->cname;
+        x = expr_str(m, st->a);
+        z = expr_str(m, st->b);
+        line(m, "for (int64_t %s = %s, %s_last = %s, %s_go = %s <= %s_last; %s_go;"
+             " %s_go = %s < %s_last, %s += %s_go) {",
+             v, x, v, z, v, v, v, v, v, v, v, v, v);
+        free(x);
+        free(z);
+        block(m, st->body);
+        line(m, "}");
+        return;
+    }
+    case S_FOR_PLAYERS:
+        line(m, "for (int64_t %s = 1; %s <= lv_nplayers(ctx); %s++) {", y->cname, y->cname, y->cname);
+        block(m, st->body);
+        line(m, "}");
+        return;
+    case S_REQUIRE:
+        x = strip_parens(expr_str(m, st->a));
+        indent(m);
+        out(m, "if (!(%s)) lv_reject(ctx, ", x);
+        cstr(m, st->sval ? st->sval : "", st->sval ? strlen(st->sval) : 0);
+        out(m, ");\n");
+        free(x);
+        return;
+    case S_REJECT:
+        x = expr_str(m, st->a);
+        line(m, "lv_reject(ctx, %s);", x);
+        free(x);
+        return;
+    case S_SEND:
+        send(m, st);
+        return;
+    case S_FINISH:
+        line(m, "lv_finish(ctx);");
+        return;
+    case S_START_TIMER:
+        x = expr_str(m, st->a);
+        line(m, "lv_timer_start(ctx, %d, %d, %s);", l, timer_index(m, st->name), x);
+        free(x);
+        return;
+    case S_STOP_TIMER:
+        line(m, "lv_timer_stop(ctx, %d);", timer_index(m, st->name));
+        return;
+    case S_RETURN:
+        if (st->a) {
+            x = expr_str(m, st->a);
+            line(m, "return %s;", x);
+            free(x);
+        } else {
+            line(m, "return;");
+        }
+        return;
+    case S_BREAK:
+        line(m, "break;");
+        return;
+    case S_CONTINUE:
+        line(m, "continue;");
+        return;
+    case S_EXPR:
+        x = expr_str(m, st->a);
+        line(m, "%s%s;", st->a->ty.kind == TY_VOID ? "" : "(void)", x);
+        free(x);
+        return;
+    case S_BLOCK:
+        line(m, "{");
+        block(m, st->body);
+        line(m, "}");
+        return;
+    default:
+        line(m, "lv_fail(ctx, %d, \"not supported yet\");", l);
+        return;
+    }
+}
+
+static void stmts(struct em *m, struct ast_stmt *st)
+{
+    for (; st; st = st->next)
+        stmt(m, st);
+}
+
+/* ---- functions -------------------------------------------------------------- */
+
+/* Does identifier `id` occur in C text (outside comments and strings)? */
+static bool mentions(const char *text, const char *id)
+{
+    size_t n = strlen(id);
+    const char *p = text;
+    while (*p) {
+        if (p[0] == '/' && p[1] == '*') {
+            const char *e = strstr(p + 2, "*/");
+            if (!e)
+                return false;
+            p = e + 2;
+        } else if (*p == '"') {
+            for (p++; *p && *p != '"'; p++)
+                if (*p == '\\' && p[1])
+                    p++;
+            if (*p)
+                p++;
+        } else if (*p == '_' || (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z')) {
+            const char *s = p;
+            while (*p == '_' || (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+                   (*p >= '0' && *p <= '9'))
+                p++;
+            if ((size_t)(p - s) == n && memcmp(s, id, n) == 0)
+                return true;
+        } else {
+            p++;
+        }
+    }
+    return false;
+}
+
+static bool uses_ctx(const char *body)
+{
+    return mentions(body, "ctx") || mentions(body, "GROUP") || mentions(body, "GROUP_W") ||
+           mentions(body, "PLAYER") || mentions(body, "PLAYER_W");
+}
+
+/* Writes a function: `head` (its signature line, without the brace), then
+ * the body produced by gen() into a buffer, with `(void)p;` for each
+ * parameter in `params` (NULL-terminated) the body never mentions. */
+static void function(struct em *m, int decl_line, const char *head, const char **params,
+                     void (*gen)(struct em *, void *), void *arg)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *save = m->out;
+    out(m, "/* %s:%d: ", m->base, decl_line);
+    quote_line(m, decl_line);
+    out(m, " */\n%s\n{\n", head);
+    m->out = open_memstream(&buf, &len);
+    if (!m->out) {
+        perror("livec: open_memstream");
+        exit(2);
+    }
+    m->ind = 1;
+    m->tmp = 0;
+    m->last_line = decl_line;
+    gen(m, arg);
+    fclose(m->out);
+    m->out = save;
+    for (int i = 0; params && params[i]; i++) {
+        bool used = strcmp(params[i], "ctx") == 0 ? uses_ctx(buf) : mentions(buf, params[i]);
+        if (!used)
+            out(m, "%*s(void)%s;\n", INDENT, "", params[i]);
+    }
+    fputs(buf, m->out);
+    free(buf);
+    out(m, "}\n\n");
+    m->ind = 0;
+}
+
+static void gen_body(struct em *m, void *arg)
+{
+    stmts(m, arg);
+}
+
+/*
+ * view := 'view' NAME '{' (KEY ':' expr | '...' expr) (',' ...)* '}'
+ * A view is a function returning a new object built entry by entry.
+ */
+static void gen_view(struct em *m, void *arg)
+{
+    struct ast_decl *d = arg;
+    line(m, "json_t *o = lv_jobj(ctx);");
+    for (struct ast_entry *en = d->entries; en; en = en->next) {
+        char *v;
+        src_comment(m, en->loc.line);
+        v = json(m, en->value);
+        indent(m);
+        if (en->key) {
+            out(m, "lv_put(o, ");
+            cstr(m, en->key, strlen(en->key));
+            out(m, ", %s);\n", v);
+        } else {
+            out(m, "lv_spread(o, %s);\n", v);
+        }
+        free(v);
+    }
+    line(m, "return o;");
+}
+
+static void fn_head(struct em *m, struct ast_decl *d, FILE *fp)
+{
+    FILE *save = m->out;
+    m->out = fp;
+    out(m, "static ");
+    if (d->ret) {
+        ctype(m, d->ret);
+        if (d->ret->kind != TY_STRING)
+            out(m, " ");
+    } else {
+        out(m, "void ");
+    }
+    out(m, "%s__fn_%s(lv_ctx *ctx", m->G, d->name);
+    for (struct ast_field *p = d->fields; p; p = p->next) {
+        out(m, ", ");
+        char name[256];
+        snprintf(name, sizeof name, "v_%s", p->name);
+        cdecl(m, &p->type, name);
+    }
+    out(m, ")");
+    m->out = save;
+}
+
+static char *handler_head(struct em *m, struct ast_decl *d)
+{
+    switch (d->on) {
+    case ON_LOAD: return fmt_str("static void %s__on_load(lv_ctx *ctx)", m->G);
+    case ON_START: return fmt_str("static void %s__on_start(lv_ctx *ctx)", m->G);
+    case ON_TIMER: return fmt_str("static void %s__on_timer_%s(lv_ctx *ctx)", m->G, d->name);
+    default:
+        return fmt_str("static void %s__on_%s(lv_ctx *ctx, const struct %s__msg_%s *msg)",
+                       m->G, d->name, m->G, d->name);
+    }
+}
+
+/* ---- state and descriptors --------------------------------------------------------- */
+
+/* struct := 'struct' NAME '{' (CTYPE FIELD ('[' N ']')? ';')+ '}' ';' */
+static void state_struct(struct em *m, const char *what, const struct sema_record *rec)
+{
+    if (rec->decl) {
+        out(m, "/* %s:%d: ", m->base, rec->decl->loc.line);
+        quote_line(m, rec->decl->loc.line);
+        out(m, " */\n");
+    }
+    out(m, "struct %s__%s {\n", m->G, what);
+    for (int i = 0; i < rec->n; i++) {
+        struct ast_field *f = rec->fields[i].field;
+        enum type_kind k = f->type.kind == TY_ARRAY ? f->type.elem : f->type.kind;
+        const char *ct = ctype_field(k);
+        out(m, "%*s%s%s%s", INDENT, "", ct, ct[strlen(ct) - 1] == '*' ? "" : " ", f->name);
+        if (f->type.kind == TY_ARRAY)
+            out(m, "[%" PRId64 "]", f->type.size);
+        out(m, ";\n");
+    }
+    if (rec->n == 0)
+        out(m, "%*schar unused_;   /* C has no empty structs */\n", INDENT, "");
+    out(m, "};\n\n");
+}
+
+static void field_table(struct em *m, const char *what, const struct sema_record *rec)
+{
+    if (rec->n == 0)
+        return;
+    out(m, "static const struct lv_field %s__%s_fields[] = {\n", m->G, what);
+    for (int i = 0; i < rec->n; i++) {
+        struct ast_field *f = rec->fields[i].field;
+        bool arr = f->type.kind == TY_ARRAY;
+        out(m, "%*s{ \"%s\", %s, %" PRId64 ", offsetof(struct %s__%s, %s) },\n", INDENT, "",
+            f->name, lv_type(arr ? f->type.elem : f->type.kind), arr ? f->type.size : (int64_t)0,
+            m->G, what, f->name);
+    }
+    out(m, "};\n\n");
+}
+
+static void init_value(struct em *m, const char *slot, enum type_kind k, const struct cval *v)
+{
+    if (k == TY_STRING) {
+        out(m, "%*slv_str_init(&%s, ", INDENT, "", slot);
+        cstr(m, v->s, v->slen);
+        out(m, ");\n");
+    } else {
+        out(m, "%*s%s = ", INDENT, "", slot);
+        cval(m, v);
+        out(m, ";\n");
+    }
+}
+
+static void init_fn(struct em *m, const char *what, const char *var, const struct sema_record *rec)
+{
+    bool any = false;
+    for (int i = 0; i < rec->n; i++)
+        any |= rec->fields[i].init != NULL;
+    out(m, "static void %s__init_%s(void *p)\n{\n", m->G, what);
+    if (!any) {
+        out(m, "%*s(void)p;\n}\n\n", INDENT, "");
+        return;
+    }
+    out(m, "%*sstruct %s__%s *%s = p;\n", INDENT, "", m->G, what, var);
+    for (int i = 0; i < rec->n; i++) {
+        const struct sema_field *sf = &rec->fields[i];
+        struct ast_field *f = sf->field;
+        char slot[256];
+        if (!sf->init)
+            continue;
+        if (f->type.kind == TY_ARRAY) {
+            for (int k = 0; k < sf->init->n; k++) {
+                snprintf(slot, sizeof slot, "%s->%s[%d]", var, f->name, k);
+                init_value(m, slot, f->type.elem, &sf->init->elems[k]);
+            }
+        } else {
+            snprintf(slot, sizeof slot, "%s->%s", var, f->name);
+            init_value(m, slot, f->type.kind, sf->init);
+        }
+    }
+    out(m, "}\n\n");
+}
+
+static bool mentions(const char *text, const char *id);
+
+/* Array typedefs, and those of their helpers that `rest` (the code after
+ * them) uses: unused static functions would be warnings. */
+static void array_types(struct em *m, const char *rest)
+{
+    char id[160];
+    if (!m->P->arrtypes)
+        return;
+    out(m, "/* ---- arrays: values, copied on assignment and in calls ---- */\n\n");
+    for (const struct sema_arrtype *a = m->P->arrtypes; a; a = a->next) {
+        const char *tag = elem_tag(a->elem);
+        const char *vt = ctype_val(a->elem), *ft = ctype_field(a->elem);
+        char name[128];
+        snprintf(name, sizeof name, "%s__arr_%s_%" PRId64, m->G, tag, a->size);
+        out(m, "typedef struct { %s%sv[%" PRId64 "]; } %s;\n\n", vt, a->elem == TY_STRING ? "" : " ", a->size, name);
+        snprintf(id, sizeof id, "%s_load", name);
+        if (mentions(rest, id)) {
+        out(m, "static inline %s %s_load(%s%sconst *p)\n{\n", name, name, ft, a->elem == TY_STRING ? "" : " ");
+        out(m, "    %s a;\n    for (int i = 0; i < %" PRId64 "; i++)\n        a.v[i] = p[i];\n    return a;\n}\n\n",
+            name, a->size);
+        }
+        snprintf(id, sizeof id, "%s_store", name);
+        if (mentions(rest, id)) {
+        out(m, "static inline void %s_store(lv_ctx *ctx, %s%s*p, %s a)\n{\n", name, ft,
+            a->elem == TY_STRING ? "" : " ", name);
+        if (a->elem == TY_STRING)
+            out(m, "    for (int i = 0; i < %" PRId64 "; i++)\n        lv_str_set(ctx, &p[i], a.v[i]);\n}\n\n", a->size);
+        else
+            out(m, "    (void)ctx;\n    for (int i = 0; i < %" PRId64 "; i++)\n        p[i] = a.v[i];\n}\n\n", a->size);
+        }
+        snprintf(id, sizeof id, "%s_eq", name);
+        if (!mentions(rest, id))
+            continue;
+        out(m, "static inline bool %s_eq(%s a, %s b)\n{\n    for (int i = 0; i < %" PRId64 "; i++)\n", name, name, name, a->size);
+        if (a->elem == TY_STRING)
+            out(m, "        if (lv_str_cmp(a.v[i], b.v[i]) != 0)\n");
+        else
+            out(m, "        if (a.v[i] != b.v[i])\n");
+        out(m, "            return false;\n    return true;\n}\n\n");
+    }
+}
+
+/* The builtin helpers that `rest` uses. */
+static void helpers(struct em *m, const char *rest)
+{
+    const char *G = m->G;
+    char id[160];
+#define USED(suffix) (snprintf(id, sizeof id, "%s__" suffix, G), mentions(rest, id))
+    if (USED("pid"))
+        out(m, "/* player(i) as a value: its id, checked to be in 1..players. */\n"
+               "static inline int64_t %s__pid(lv_ctx *ctx, int line, int64_t id)\n{\n"
+               "    (void)lv_player(ctx, line, id);\n    return id;\n}\n\n", G);
+    if (USED("min_int"))
+        out(m, "static inline int64_t %s__min_int(int64_t a, int64_t b) { return a < b ? a : b; }\n\n", G);
+    if (USED("max_int"))
+        out(m, "static inline int64_t %s__max_int(int64_t a, int64_t b) { return a > b ? a : b; }\n\n", G);
+    if (USED("min_float"))
+        out(m, "static inline double %s__min_float(double a, double b) { return a < b ? a : b; }\n\n", G);
+    if (USED("max_float"))
+        out(m, "static inline double %s__max_float(double a, double b) { return a > b ? a : b; }\n\n", G);
+    if (USED("abs_float"))
+        out(m, "static inline double %s__abs_float(double a) { return a < 0 ? -a : a; }\n\n", G);
+    if (USED("abs_int"))
+        out(m, "static inline int64_t %s__abs_int(lv_ctx *ctx, int line, int64_t a)\n{\n"
+               "    return a < 0 ? lv_neg(ctx, line, a) : a;\n}\n\n", G);
+#undef USED
+}
+
+static void message_decl(struct em *m, int i)
+{
+    struct ast_decl *d = m->P->messages[i];
+    const struct sema_record *rec = &m->P->msgfields[i];
+    out(m, "/* %s:%d: ", m->base, d->loc.line);
+    quote_line(m, d->loc.line);
+    out(m, " */\nstruct %s__msg_%s {\n", m->G, d->name);
+    for (int k = 0; k < rec->n; k++) {
+        struct ast_field *f = rec->fields[k].field;
+        const char *ct = ctype_val(f->type.kind);
+        out(m, "%*s%s%s%s;\n", INDENT, "", ct, f->type.kind == TY_STRING ? "" : " ", f->name);
+    }
+    if (rec->n == 0)
+        out(m, "%*schar unused_;   /* C has no empty structs */\n", INDENT, "");
+    out(m, "};\n\n");
+    for (int k = 0; k < rec->n; k++) {
+        const struct sema_field *sf = &rec->fields[k];
+        if (!sf->choices)
+            continue;
+        if (sf->field->type.kind == TY_INT)
+            out(m, "static const int64_t %s__msg_%s_%s_choices[] = { ", m->G, d->name, sf->field->name);
+        else
+            out(m, "static const char *const %s__msg_%s_%s_choices[] = { ", m->G, d->name, sf->field->name);
+        for (int c = 0; c < sf->choices->n; c++) {
+            if (c)
+                out(m, ", ");
+            cval(m, &sf->choices->elems[c]);
+        }
+        out(m, " };\n\n");
+    }
+    if (rec->n == 0)
+        return;
+    out(m, "static const struct lv_msg_field %s__msg_%s_fields[] = {\n", m->G, d->name);
+    for (int k = 0; k < rec->n; k++) {
+        const struct sema_field *sf = &rec->fields[k];
+        enum type_kind t = sf->field->type.kind;
+        out(m, "%*s{ .name = \"%s\", .type = %s", INDENT, "", sf->field->name, lv_type(t));
+        if (sf->init) {
+            out(m, ", .has_default = true");
+            if (t == TY_INT || t == TY_BOOL)
+                out(m, ", .idefault = %s", "");
+            else if (t == TY_FLOAT)
+                out(m, ", .fdefault = ");
+            else
+                out(m, ", .sdefault = ");
+            if (t == TY_BOOL)
+                out(m, "%d", (int)sf->init->i);
+            else
+                cval(m, sf->init);
+        }
+        if (sf->has_range) {
+            if (t == TY_INT) {
+                out(m, ", .has_range = true, .ilo = ");
+                cint(m->out, sf->lo->i);
+                out(m, ", .ihi = ");
+                cint(m->out, sf->hi->i);
+            } else {
+                out(m, ", .has_range = true, .flo = ");
+                cfloat(m->out, sf->lo->f);
+                out(m, ", .fhi = ");
+                cfloat(m->out, sf->hi->f);
+            }
+        }
+        if (sf->choices)
+            out(m, ", .n_choices = %d, .%s = %s__msg_%s_%s_choices", sf->choices->n,
+                t == TY_INT ? "ichoices" : "schoices", m->G, d->name, sf->field->name);
+        if (t == TY_STRING)
+            out(m, ", .max_len = %" PRId64, sf->max_len);
+        out(m, " },\n");
+    }
+    out(m, "};\n\n");
+}
+
+static void decoder(struct em *m, int i)
+{
+    struct ast_decl *d = m->P->messages[i];
+    struct ast_decl *h = m->P->handlers[i];
+    const struct sema_record *rec = &m->P->msgfields[i];
+    static const char *arg[] = { [TY_INT] = "int", [TY_FLOAT] = "float", [TY_BOOL] = "bool", [TY_STRING] = "str" };
+    if (h)
+        out(m, "/* Validates and decodes a `%s` message, then runs `on %s`. */\n", d->name, d->name);
+    else
+        out(m, "/* Validates a `%s` message (it has no handler). */\n", d->name);
+    out(m, "static void %s__decode_%s(lv_ctx *ctx, json_t *body)\n{\n", m->G, d->name);
+    if (h && rec->n > 0)
+        out(m, "    struct %s__msg_%s msg;\n", m->G, d->name);
+    else if (h)
+        out(m, "    struct %s__msg_%s msg = { 0 };\n", m->G, d->name);
+    out(m, "    lv_validate(ctx, body, &%s__messages[%d]);\n", m->G, i);
+    if (h) {
+        for (int k = 0; k < rec->n; k++)
+            out(m, "    msg.%s = lv_arg_%s(body, &%s__msg_%s_fields[%d]);\n", rec->fields[k].field->name,
+                arg[rec->fields[k].field->type.kind], m->G, d->name, k);
+        out(m, "    %s__on_%s(ctx, &msg);\n", m->G, d->name);
+    }
+    out(m, "}\n\n");
+}
+
+/* Writes a page template as a string literal, one source line per line. */
+static void template_literal(struct em *m, const struct sema_page *pg)
+{
+    out(m, "static const char %s__page_%s_html[] =\n", m->G, pg->decl->name);
+    const char *p = pg->html, *e = pg->html + pg->len;
+    if (p == e)
+        out(m, "%*s\"\"", INDENT, "");
+    while (p < e) {
+        const char *nl = memchr(p, '\n', (size_t)(e - p));
+        const char *end = nl ? nl + 1 : e;
+        out(m, "%*s\"", INDENT, "");
+        cstr_body(m->out, p, (size_t)(end - p));
+        out(m, "\"");
+        p = end;
+        if (p < e)
+            out(m, "\n");
+    }
+    out(m, ";\n\n");
+}
+
+static void index_lines(struct em *m)
+{
+    const char *s = m->f->src;
+    int n = 1;
+    for (const char *p = s; *p; p++)
+        n += *p == '\n';
+    m->lines = calloc((size_t)n + 1, sizeof *m->lines);
+    if (!m->lines) {
+        fputs("livec: out of memory\n", stderr);
+        exit(2);
+    }
+    m->nlines = 0;
+    m->lines[m->nlines++] = s;
+    for (const char *p = s; *p; p++)
+        if (*p == '\n' && p[1])
+            m->lines[m->nlines++] = p + 1;
+}
+
+/* ---- the file ------------------------------------------------------------------ */
+
+int emit_c(struct ast_file *f, FILE *fp, const struct emit_options *o)
+{
+    struct em M, *m = &M;
+    const struct sema_prog *P = sema_prog(f);
+    struct ast_decl *d;
+    const char *G;
+    if (!P)
+        return -1;
+    memset(m, 0, sizeof *m);
+    m->f = f;
+    m->P = P;
+    if (o)
+        m->o = *o;
+    m->out = fp;
+    m->G = G = P->name;
+    m->base = strrchr(f->path, '/') ? strrchr(f->path, '/') + 1 : f->path;
+    index_lines(m);
+
+    out(m, "/* Generated by livec from ");
+    for (const char *p = f->path; *p; p++) {
+        if (p[0] == '*' && p[1] == '/')
+            out(m, "* ");
+        else
+            fputc(*p, m->out);
+    }
+    out(m, ". DO NOT EDIT. */\n#include \"live.h\"\n\n");
+
+    /* State. */
+    out(m, "/* ---- state ---- */\n\n");
+    state_struct(m, "group", &P->group);
+    state_struct(m, "player", &P->player);
+    field_table(m, "group", &P->group);
+    field_table(m, "player", &P->player);
+    out(m, "/* The runtime zeroes each struct and sets its strings to \"\" before\n"
+           " * calling these; they set the initializers. */\n");
+    init_fn(m, "group", "g", &P->group);
+    init_fn(m, "player", "pl", &P->player);
+    out(m, "#define GROUP ((const struct %s__group *)lv_group(ctx))\n", G);
+    out(m, "#define GROUP_W ((struct %s__group *)lv_group_w(ctx))\n", G);
+    out(m, "#define PLAYER(l, i) ((const struct %s__player *)lv_player(ctx, (l), (i)))\n", G);
+    out(m, "#define PLAYER_W(l, i) ((struct %s__player *)lv_player_w(ctx, (l), (i)))\n\n", G);
+
+    /* The rest goes to a buffer first: the helpers above it are written
+     * only when it uses them. */
+    char *rest = NULL;
+    size_t rest_len = 0;
+    FILE *file_out = m->out;
+    m->out = open_memstream(&rest, &rest_len);
+    if (!m->out) {
+        perror("livec: open_memstream");
+        exit(2);
+    }
+
+    if (P->n_messages) {
+        out(m, "/* ---- messages ---- */\n\n");
+        for (int i = 0; i < P->n_messages; i++)
+            message_decl(m, i);
+    }
+
+    /* Prototypes: views and fns may be used before their definition. */
+    bool any = false;
+    for (d = f->decls; d; d = d->next) {
+        if (d->kind == D_VIEW) {
+            if (!any)
+                out(m, "/* ---- views, fns and handlers, in source order ---- */\n\n");
+            any = true;
+            out(m, "static json_t *%s__view_%s(lv_ctx *ctx);\n", G, d->name);
+        } else if (d->kind == D_FN) {
+            if (!any)
+                out(m, "/* ---- views, fns and handlers, in source order ---- */\n\n");
+            any = true;
+            fn_head(m, d, m->out);
+            out(m, ";\n");
+        }
+    }
+    if (any)
+        out(m, "\n");
+
+    for (d = f->decls; d; d = d->next) {
+        if (d->kind == D_VIEW) {
+            char *head = fmt_str("static json_t *%s__view_%s(lv_ctx *ctx)", G, d->name);
+            const char *params[] = { "ctx", NULL };
+            function(m, d->loc.line, head, params, gen_view, d);
+            free(head);
+        } else if (d->kind == D_FN) {
+            char *head = NULL;
+            size_t len = 0;
+            FILE *hf = open_memstream(&head, &len);
+            int np = 1;
+            if (!hf) {
+                perror("livec: open_memstream");
+                exit(2);
+            }
+            fn_head(m, d, hf);
+            fclose(hf);
+            for (struct ast_field *p = d->fields; p; p = p->next)
+                np++;
+            const char **params = calloc((size_t)np + 1, sizeof *params);
+            char **names = calloc((size_t)np + 1, sizeof *names);
+            if (!params || !names) {
+                fputs("livec: out of memory\n", stderr);
+                exit(2);
+            }
+            params[0] = "ctx";
+            np = 1;
+            for (struct ast_field *p = d->fields; p; p = p->next) {
+                names[np] = fmt_str("v_%s", p->name);
+                params[np] = names[np];
+                np++;
+            }
+            function(m, d->loc.line, head, params, gen_body, d->body);
+            for (int i = 1; i < np; i++)
+                free(names[i]);
+            free(names);
+            free(params);
+            free(head);
+        } else if (d->kind == D_ON) {
+            char *head = handler_head(m, d);
+            const char *params[] = { "ctx", d->on == ON_MESSAGE ? "msg" : NULL, NULL };
+            function(m, d->loc.line, head, params, gen_body, d->body);
+            free(head);
+        }
+    }
+
+    /* Decoders and the message table. */
+    if (P->n_messages) {
+        out(m, "/* ---- decoders ---- */\n\n");
+        for (int i = 0; i < P->n_messages; i++)
+            out(m, "static void %s__decode_%s(lv_ctx *ctx, json_t *body);\n", G, P->messages[i]->name);
+        out(m, "\nstatic const struct lv_message %s__messages[] = {\n", G);
+        for (int i = 0; i < P->n_messages; i++) {
+            const char *n = P->messages[i]->name;
+            if (P->msgfields[i].n)
+                out(m, "    { \"%s\", %s__msg_%s_fields, %d, %s__decode_%s },\n", n, G, n,
+                    P->msgfields[i].n, G, n);
+            else
+                out(m, "    { \"%s\", NULL, 0, %s__decode_%s },\n", n, G, n);
+        }
+        out(m, "};\n\n");
+        for (int i = 0; i < P->n_messages; i++)
+            decoder(m, i);
+    }
+
+    out(m, "/* ---- the game ---- */\n\n");
+    if (P->n_timers) {
+        out(m, "static const struct lv_timer %s__timers[] = {\n", G);
+        for (int i = 0; i < P->n_timers; i++) {
+            if (P->timers[i].handler)
+                out(m, "    { \"%s\", %s__on_timer_%s },\n", P->timers[i].name, G, P->timers[i].name);
+            else
+                out(m, "    { \"%s\", NULL },   /* no `on timer %s` */\n", P->timers[i].name, P->timers[i].name);
+        }
+        out(m, "};\n\n");
+    }
+    if (P->n_pages)
+        out(m, "/* Page templates can exceed the 4095 bytes ISO C promises for a literal. */\n"
+               "#pragma GCC diagnostic push\n#pragma GCC diagnostic ignored \"-Woverlength-strings\"\n");
+    for (int i = 0; i < P->n_pages; i++)
+        template_literal(m, &P->pages[i]);
+    if (P->n_pages)
+        out(m, "#pragma GCC diagnostic pop\n\n");
+    out(m, "static const struct lv_page %s__pages[] = {\n", G);
+    if (P->n_pages == 0)
+        out(m, "    { \"live\", NULL },   /* no `page` declared: the runtime's default live page */\n");
+    for (int i = 0; i < P->n_pages; i++)
+        out(m, "    { \"%s\", %s__page_%s_html },\n", P->pages[i].decl->name, G, P->pages[i].decl->name);
+    out(m, "};\n\n");
+
+    out(m, "static const struct lv_game %s__game = {\n", G);
+    out(m, "    .name = \"%s\",\n    .title = ", G);
+    cstr(m, P->title, strlen(P->title));
+    out(m, ",\n    .source = ");
+    cstr(m, m->base, strlen(m->base));
+    out(m, ",\n    .players = %" PRId64 ",\n", P->players);
+    out(m, "    .group_size = sizeof(struct %s__group),\n", G);
+    if (P->group.n)
+        out(m, "    .group_fields = %s__group_fields,\n", G);
+    else
+        out(m, "    .group_fields = NULL,\n");
+    out(m, "    .n_group_fields = %d,\n    .init_group = %s__init_group,\n", P->group.n, G);
+    out(m, "    .player_size = sizeof(struct %s__player),\n", G);
+    if (P->player.n)
+        out(m, "    .player_fields = %s__player_fields,\n", G);
+    else
+        out(m, "    .player_fields = NULL,\n");
+    out(m, "    .n_player_fields = %d,\n    .init_player = %s__init_player,\n", P->player.n, G);
+    if (P->n_messages)
+        out(m, "    .messages = %s__messages,\n", G);
+    else
+        out(m, "    .messages = NULL,\n");
+    out(m, "    .n_messages = %d,\n", P->n_messages);
+    if (P->on_load)
+        out(m, "    .on_load = %s__on_load,\n", G);
+    else
+        out(m, "    .on_load = NULL,\n");
+    if (P->on_start)
+        out(m, "    .on_start = %s__on_start,\n", G);
+    else
+        out(m, "    .on_start = NULL,\n");
+    if (P->n_timers)
+        out(m, "    .timers = %s__timers,\n", G);
+    else
+        out(m, "    .timers = NULL,\n");
+    out(m, "    .n_timers = %d,\n", P->n_timers);
+    out(m, "    .tables = NULL,\n    .n_tables = 0,\n");
+    out(m, "    .pages = %s__pages,\n    .n_pages = %d,\n};\n\n", G, P->n_pages ? P->n_pages : 1);
+    out(m, "int main(int argc, char **argv)\n{\n    return lv_main(&%s__game, argc, argv);\n}\n", G);
+    fclose(m->out);
+    m->out = file_out;
+    array_types(m, rest);
+    helpers(m, rest);
+    fputs(rest, m->out);
+    free(rest);
+    free(m->lines);
+    return ferror(fp) ? -1 : 0;
+}

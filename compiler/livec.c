@@ -1,0 +1,414 @@
+/*
+ * livec.c -- the compiler driver (PROTOCOL.md "The compiler").
+ *
+ *   livec [-o OUT] [--emit-c] [--check] [--line-directives] FILE.live
+ *   livec test FILE.live
+ *   livec --help | --version
+ *
+ * Reads the file, parses it (dsl/), checks it (sema.c), writes C (emit.c)
+ * and, unless --check or --emit-c, compiles that C with $CC (default
+ * LIVEC_DEFAULT_CC) and links it with the runtime library into the game
+ * server binary NAME (from `game NAME`) or OUT.
+ *
+ * Exit status: 0 success, 1 errors in the program, 2 usage or I/O problems
+ * (and a C compiler failure on generated code, which is a livec bug).
+ *
+ * The runtime (live.h and libliveruntime.a) is found, in order: in
+ * $LIVEC_RUNTIME_DIR; in the build tree when this livec runs from it; at
+ * ../include/livec and ../lib/livec next to this executable (an installed
+ * tree, movable to any prefix); at the configured install directories.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ast.h"
+#include "diag.h"
+#include "emit.h"
+#include "parse.h"
+#include "sema.h"
+
+#ifndef LIVEC_ABS_BUILDDIR
+#define LIVEC_ABS_BUILDDIR ""
+#endif
+#ifndef LIVEC_ABS_SRCDIR
+#define LIVEC_ABS_SRCDIR ""
+#endif
+#ifndef LIVEC_PKGLIBDIR
+#define LIVEC_PKGLIBDIR "/usr/local/lib/livec"
+#endif
+#ifndef LIVEC_PKGINCLUDEDIR
+#define LIVEC_PKGINCLUDEDIR "/usr/local/include/livec"
+#endif
+
+/* Largest .live file we read (the lexer keeps it in memory). */
+#define MAX_SOURCE_BYTES (16 * 1024 * 1024)
+/* Exit statuses. */
+enum { EXIT_OK = 0, EXIT_PROGRAM = 1, EXIT_USAGE = 2 };
+
+static const char usage_text[] =
+    "usage: livec [-o OUT] [--emit-c] [--check] [--line-directives] FILE.live\n"
+    "       livec test FILE.live\n"
+    "       livec --help | --version\n"
+    "\n"
+    "Compiles a .live game to a server binary named after `game NAME`.\n"
+    "\n"
+    "  -o OUT             write the binary (or the C, with --emit-c) to OUT\n"
+    "  --emit-c           write only the generated C (NAME.c, or OUT; '-' is stdout)\n"
+    "  --check            only report diagnostics\n"
+    "  --line-directives  put #line directives in the C (debug in .live terms)\n"
+    "  --help, --version  print this help or the version\n"
+    "\n"
+    "Environment: CC (default " LIVEC_DEFAULT_CC "), CFLAGS (default -O2),\n"
+    "LIVEC_RUNTIME_DIR (a directory holding live.h and libliveruntime.a).\n"
+    "Exit status: 0 success, 1 errors in the program, 2 usage or I/O problems.\n";
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fputs("livec: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputs(" (see 'livec --help')\n", stderr);
+    return EXIT_USAGE;
+}
+
+/* Reads a whole file into a NUL-terminated heap buffer (caller frees).
+ * Returns NULL with a message on stderr. */
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    char *buf = NULL;
+    size_t cap = 0, n = 0;
+    struct stat st;
+    if (!fp) {
+        fprintf(stderr, "livec: cannot read '%s': %s\n", path, strerror(errno));
+        return NULL;
+    }
+    if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "livec: cannot read '%s': Is a directory\n", path);
+        fclose(fp);
+        return NULL;
+    }
+    for (;;) {
+        if (n + 4096 + 1 > cap) {
+            cap = cap ? cap * 2 : 8192;
+            char *nb = realloc(buf, cap);
+            if (!nb) {
+                fprintf(stderr, "livec: out of memory reading '%s'\n", path);
+                free(buf);
+                fclose(fp);
+                return NULL;
+            }
+            buf = nb;
+        }
+        size_t r = fread(buf + n, 1, cap - n - 1, fp);
+        n += r;
+        if (n > MAX_SOURCE_BYTES) {
+            fprintf(stderr, "livec: '%s' is larger than %d bytes\n", path, MAX_SOURCE_BYTES);
+            free(buf);
+            fclose(fp);
+            return NULL;
+        }
+        if (r == 0)
+            break;
+    }
+    if (ferror(fp)) {
+        fprintf(stderr, "livec: cannot read '%s': %s\n", path, strerror(errno));
+        free(buf);
+        fclose(fp);
+        return NULL;
+    }
+    fclose(fp);
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+/* buf = dir + suffix; false if it did not fit (then buf names no file). */
+static bool join(char *buf, size_t n, const char *dir, const char *suffix)
+{
+    int r = snprintf(buf, n, "%s%s", dir, suffix);
+    if (r < 0 || (size_t)r >= n) {
+        buf[0] = 0;
+        return false;
+    }
+    return true;
+}
+
+static bool is_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Finds the runtime: fills hdr_dir (holding live.h) and lib (the path of
+ * libliveruntime.a).  Returns false (after a message) if none is found. */
+static bool find_runtime(char *hdr_dir, char *lib, size_t n)
+{
+    char exe[PATH_MAX], buf[PATH_MAX + 64];
+    const char *env = getenv("LIVEC_RUNTIME_DIR");
+    ssize_t len;
+
+    if (env && *env) {
+        join(hdr_dir, n, env, "");
+        join(lib, n, env, "/libliveruntime.a");
+        join(buf, sizeof buf, env, "/live.h");
+        if (is_file(buf) && is_file(lib))
+            return true;
+        fprintf(stderr, "livec: LIVEC_RUNTIME_DIR='%s' does not hold live.h and libliveruntime.a\n", env);
+        return false;
+    }
+    len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len > 0) {
+        char real_build[PATH_MAX];
+        char *slash;
+        exe[len] = 0;
+        slash = strrchr(exe, '/');
+        if (slash)
+            *slash = 0;
+        /* (2) running from the build tree */
+        if (LIVEC_ABS_BUILDDIR[0] && realpath(LIVEC_ABS_BUILDDIR, real_build) &&
+            strcmp(real_build, exe) == 0) {
+            join(hdr_dir, n, LIVEC_ABS_SRCDIR, "/runtime");
+            join(lib, n, LIVEC_ABS_BUILDDIR, "/runtime/libliveruntime.a");
+            join(buf, sizeof buf, hdr_dir, "/live.h");
+            if (is_file(buf) && is_file(lib))
+                return true;
+        }
+        /* (3) an installed tree, wherever it was moved */
+        join(hdr_dir, n, exe, "/../include/livec");
+        join(lib, n, exe, "/../lib/livec/libliveruntime.a");
+        join(buf, sizeof buf, hdr_dir, "/live.h");
+        if (is_file(buf) && is_file(lib))
+            return true;
+    }
+    /* (4) the configured install directories */
+    join(hdr_dir, n, LIVEC_PKGINCLUDEDIR, "");
+    join(lib, n, LIVEC_PKGLIBDIR, "/libliveruntime.a");
+    join(buf, sizeof buf, hdr_dir, "/live.h");
+    if (is_file(buf) && is_file(lib))
+        return true;
+    fprintf(stderr, "livec: cannot find the runtime (live.h and libliveruntime.a); "
+                    "set LIVEC_RUNTIME_DIR to the directory that holds them\n");
+    return false;
+}
+
+/* Appends s to the command line in single quotes (safe for any path). */
+static void shell_quote(FILE *cmd, const char *s)
+{
+    fputc('\'', cmd);
+    for (; *s; s++) {
+        if (*s == '\'')
+            fputs("'\\''", cmd);
+        else
+            fputc(*s, cmd);
+    }
+    fputc('\'', cmd);
+}
+
+/* Compiles c_path into out_path with the runtime.  Returns an exit status. */
+static int compile_c(const char *c_path, const char *out_path)
+{
+    char hdr[PATH_MAX], lib[PATH_MAX];
+    const char *cc = getenv("CC"), *cflags = getenv("CFLAGS");
+    char *cmdline = NULL, *output = NULL;
+    size_t cmdlen = 0, outlen = 0;
+    FILE *cmd, *pipe, *collect;
+    char chunk[4096];
+    size_t r;
+    int status;
+
+    if (!find_runtime(hdr, lib, sizeof hdr))
+        return EXIT_USAGE;
+    if (!cc || !*cc)
+        cc = LIVEC_DEFAULT_CC;
+    if (!cflags)
+        cflags = "-O2";
+    cmd = open_memstream(&cmdline, &cmdlen);
+    if (!cmd)
+        return EXIT_USAGE;
+    /* CC, CFLAGS and the configured flags are split by the shell, as make does. */
+    fprintf(cmd, "%s %s -std=c11 -Wall -Wextra %s -I", cc, cflags, LIVEC_RUNTIME_CFLAGS);
+    shell_quote(cmd, hdr);
+    fputc(' ', cmd);
+    shell_quote(cmd, c_path);
+    fputs(" -o ", cmd);
+    shell_quote(cmd, out_path);
+    fputc(' ', cmd);
+    shell_quote(cmd, lib);
+    fprintf(cmd, " %s 2>&1", LIVEC_RUNTIME_LIBS);
+    fclose(cmd);
+
+    pipe = popen(cmdline, "r");
+    if (!pipe) {
+        fprintf(stderr, "livec: cannot run the C compiler: %s\n", strerror(errno));
+        free(cmdline);
+        return EXIT_USAGE;
+    }
+    collect = open_memstream(&output, &outlen);
+    while ((r = fread(chunk, 1, sizeof chunk, pipe)) > 0)
+        if (collect)
+            fwrite(chunk, 1, r, collect);
+    if (collect)
+        fclose(collect);
+    status = pclose(pipe);
+    if (status != 0) {
+        fprintf(stderr, "livec: internal error: the C compiler failed on the generated code "
+                        "(a livec bug, please report it)\n  command: %s\n%s",
+                cmdline, output ? output : "");
+        free(cmdline);
+        free(output);
+        return EXIT_USAGE;
+    }
+    if (output && outlen)
+        fprintf(stderr, "livec: the C compiler said (a livec bug, please report it):\n%s", output);
+    free(cmdline);
+    free(output);
+    return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    const char *out_path = NULL, *in_path = NULL;
+    bool emit_only = false, check_only = false;
+    struct emit_options eo = { .line_directives = false };
+    struct ast_file file;
+    struct diag d;
+    size_t len = 0;
+    char *src;
+    int i, rc;
+
+    if (argc >= 2 && strcmp(argv[1], "test") == 0) {
+        if (argc != 3)
+            return usage_error("'test' takes one FILE.live%s", "");
+        fprintf(stderr, "livec: test blocks are not supported yet\n");
+        return EXIT_USAGE;
+    }
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(usage_text, stdout);
+            return EXIT_OK;
+        } else if (strcmp(a, "--version") == 0) {
+            printf("livec %s\n", PACKAGE_VERSION);
+            return EXIT_OK;
+        } else if (strcmp(a, "-o") == 0) {
+            if (i + 1 >= argc)
+                return usage_error("option '-o' needs a file name%s", "");
+            if (out_path)
+                return usage_error("option '-o' given twice%s", "");
+            out_path = argv[++i];
+        } else if (strcmp(a, "--emit-c") == 0) {
+            emit_only = true;
+        } else if (strcmp(a, "--check") == 0) {
+            check_only = true;
+        } else if (strcmp(a, "--line-directives") == 0) {
+            eo.line_directives = true;
+        } else if (strcmp(a, "--") == 0 && i + 1 < argc && !in_path) {
+            in_path = argv[++i];
+        } else if (a[0] == '-' && a[1]) {
+            return usage_error("unknown option '%s'", a);
+        } else if (in_path) {
+            return usage_error("more than one input file ('%s')", a);
+        } else {
+            in_path = a;
+        }
+    }
+    if (!in_path)
+        return usage_error("no input file%s", "");
+    if (check_only && emit_only)
+        return usage_error("--check and --emit-c do not go together%s", "");
+
+    src = read_file(in_path, &len);
+    if (!src)
+        return EXIT_USAGE;
+    memset(&file, 0, sizeof file);
+    file.path = in_path;
+    file.src = src;
+    file.src_len = len;
+    diag_init(&d, in_path, src, len);
+
+    if (live_parse(&file, &d) > 0 || d.errors > 0) {
+        rc = EXIT_PROGRAM;
+        goto done;
+    }
+    if (sema_check(&file, &d) > 0) {
+        rc = EXIT_PROGRAM;
+        goto done;
+    }
+    rc = EXIT_OK;
+    if (check_only)
+        goto done;
+
+    const struct sema_prog *P = sema_prog(&file);
+    if (emit_only) {
+        char *path = NULL;
+        FILE *fp;
+        if (out_path && strcmp(out_path, "-") == 0) {
+            fp = stdout;
+        } else {
+            if (!out_path) {
+                path = malloc(strlen(P->name) + 3);
+                if (!path) {
+                    rc = EXIT_USAGE;
+                    goto done;
+                }
+                sprintf(path, "%s.c", P->name);
+            }
+            fp = fopen(out_path ? out_path : path, "w");
+            if (!fp) {
+                fprintf(stderr, "livec: cannot write '%s': %s\n", out_path ? out_path : path, strerror(errno));
+                free(path);
+                rc = EXIT_USAGE;
+                goto done;
+            }
+        }
+        if (emit_c(&file, fp, &eo) != 0 || (fp != stdout ? fclose(fp) : fflush(fp)) != 0) {
+            fprintf(stderr, "livec: cannot write '%s': %s\n",
+                    out_path ? out_path : path, strerror(errno));
+            rc = EXIT_USAGE;
+        }
+        free(path);
+        goto done;
+    }
+
+    /* Build: C to a temporary file, compile, delete it. */
+    {
+        const char *tmpdir = getenv("TMPDIR");
+        char tmpl[PATH_MAX];
+        int fd;
+        FILE *fp;
+        if (!tmpdir || !*tmpdir)
+            tmpdir = "/tmp";
+        snprintf(tmpl, sizeof tmpl, "%s/livec-%s-XXXXXX.c", tmpdir, P->name);
+        fd = mkstemps(tmpl, 2);
+        if (fd < 0) {
+            fprintf(stderr, "livec: cannot create a temporary file in '%s': %s\n", tmpdir, strerror(errno));
+            rc = EXIT_USAGE;
+            goto done;
+        }
+        fp = fdopen(fd, "w");
+        if (!fp || emit_c(&file, fp, &eo) != 0 || fclose(fp) != 0) {
+            fprintf(stderr, "livec: cannot write '%s': %s\n", tmpl, strerror(errno));
+            unlink(tmpl);
+            rc = EXIT_USAGE;
+            goto done;
+        }
+        rc = compile_c(tmpl, out_path ? out_path : P->name);
+        if (!getenv("LIVEC_KEEP_C"))
+            unlink(tmpl);
+        else
+            fprintf(stderr, "livec: kept the generated C in %s\n", tmpl);
+    }
+
+done:
+    arena_free(&file.arena);
+    free(src);
+    return rc;
+}

@@ -1,0 +1,863 @@
+/*
+ * loop.c -- the game thread: the job queue (rt_submit), the batch
+ * transaction with group commit, every job kind of rt.h, the timer heap, and
+ * the admin JSON and CSV exports.
+ *
+ * One batch:
+ *   1. take up to RT_BATCH_MAX queued jobs plus the timers that are due;
+ *   2. BEGIN; run each job in memory with its own lv_ctx (a rejected handler
+ *      is rolled back in memory at once and writes only its message-log
+ *      row); write what each job changed (store_write_job);
+ *   3. COMMIT -- one fsync for the whole batch;
+ *   4. only then, job by job in order: replay/activate streams, deliver the
+ *      job's events (net_deliver), answer (done()).
+ * Handlers never write to SQLite themselves: their changes are written after
+ * they finished, so a rejected handler needs no SAVEPOINT.  If any write or
+ * the COMMIT fails, the whole batch is rolled back -- SQLite's and memory,
+ * every job newest first -- and each job is answered 503.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctx.h"
+#include "store.h"
+
+static const char CT_JSON[] = "application/json";
+static const char CT_CSV[] = "text/csv; charset=utf-8";
+
+/* ---- the queue ------------------------------------------------------------ */
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    struct rt_job *ring[RT_QUEUE_MAX];
+    size_t head, n;
+    bool running, stopping;
+    pthread_t thread;
+} q = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER };
+
+/* See rt.h: thread-safe; -1 when stopping, not started or full. */
+int rt_submit(struct rt_job *job)
+{
+    int rc = -1;
+    pthread_mutex_lock(&q.lock);
+    if (q.running && !q.stopping && q.n < RT_QUEUE_MAX) {
+        q.ring[(q.head + q.n) % RT_QUEUE_MAX] = job;
+        q.n++;
+        rc = 0;
+        pthread_cond_signal(&q.wake);
+    }
+    pthread_mutex_unlock(&q.lock);
+    return rc;
+}
+
+/* ---- timer heap (a binary min-heap on `at`) ------------------------------- */
+
+static struct rt_timer_entry *heap_at(size_t i)
+{
+    return rt_vec_at(&rt_core->timer_heap, i);
+}
+
+static void heap_swap(size_t a, size_t b)
+{
+    struct rt_timer_entry t = *heap_at(a);
+    *heap_at(a) = *heap_at(b);
+    *heap_at(b) = t;
+}
+
+static void heap_push(struct rt_timer_entry e)
+{
+    rt_vec_push(&rt_core->timer_heap, &e);
+    for (size_t i = rt_core->timer_heap.n - 1; i > 0;) {
+        size_t parent = (i - 1) / 2;
+        if (heap_at(parent)->at <= heap_at(i)->at)
+            break;
+        heap_swap(i, parent);
+        i = parent;
+    }
+}
+
+static struct rt_timer_entry heap_pop(void)
+{
+    struct rt_vec *h = &rt_core->timer_heap;
+    struct rt_timer_entry top = *heap_at(0);
+    *heap_at(0) = *heap_at(h->n - 1);
+    h->n--;
+    for (size_t i = 0;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < h->n && heap_at(l)->at < heap_at(m)->at)
+            m = l;
+        if (r < h->n && heap_at(r)->at < heap_at(m)->at)
+            m = r;
+        if (m == i)
+            break;
+        heap_swap(i, m);
+        i = m;
+    }
+    return top;
+}
+
+/* Drops stale entries from the top; returns the next time to look, or -1. */
+static int64_t heap_next(void)
+{
+    while (rt_core->timer_heap.n > 0) {
+        struct rt_timer_entry *e = heap_at(0);
+        if (e->group->timer_due[e->timer] == e->due)
+            return e->at;
+        heap_pop();
+    }
+    return -1;
+}
+
+/* ---- replies ---------------------------------------------------------------- */
+
+/* Sets the job's answer to v (stolen) as JSON. */
+static void reply_json(struct rt_job *job, int status, json_t *v)
+{
+    free(job->reply);
+    job->status = status;
+    job->reply = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    job->content_type = CT_JSON;
+    json_decref(v);
+}
+
+static void reply_error(struct rt_job *job, int status, const char *reason)
+{
+    reply_json(job, status, json_pack("{s:s}", "error", reason));
+}
+
+static struct rt_participant *find_participant(struct rt_job *job)
+{
+    job->code[RT_CODE_MAX - 1] = '\0';
+    struct rt_participant *p = rt_map_get(&rt_core->participants_by_code, job->code);
+    if (!p) {
+        reply_error(job, 404, "unknown participant");
+        return NULL;
+    }
+    job->participant_id = p->id;
+    job->id_in_group = p->id_in_group;
+    job->page_index = p->page_index;
+    return p;
+}
+
+static struct rt_session *find_session_job(struct rt_job *job)
+{
+    job->code[RT_CODE_MAX - 1] = '\0';
+    struct rt_session *s = rt_map_get(&rt_core->sessions_by_code, job->code);
+    if (!s)
+        reply_error(job, 404, "unknown session");
+    return s;
+}
+
+/* ---- handler calls ------------------------------------------------------------ */
+
+struct recv_call {
+    const struct lv_message *msg;
+    json_t *body;
+};
+
+static void call_recv(lv_ctx *ctx, void *arg)
+{
+    struct recv_call *c = arg;
+    c->msg->recv(ctx, c->body);
+}
+
+static void call_hook(lv_ctx *ctx, void *arg)
+{
+    void (**fn)(lv_ctx *) = arg;
+    (*fn)(ctx);
+}
+
+/* Runs hook (on load, on start, a timer) as a handler: 0 or -1. */
+static int run_hook(lv_ctx *ctx, void (*hook)(lv_ctx *))
+{
+    return rt_ctx_run(ctx, call_hook, &hook);
+}
+
+/* ---- jobs ------------------------------------------------------------------ */
+
+static void job_live(lv_ctx *ctx, struct rt_job *job)
+{
+    const struct lv_game *game = ctx->rt->game;
+    struct rt_participant *p = find_participant(job);
+    if (!p)
+        return;
+    ctx->group = p->group;
+    ctx->me = p;
+    ctx->log_message = true;
+    ctx->log_pid = p->id;
+    json_t *body = job->body;
+    ctx->log_body = body ? json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    if (!ctx->log_body)
+        ctx->log_body = rt_xstrdup("null");
+
+    int rc = 0;
+    json_t *type = json_object_get(body, "type");
+    if (!json_is_object(body)) {
+        rt_ctx_set_reason(ctx, "message must be a JSON object");
+        rc = -1;
+    } else if (type && !json_is_string(type)) {
+        rt_ctx_set_reason(ctx, "field 'type' must be a string");
+        rc = -1;
+    } else if (type) {
+        const char *name = json_string_value(type);
+        ctx->log_type = rt_xstrdup(name);
+        const struct lv_message *msg = NULL;
+        for (int i = 0; i < game->n_messages && !msg; i++)
+            if (strcmp(game->messages[i].name, name) == 0)
+                msg = &game->messages[i];
+        if (!msg) {
+            rt_ctx_set_reason(ctx, "unknown message type '%s'", name);
+            rc = -1;
+        } else {
+            struct recv_call c = { msg, body };
+            rc = rt_ctx_run(ctx, call_recv, &c);
+        }
+    } else if (game->on_load) {
+        rc = run_hook(ctx, game->on_load);
+    }
+    if (rc < 0) {
+        rt_ctx_rollback(ctx);
+        ctx->log_accepted = false;
+        reply_error(job, 422, ctx->reason);
+        return;
+    }
+    rt_ctx_settle(ctx);
+    ctx->log_accepted = true;
+    reply_json(job, 200, json_pack("{s:b}", "ok", 1));
+}
+
+static void job_subscribe(lv_ctx *ctx, struct rt_job *job)
+{
+    const struct lv_game *game = ctx->rt->game;
+    struct rt_participant *p = find_participant(job);
+    if (!p)
+        return;
+    ctx->subscribe_ok = true;
+    job->status = 200;
+    if (job->last_event_id >= 0) {
+        ctx->replay_after = job->last_event_id;
+        ctx->replay_upto = p->next_seq - 1;
+        return;
+    }
+    if (!game->on_load)
+        return;
+    ctx->group = p->group;
+    ctx->me = p;
+    if (run_hook(ctx, game->on_load) < 0)
+        rt_ctx_rollback(ctx);   /* a rejected on load sends nothing */
+    else
+        rt_ctx_settle(ctx);
+}
+
+static void job_page(lv_ctx *ctx, struct rt_job *job)
+{
+    if (find_participant(job))
+        job->status = 200;
+}
+
+static void job_next(lv_ctx *ctx, struct rt_job *job)
+{
+    struct rt_participant *p = find_participant(job);
+    if (!p)
+        return;
+    if (p->page_index < ctx->rt->game->n_pages) {
+        rt_ctx_save_bytes(ctx, &p->page_index, sizeof p->page_index);
+        p->page_index++;
+        rt_ctx_dirty(ctx, RT_DIRTY_PLAYER, p, p->group, 0);
+    }
+    job->page_index = p->page_index;
+    job->status = 303;
+}
+
+static void job_create_session(lv_ctx *ctx, struct rt_job *job)
+{
+    struct rt_core *rt = ctx->rt;
+    const struct lv_game *game = rt->game;
+    json_t *n = json_object_get(job->body, "participants");
+    char why[RT_REASON_MAX + 64];
+    if (!json_is_object(job->body) || !json_is_integer(n) || json_integer_value(n) <= 0 ||
+        json_integer_value(n) % game->players != 0 ||
+        json_integer_value(n) > RT_SESSION_MAX_PARTICIPANTS) {
+        snprintf(why, sizeof why, "\"participants\" must be a positive multiple of %d, at most %d",
+                 game->players, RT_SESSION_MAX_PARTICIPANTS);
+        reply_error(job, 400, why);
+        return;
+    }
+    int n_groups = (int)(json_integer_value(n) / game->players);
+    rt_ctx_save_bytes(ctx, &rt->next_session_id, sizeof rt->next_session_id);
+    rt_ctx_save_bytes(ctx, &rt->next_group_id, sizeof rt->next_group_id);
+    rt_ctx_save_bytes(ctx, &rt->next_participant_id, sizeof rt->next_participant_id);
+    struct rt_session *s = rt_session_new(rt, n_groups);
+    rt_session_link(rt, s);
+    struct rt_undo u = { .kind = RT_UNDO_SESSION_NEW, .session = s };
+    rt_vec_push(&ctx->undo, &u);
+    rt_ctx_dirty(ctx, RT_DIRTY_SESSION_NEW, s, NULL, 0);
+    for (int i = 0; i < n_groups && game->on_start; i++) {
+        ctx->group = s->groups[i];
+        ctx->me = NULL;
+        if (run_hook(ctx, game->on_start) < 0) {
+            snprintf(why, sizeof why, "on start of group %d: %s", i + 1, ctx->reason);
+            rt_ctx_rollback(ctx);
+            reply_error(job, 422, why);
+            return;
+        }
+    }
+    rt_ctx_settle(ctx);
+    json_t *list = json_array();
+    for (int i = 0; i < n_groups; i++) {
+        for (int k = 0; k < game->players; k++) {
+            struct rt_participant *p = s->groups[i]->players[k];
+            char url[RT_CODE_MAX + 8];
+            snprintf(url, sizeof url, "/p/%s", p->code);
+            json_array_append_new(list, json_pack("{s:s, s:s, s:i, s:i}", "code", p->code,
+                                                  "url", url, "group", s->groups[i]->gid,
+                                                  "id_in_group", p->id_in_group));
+        }
+    }
+    reply_json(job, 201, json_pack("{s:s, s:o}", "code", s->code, "participants", list));
+}
+
+static void job_list_sessions(lv_ctx *ctx, struct rt_job *job)
+{
+    json_t *list = json_array();
+    for (struct rt_session *s = ctx->rt->sessions; s; s = s->next)
+        json_array_append_new(list, json_pack("{s:s, s:I, s:I, s:i}", "code", s->code,
+                                              "created", (json_int_t)s->created_ms,
+                                              "participants",
+                                              (json_int_t)s->n_groups * ctx->rt->game->players,
+                                              "groups", s->n_groups));
+    reply_json(job, 200, list);
+}
+
+static void job_session_state(lv_ctx *ctx, struct rt_job *job)
+{
+    const struct lv_game *game = ctx->rt->game;
+    struct rt_session *s = find_session_job(job);
+    if (!s)
+        return;
+    json_t *groups = json_array();
+    for (int i = 0; i < s->n_groups; i++) {
+        struct rt_group *grp = s->groups[i];
+        json_t *players = json_array();
+        for (int k = 0; k < game->players; k++) {
+            struct rt_participant *p = grp->players[k];
+            json_array_append_new(players, json_pack(
+                "{s:s, s:i, s:s, s:o}", "code", p->code, "id_in_group", p->id_in_group,
+                "page", rt_page_name(game, p->page_index),
+                "fields", rt_struct_json(game->player_fields, game->n_player_fields, p->state)));
+        }
+        json_t *tables = json_object();
+        for (int t = 0; t < game->n_tables; t++) {
+            const struct lv_table *tab = &game->tables[t];
+            json_t *rows = json_array();
+            for (int64_t r = 0; r < grp->tables[t].n; r++) {
+                struct rt_row *row = grp->tables[t].v[r];
+                json_t *o = json_pack("{s:I}", "id", (json_int_t)rt_row_id(tab, row));
+                json_object_update_new(o, rt_struct_json(tab->fields, tab->n_fields, row->data));
+                json_array_append_new(rows, o);
+            }
+            json_object_set_new(tables, tab->name, rows);
+        }
+        json_array_append_new(groups, json_pack(
+            "{s:i, s:o, s:o, s:o}", "id", grp->gid,
+            "fields", rt_struct_json(game->group_fields, game->n_group_fields, grp->state),
+            "players", players, "tables", tables));
+    }
+    reply_json(job, 200, json_pack("{s:s, s:I, s:o}", "code", s->code,
+                                   "created", (json_int_t)s->created_ms, "groups", groups));
+}
+
+/* ---- CSV (RFC 4180: CRLF line ends, cells quoted when they need it) ---------- */
+
+struct csv {
+    char *s;
+    size_t n, cap;
+    bool row_started;
+};
+
+static void csv_raw(struct csv *c, const char *s, size_t len)
+{
+    if (c->n + len + 1 > c->cap) {
+        c->cap = (c->n + len + 1) * 2;
+        c->s = rt_xrealloc(c->s, c->cap);
+    }
+    memcpy(c->s + c->n, s, len);
+    c->n += len;
+    c->s[c->n] = '\0';
+}
+
+/* Appends one cell (NULL: an empty cell). */
+static void csv_cell(struct csv *c, const char *s)
+{
+    if (c->row_started)
+        csv_raw(c, ",", 1);
+    c->row_started = true;
+    if (!s)
+        return;
+    if (!strpbrk(s, ",\"\r\n")) {
+        csv_raw(c, s, strlen(s));
+        return;
+    }
+    csv_raw(c, "\"", 1);
+    for (const char *p = s; *p; p++) {
+        csv_raw(c, p, 1);
+        if (*p == '"')
+            csv_raw(c, "\"", 1);     /* a quote is written twice */
+    }
+    csv_raw(c, "\"", 1);
+}
+
+static void csv_int(struct csv *c, int64_t x)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%" PRId64, x);
+    csv_cell(c, buf);
+}
+
+static void csv_end(struct csv *c)
+{
+    csv_raw(c, "\r\n", 2);
+    c->row_started = false;
+}
+
+static void csv_field(struct csv *c, const struct lv_field *f, const void *base)
+{
+    const char *p = (const char *)base + f->offset;
+    char buf[48];
+    if (f->len > 0) {
+        json_t *v = rt_field_json(f, base);
+        char *text = json_dumps(v, JSON_COMPACT);
+        csv_cell(c, text ? text : "[]");
+        free(text);
+        json_decref(v);
+        return;
+    }
+    switch (f->type) {
+    case LV_INT:
+        csv_int(c, *(const int64_t *)p);
+        break;
+    case LV_FLOAT:
+        rt_format_float(buf, sizeof buf, *(const double *)p, true);
+        csv_cell(c, buf);
+        break;
+    case LV_BOOL:
+        csv_cell(c, *(const bool *)p ? "true" : "false");
+        break;
+    case LV_STRING:
+        csv_cell(c, *(char *const *)p);
+        break;
+    }
+}
+
+static void csv_header_fields(struct csv *c, const struct lv_field *f, int n)
+{
+    for (int i = 0; i < n; i++)
+        csv_cell(c, f[i].name);
+    csv_end(c);
+}
+
+static void csv_message(void *arg, const struct store_message *m)
+{
+    struct csv *c = arg;
+    char when[40];
+    time_t secs = (time_t)(m->time_ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    size_t k = strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(when + k, sizeof when - k, ".%03dZ", (int)(m->time_ms % 1000));
+    csv_cell(c, when);
+    csv_cell(c, m->participant);
+    csv_cell(c, m->type);
+    csv_cell(c, m->body);
+    csv_cell(c, m->outcome);
+    csv_cell(c, m->reason);
+    csv_end(c);
+}
+
+static void job_export(lv_ctx *ctx, struct rt_job *job)
+{
+    const struct lv_game *game = ctx->rt->game;
+    struct rt_session *s = find_session_job(job);
+    if (!s)
+        return;
+    job->name[sizeof job->name - 1] = '\0';
+    struct csv c = { 0 };
+    csv_raw(&c, "", 0);
+    if (strcmp(job->name, "players") == 0) {
+        const char *fixed[] = { "session", "participant", "group", "id_in_group", "page" };
+        for (size_t i = 0; i < 5; i++)
+            csv_cell(&c, fixed[i]);
+        csv_header_fields(&c, game->player_fields, game->n_player_fields);
+        for (int i = 0; i < s->n_groups; i++)
+            for (int k = 0; k < game->players; k++) {
+                struct rt_participant *p = s->groups[i]->players[k];
+                csv_cell(&c, s->code);
+                csv_cell(&c, p->code);
+                csv_int(&c, s->groups[i]->gid);
+                csv_int(&c, p->id_in_group);
+                csv_cell(&c, rt_page_name(game, p->page_index));
+                for (int f = 0; f < game->n_player_fields; f++)
+                    csv_field(&c, &game->player_fields[f], p->state);
+                csv_end(&c);
+            }
+    } else if (strcmp(job->name, "groups") == 0) {
+        csv_cell(&c, "session");
+        csv_cell(&c, "group");
+        csv_header_fields(&c, game->group_fields, game->n_group_fields);
+        for (int i = 0; i < s->n_groups; i++) {
+            csv_cell(&c, s->code);
+            csv_int(&c, s->groups[i]->gid);
+            for (int f = 0; f < game->n_group_fields; f++)
+                csv_field(&c, &game->group_fields[f], s->groups[i]->state);
+            csv_end(&c);
+        }
+    } else if (strcmp(job->name, "messages") == 0) {
+        const char *fixed[] = { "time", "participant", "type", "body", "outcome", "reason" };
+        for (size_t i = 0; i < 6; i++)
+            csv_cell(&c, fixed[i]);
+        csv_end(&c);
+        if (store_messages(ctx->rt->store, s->id, csv_message, &c) < 0) {
+            free(c.s);
+            reply_error(job, 503, store_error(ctx->rt->store));
+            return;
+        }
+    } else {
+        int t = 0;
+        while (t < game->n_tables && strcmp(game->tables[t].name, job->name) != 0)
+            t++;
+        if (t == game->n_tables) {
+            free(c.s);
+            char why[RT_REASON_MAX];
+            snprintf(why, sizeof why, "no export named '%s'", job->name);
+            reply_error(job, 404, why);
+            return;
+        }
+        const struct lv_table *tab = &game->tables[t];
+        csv_cell(&c, "session");
+        csv_cell(&c, "group");
+        csv_cell(&c, "id");
+        csv_header_fields(&c, tab->fields, tab->n_fields);
+        for (int i = 0; i < s->n_groups; i++)
+            for (int64_t r = 0; r < s->groups[i]->tables[t].n; r++) {
+                struct rt_row *row = s->groups[i]->tables[t].v[r];
+                csv_cell(&c, s->code);
+                csv_int(&c, s->groups[i]->gid);
+                csv_int(&c, rt_row_id(tab, row));
+                for (int f = 0; f < tab->n_fields; f++)
+                    csv_field(&c, &tab->fields[f], row->data);
+                csv_end(&c);
+            }
+    }
+    free(job->reply);
+    job->status = 200;
+    job->reply = c.s;
+    job->content_type = CT_CSV;
+}
+
+/* ---- timers as jobs ------------------------------------------------------------ */
+
+static void clear_timer(lv_ctx *ctx, struct rt_group *g, int t)
+{
+    rt_ctx_save_bytes(ctx, &g->timer_due[t], sizeof g->timer_due[t]);
+    g->timer_due[t] = 0;
+    rt_ctx_dirty(ctx, RT_DIRTY_TIMER, g, g, t);
+}
+
+static void job_timer(lv_ctx *ctx, struct rt_group *g, int t)
+{
+    const struct lv_game *game = ctx->rt->game;
+    ctx->group = g;
+    ctx->me = NULL;
+    clear_timer(ctx, g, t);
+    if (!game->timers[t].fire)
+        return;
+    if (run_hook(ctx, game->timers[t].fire) < 0) {
+        fprintf(stderr, "%s: timer %s of group %d of session %s: %s\n", game->name,
+                game->timers[t].name, g->gid, g->session->code, ctx->reason);
+        rt_ctx_rollback(ctx);
+        clear_timer(ctx, g, t);     /* a rejected timer does not fire again */
+        return;
+    }
+    rt_ctx_settle(ctx);
+}
+
+/* ---- the batch -------------------------------------------------------------------- */
+
+struct item {
+    struct rt_job *job;                 /* or NULL for a timer */
+    struct rt_timer_entry timer;
+    lv_ctx *ctx;
+};
+
+static void run_item(struct item *it)
+{
+    struct rt_job *job = it->job;
+    lv_ctx *ctx = it->ctx;
+    if (!job) {
+        job_timer(ctx, it->timer.group, it->timer.timer);
+        return;
+    }
+    job->status = 500;
+    job->reply = NULL;
+    job->content_type = NULL;
+    switch (job->kind) {
+    case RT_JOB_LIVE:
+        job_live(ctx, job);
+        break;
+    case RT_JOB_SUBSCRIBE:
+        job_subscribe(ctx, job);
+        break;
+    case RT_JOB_PAGE:
+        job_page(ctx, job);
+        break;
+    case RT_JOB_NEXT:
+        job_next(ctx, job);
+        break;
+    case RT_JOB_CREATE_SESSION:
+        job_create_session(ctx, job);
+        break;
+    case RT_JOB_LIST_SESSIONS:
+        job_list_sessions(ctx, job);
+        break;
+    case RT_JOB_SESSION_STATE:
+        job_session_state(ctx, job);
+        break;
+    case RT_JOB_EXPORT:
+        job_export(ctx, job);
+        break;
+    default:
+        reply_error(job, 400, "unknown job");
+        break;
+    }
+}
+
+static void deliver_item(struct item *it)
+{
+    struct rt_job *job = it->job;
+    lv_ctx *ctx = it->ctx;
+    if (job && job->kind == RT_JOB_SUBSCRIBE && ctx->subscribe_ok) {
+        if (ctx->replay_upto > ctx->replay_after && job->replay &&
+            store_replay(rt_core->store, job->participant_id, ctx->replay_after,
+                         ctx->replay_upto, job->replay, job->stream) < 0)
+            fprintf(stderr, "%s: replay: %s\n", rt_core->game->name, store_error(rt_core->store));
+        if (job->activate)
+            job->activate(job->stream, job->participant_id);
+    }
+    for (size_t i = 0; i < ctx->events.n; i++) {
+        struct rt_event *e = rt_vec_at(&ctx->events, i);
+        net_deliver(e->pid, e->seq, e->event, e->text->s);
+    }
+    for (size_t i = 0; i < ctx->timers_armed.n; i++)
+        heap_push(*(struct rt_timer_entry *)rt_vec_at(&ctx->timers_armed, i));
+}
+
+/* Runs items[0..n) as one transaction (see the top of the file). */
+static void run_batch(struct item *items, size_t n)
+{
+    struct rt_store *st = rt_core->store;
+    bool failed = store_begin(st) < 0;
+    size_t ran = 0;
+    for (; !failed && ran < n; ran++) {
+        items[ran].ctx = rt_ctx_new(rt_core);
+        run_item(&items[ran]);
+        if (store_write_job(st, items[ran].ctx) < 0)
+            failed = true;
+    }
+    if (!failed && store_commit(st) < 0)
+        failed = true;
+    if (failed) {
+        char why[RT_REASON_MAX];
+        snprintf(why, sizeof why, "storage failure: %s", store_error(st));
+        fprintf(stderr, "%s: %s\n", rt_core->game->name, why);
+        store_rollback(st);
+        for (size_t i = ran; i-- > 0;)
+            rt_ctx_rollback(items[i].ctx);
+        for (size_t i = 0; i < n; i++) {
+            if (items[i].job) {
+                reply_error(items[i].job, 503, why);
+            } else {
+                /* look at the timer again in a second */
+                struct rt_timer_entry e = items[i].timer;
+                e.at = rt_now_ms() + 1000;
+                heap_push(e);
+            }
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            rt_ctx_commit(items[i].ctx);
+            deliver_item(&items[i]);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct rt_job *job = items[i].job;
+        rt_ctx_free(items[i].ctx);
+        items[i].ctx = NULL;
+        if (!job)
+            continue;
+        json_decref(job->body);
+        job->body = NULL;
+        if (job->done)
+            job->done(job);
+    }
+}
+
+/* Appends due timers to items (at most max - *n); returns how many. */
+static size_t take_timers(struct item *items, size_t *n, size_t max, int64_t now)
+{
+    size_t taken = 0;
+    while (*n < max) {
+        int64_t at = heap_next();
+        if (at < 0 || at > now)
+            break;
+        struct item it = { .job = NULL, .timer = heap_pop() };
+        items[(*n)++] = it;
+        taken++;
+    }
+    return taken;
+}
+
+static void *game_thread(void *arg)
+{
+    static struct item items[RT_BATCH_MAX];
+    pthread_mutex_lock(&q.lock);
+    for (;;) {
+        int64_t next = -1;
+        while (q.n == 0 && !q.stopping) {
+            next = heap_next();
+            int64_t now = rt_now_ms();
+            if (next >= 0 && next <= now)
+                break;
+            if (next < 0) {
+                pthread_cond_wait(&q.wake, &q.lock);
+            } else {
+                struct timespec ts = { .tv_sec = next / 1000, .tv_nsec = (next % 1000) * 1000000 };
+                pthread_cond_timedwait(&q.wake, &q.lock, &ts);
+            }
+        }
+        if (q.stopping && q.n == 0)
+            break;
+        size_t n = 0;
+        while (q.n > 0 && n < RT_BATCH_MAX) {
+            struct item it = { .job = q.ring[q.head] };
+            items[n++] = it;
+            q.head = (q.head + 1) % RT_QUEUE_MAX;
+            q.n--;
+        }
+        pthread_mutex_unlock(&q.lock);
+        take_timers(items, &n, RT_BATCH_MAX, rt_now_ms());
+        if (n > 0)
+            run_batch(items, n);
+        pthread_mutex_lock(&q.lock);
+    }
+    pthread_mutex_unlock(&q.lock);
+    return NULL;
+}
+
+/* ---- the core's life --------------------------------------------------------------- */
+
+/* See ctx.h. */
+int rt_open(const struct lv_game *game, const char *path, char *err, size_t errsize)
+{
+    struct rt_core *rt = rt_xcalloc(1, sizeof *rt);
+    rt->game = game;
+    rt_map_init(&rt->sessions_by_code);
+    rt_map_init(&rt->participants_by_code);
+    rt_vec_init(&rt->timer_heap, sizeof(struct rt_timer_entry));
+    rt_core = rt;
+    if (store_open(&rt->store, game, path, err, errsize) < 0 ||
+        store_load(rt->store, rt, err, errsize) < 0) {
+        rt_close();
+        return -1;
+    }
+    for (struct rt_session *s = rt->sessions; s; s = s->next)
+        for (int i = 0; i < s->n_groups; i++)
+            for (int t = 0; t < game->n_timers; t++)
+                if (s->groups[i]->timer_due[t]) {
+                    struct rt_timer_entry e = { .at = s->groups[i]->timer_due[t],
+                                                .due = s->groups[i]->timer_due[t],
+                                                .group = s->groups[i], .timer = t };
+                    heap_push(e);
+                }
+    return 0;
+}
+
+/* See ctx.h. */
+void rt_close(void)
+{
+    struct rt_core *rt = rt_core;
+    if (!rt)
+        return;
+    store_close(rt->store);
+    while (rt->sessions) {
+        struct rt_session *s = rt->sessions;
+        rt->sessions = s->next;
+        rt_session_free(rt->game, s);
+    }
+    rt_map_free(&rt->sessions_by_code);
+    rt_map_free(&rt->participants_by_code);
+    rt_vec_free(&rt->timer_heap);
+    free(rt);
+    rt_core = NULL;
+}
+
+/* See ctx.h. */
+int rt_start(void)
+{
+    pthread_mutex_lock(&q.lock);
+    q.running = true;
+    q.stopping = false;
+    pthread_mutex_unlock(&q.lock);
+    int rc = pthread_create(&q.thread, NULL, game_thread, NULL);
+    if (rc != 0) {
+        pthread_mutex_lock(&q.lock);
+        q.running = false;
+        pthread_mutex_unlock(&q.lock);
+        fprintf(stderr, "%s: cannot start the game thread: %s\n", rt_core->game->name, strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+/* See ctx.h. */
+void rt_stop(void)
+{
+    pthread_mutex_lock(&q.lock);
+    bool was_running = q.running;
+    q.stopping = true;
+    pthread_cond_broadcast(&q.wake);
+    pthread_mutex_unlock(&q.lock);
+    if (was_running)
+        pthread_join(q.thread, NULL);
+    pthread_mutex_lock(&q.lock);
+    q.running = false;
+    pthread_mutex_unlock(&q.lock);
+}
+
+/* See ctx.h. */
+void rt_run_job_sync(struct rt_job *job)
+{
+    struct item it = { .job = job };
+    run_batch(&it, 1);
+}
+
+/* See ctx.h. */
+int rt_fire_due_timers(int64_t now_ms)
+{
+    struct item items[RT_BATCH_MAX];
+    size_t n = 0, total = 0;
+    while (take_timers(items, &n, RT_BATCH_MAX, now_ms) > 0) {
+        run_batch(items, n);
+        total += n;
+        n = 0;
+    }
+    return (int)total;
+}

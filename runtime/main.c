@@ -1,0 +1,214 @@
+/*
+ * main.c -- lv_main(): the game server's command line and life cycle
+ * (PROTOCOL.md "Command line").
+ *
+ *   ./GAME [--host ADDR] [--port N] [--db PATH] [--admin-password PW] [--help]
+ *
+ * Environment LIVE_HOST, LIVE_PORT, LIVE_DB, LIVE_ADMIN_PASSWORD give the
+ * same settings; flags win.  Start-up: raise RLIMIT_NOFILE, open and load the
+ * database, start the network side, create a demo session if the database
+ * has none, start the game thread, print `listening on http://HOST:PORT/`.
+ * SIGINT/SIGTERM are taken synchronously by the main thread (sigwait; every
+ * other thread is created with them blocked): stop accepting, let the game
+ * thread finish the queued jobs and commit, stop the network side, close the
+ * database, exit 0.  Every start-up failure is one line on stderr and exit
+ * status 2.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "ctx.h"
+
+/* Exit status for usage, database and port problems (PROTOCOL.md). */
+#define EXIT_USAGE 2
+/* Longest --db path we build ourselves (GAME.sqlite3). */
+#define DEFAULT_DB_MAX 512
+
+struct options {
+    const char *host;
+    const char *port;
+    const char *db;
+    const char *password;
+};
+
+static void usage(FILE *out, const char *game)
+{
+    fprintf(out,
+            "usage: %s [--host ADDR] [--port N] [--db PATH] [--admin-password PW]\n"
+            "  --host ADDR            address to listen on (LIVE_HOST, default 127.0.0.1)\n"
+            "  --port N               port, 0 for any free one (LIVE_PORT, default 8000)\n"
+            "  --db PATH              SQLite database (LIVE_DB, default ./%s.sqlite3)\n"
+            "  --admin-password PW    admin password (LIVE_ADMIN_PASSWORD, default: generated)\n",
+            game, game);
+}
+
+/* Parses argv into o: 0, 1 for --help, or -1 after one line on stderr. */
+static int parse_args(const char *game, int argc, char **argv, struct options *o)
+{
+    static const char *const names[] = { "--host", "--port", "--db", "--admin-password" };
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
+            return 1;
+        const char **slot[] = { &o->host, &o->port, &o->db, &o->password };
+        bool matched = false;
+        for (size_t k = 0; k < sizeof names / sizeof names[0] && !matched; k++) {
+            size_t len = strlen(names[k]);
+            if (strncmp(a, names[k], len) != 0)
+                continue;
+            if (a[len] == '=') {
+                *slot[k] = a + len + 1;
+                matched = true;
+            } else if (a[len] == '\0') {
+                if (i + 1 >= argc) {
+                    fprintf(stderr, "%s: option '%s' needs a value (see --help)\n", game, a);
+                    return -1;
+                }
+                *slot[k] = argv[++i];
+                matched = true;
+            }
+        }
+        if (!matched) {
+            fprintf(stderr, "%s: unknown option '%s' (see --help)\n", game, a);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Reads a port number 0..65535: 0 or -1. */
+static int parse_port(const char *s, int *port)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < 0 || v > 65535)
+        return -1;
+    *port = (int)v;
+    return 0;
+}
+
+/* Raises the open file limit to its hard maximum (every SSE stream is a
+ * socket). */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static void print_demo(const char *game, const char *base, const char *reply)
+{
+    json_t *v = json_loads(reply ? reply : "", 0, NULL);
+    json_t *ps = json_object_get(v, "participants");
+    size_t i;
+    json_t *p;
+    json_array_foreach(ps, i, p) {
+        printf("player %zu: %s%s\n", i + 1, base,
+               json_string_value(json_object_get(p, "url")) + 1);  /* url starts with '/' */
+    }
+    if (!json_is_array(ps))
+        fprintf(stderr, "%s: could not create the demo session: %s\n", game, reply ? reply : "");
+    json_decref(v);
+}
+
+int lv_main(const struct lv_game *game, int argc, char **argv)
+{
+    struct options o = { getenv("LIVE_HOST"), getenv("LIVE_PORT"), getenv("LIVE_DB"),
+                         getenv("LIVE_ADMIN_PASSWORD") };
+    int rc = parse_args(game->name, argc, argv, &o);
+    if (rc > 0) {
+        usage(stdout, game->name);
+        return 0;
+    }
+    if (rc < 0)
+        return EXIT_USAGE;
+    if (!o.host || !*o.host)
+        o.host = "127.0.0.1";
+    int port = 8000;
+    if (o.port && *o.port && parse_port(o.port, &port) < 0) {
+        fprintf(stderr, "%s: bad port '%s': give a number from 0 to 65535\n", game->name, o.port);
+        return EXIT_USAGE;
+    }
+    char default_db[DEFAULT_DB_MAX];
+    if (!o.db || !*o.db) {
+        snprintf(default_db, sizeof default_db, "./%s.sqlite3", game->name);
+        o.db = default_db;
+    }
+    char generated[RT_CODE_LEN + 1];
+    bool password_generated = false;
+    if (!o.password || !*o.password) {
+        rt_random_code(generated);
+        o.password = generated;
+        password_generated = true;
+    }
+
+    /* SIGINT/SIGTERM go to sigwait below; block them before any thread starts */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    raise_nofile();
+
+    char err[RT_REASON_MAX + 600];
+    if (rt_open(game, o.db, err, sizeof err) < 0) {
+        fprintf(stderr, "%s: %s\n", game->name, err);
+        return EXIT_USAGE;
+    }
+    struct net_config cfg = { .game = game, .host = o.host, .port = port,
+                              .admin_password = o.password };
+    int bound = net_start(&cfg);
+    if (bound < 0) {
+        rt_close();
+        return EXIT_USAGE;
+    }
+    char base[300];
+    snprintf(base, sizeof base, strchr(o.host, ':') ? "http://[%s]:%d/" : "http://%s:%d/",
+             o.host, bound);
+
+    /* the game thread is not running yet: jobs that arrive now wait */
+    bool demo = rt_core->n_sessions == 0;
+    char *demo_reply = NULL;
+    if (demo) {
+        struct rt_job job = { .kind = RT_JOB_CREATE_SESSION };
+        job.body = json_pack("{s:i}", "participants", game->players);
+        rt_run_job_sync(&job);
+        demo_reply = job.reply;
+    }
+    if (rt_start() < 0) {
+        net_stop();
+        rt_close();
+        free(demo_reply);
+        return EXIT_USAGE;
+    }
+    if (password_generated)
+        printf("admin password: %s\n", o.password);
+    printf("listening on %s\n", base);
+    if (demo) {
+        print_demo(game->name, base, demo_reply);
+        printf("admin: %sadmin\n", base);
+    }
+    free(demo_reply);
+    fflush(stdout);
+
+    int sig = 0;
+    while (sigwait(&sigs, &sig) != 0)
+        ;
+    net_quiesce();
+    rt_stop();
+    net_stop();
+    rt_close();
+    return 0;
+}

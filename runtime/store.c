@@ -1,0 +1,980 @@
+/*
+ * store.c -- SQLite storage of the game core.
+ *
+ * Tables (game field columns are named after the field, double-quoted; a
+ * field whose name is one of the fixed columns gets the prefix "f_"):
+ *   meta(key, value)                      game name, schema fingerprint
+ *   sessions(id, code UNIQUE, created_ms, seed, rng_state)
+ *   groups(id, session_id, gid, <group fields>)
+ *   participants(id, code UNIQUE, session_id, group_id, id_in_group,
+ *                page_index, next_seq, <player fields>)
+ *   outbox(participant_id, seq, event, data)        every event ever sent
+ *   messages(id, time_ms, participant_id, type, body, outcome, reason)
+ *   timers(group_id, timer, due_ms)                 armed group timers
+ *   row_ids(group_id, tbl, next_id)                 per-group row id counters
+ *   "t_<table>"(group_id, id, <columns>)            one per game table
+ * int and bool are INTEGER, float REAL, string TEXT, arrays JSON TEXT.
+ *
+ * Durability: WAL with synchronous=FULL, so a COMMIT that returned is on disk;
+ * the game thread commits a batch of jobs at once (group commit).  The
+ * fingerprint is a hash of the game's CREATE TABLE statements: a database
+ * made by another game, or by another version of this game's state
+ * declarations, is refused rather than misread.
+ */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+/* How long a statement waits for a lock another process holds (an admin's
+ * sqlite3 shell reading the file) before failing. */
+#define STORE_BUSY_TIMEOUT_MS 5000
+/* Version of the fixed part of the schema. */
+#define STORE_FORMAT "1"
+
+struct table_stmts {
+    sqlite3_stmt *upsert;       /* group_id, id, fields */
+    sqlite3_stmt *del;          /* group_id, id */
+    sqlite3_stmt *load;
+};
+
+struct rt_store {
+    sqlite3 *db;
+    const struct lv_game *game;
+    char err[RT_REASON_MAX];
+    sqlite3_stmt *begin, *commit, *rollback;
+    sqlite3_stmt *ins_session, *upd_session_rng;
+    sqlite3_stmt *ins_group, *upd_group;
+    sqlite3_stmt *ins_participant, *upd_participant;
+    sqlite3_stmt *ins_outbox, *ins_message;
+    sqlite3_stmt *set_timer, *del_timer;
+    sqlite3_stmt *set_row_id;
+    sqlite3_stmt *replay, *messages;
+    struct table_stmts *tables;
+};
+
+/* ---- SQL text ----------------------------------------------------------- */
+
+/* A growable string for building SQL from the descriptor. */
+struct sb {
+    char *s;
+    size_t n, cap;
+};
+
+static __attribute__((format(printf, 2, 3))) void sb_add(struct sb *b, const char *fmt, ...)
+{
+    va_list ap;
+    for (;;) {
+        va_start(ap, fmt);
+        int k = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->cap - b->n : 0, fmt, ap);
+        va_end(ap);
+        if (b->s && (size_t)k < b->cap - b->n) {
+            b->n += (size_t)k;
+            return;
+        }
+        b->cap = (b->cap + (size_t)k + 1) * 2;
+        b->s = rt_xrealloc(b->s, b->cap);
+        if (b->n == 0)
+            b->s[0] = '\0';
+    }
+}
+
+static const char *const reserved_columns[] = {
+    "id", "code", "session_id", "group_id", "gid", "id_in_group", "page_index", "next_seq",
+    NULL
+};
+
+/* Appends the quoted column name of a game field. */
+static void sb_col(struct sb *b, const char *name)
+{
+    bool clash = false;
+    for (int i = 0; reserved_columns[i]; i++)
+        clash = clash || strcmp(reserved_columns[i], name) == 0;
+    sb_add(b, "\"%s", clash ? "f_" : "");
+    for (const char *p = name; *p; p++)
+        sb_add(b, *p == '"' ? "\"\"" : "%c", *p);
+    sb_add(b, "\"");
+}
+
+/* Appends the quoted name of game table t: "t_NAME". */
+static void sb_table(struct sb *b, const struct lv_table *t)
+{
+    sb_add(b, "\"t_");
+    for (const char *p = t->name; *p; p++)
+        sb_add(b, *p == '"' ? "\"\"" : "%c", *p);
+    sb_add(b, "\"");
+}
+
+static const char *sql_type(const struct lv_field *f)
+{
+    if (f->len > 0)
+        return "TEXT NOT NULL DEFAULT '[]'";
+    switch (f->type) {
+    case LV_INT:
+    case LV_BOOL:
+        return "INTEGER NOT NULL DEFAULT 0";
+    case LV_FLOAT:
+        return "REAL NOT NULL DEFAULT 0.0";
+    case LV_STRING:
+        return "TEXT NOT NULL DEFAULT ''";
+    }
+    return "";
+}
+
+static void sb_coldefs(struct sb *b, const struct lv_field *f, int n)
+{
+    for (int i = 0; i < n; i++) {
+        sb_add(b, ", ");
+        sb_col(b, f[i].name);
+        sb_add(b, " %s", sql_type(&f[i]));
+    }
+}
+
+static void sb_colnames(struct sb *b, const struct lv_field *f, int n)
+{
+    for (int i = 0; i < n; i++) {
+        sb_add(b, ", ");
+        sb_col(b, f[i].name);
+    }
+}
+
+static void sb_params(struct sb *b, int n)
+{
+    for (int i = 0; i < n; i++)
+        sb_add(b, ", ?");
+}
+
+/* The CREATE statements of the game's own tables (what the fingerprint
+ * covers).  Returns a malloc'd string. */
+static char *game_schema(const struct lv_game *g)
+{
+    struct sb b = { 0 };
+    sb_add(&b, "CREATE TABLE IF NOT EXISTS groups(id INTEGER PRIMARY KEY, "
+               "session_id INTEGER NOT NULL REFERENCES sessions(id), gid INTEGER NOT NULL");
+    sb_coldefs(&b, g->group_fields, g->n_group_fields);
+    sb_add(&b, ");\nCREATE TABLE IF NOT EXISTS participants(id INTEGER PRIMARY KEY, "
+               "code TEXT NOT NULL UNIQUE, session_id INTEGER NOT NULL REFERENCES sessions(id), "
+               "group_id INTEGER NOT NULL REFERENCES groups(id), id_in_group INTEGER NOT NULL, "
+               "page_index INTEGER NOT NULL DEFAULT 0, next_seq INTEGER NOT NULL DEFAULT 1");
+    sb_coldefs(&b, g->player_fields, g->n_player_fields);
+    sb_add(&b, ");\n");
+    for (int t = 0; t < g->n_tables; t++) {
+        sb_add(&b, "CREATE TABLE IF NOT EXISTS ");
+        sb_table(&b, &g->tables[t]);
+        sb_add(&b, "(group_id INTEGER NOT NULL REFERENCES groups(id), id INTEGER NOT NULL");
+        sb_coldefs(&b, g->tables[t].fields, g->tables[t].n_fields);
+        sb_add(&b, ", PRIMARY KEY(group_id, id)) WITHOUT ROWID;\n");
+    }
+    return b.s;
+}
+
+static const char fixed_schema[] =
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);\n"
+    "CREATE TABLE IF NOT EXISTS sessions(id INTEGER PRIMARY KEY, code TEXT NOT NULL UNIQUE, "
+    "created_ms INTEGER NOT NULL, seed INTEGER NOT NULL, rng_state INTEGER NOT NULL);\n"
+    "CREATE TABLE IF NOT EXISTS outbox(participant_id INTEGER NOT NULL, seq INTEGER NOT NULL, "
+    "event TEXT, data TEXT NOT NULL, PRIMARY KEY(participant_id, seq)) WITHOUT ROWID;\n"
+    "CREATE TABLE IF NOT EXISTS messages(id INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL, "
+    "participant_id INTEGER NOT NULL, type TEXT, body TEXT NOT NULL, outcome TEXT NOT NULL, "
+    "reason TEXT);\n"
+    "CREATE INDEX IF NOT EXISTS messages_participant ON messages(participant_id);\n"
+    "CREATE TABLE IF NOT EXISTS timers(group_id INTEGER NOT NULL, timer TEXT NOT NULL, "
+    "due_ms INTEGER NOT NULL, PRIMARY KEY(group_id, timer)) WITHOUT ROWID;\n"
+    "CREATE TABLE IF NOT EXISTS row_ids(group_id INTEGER NOT NULL, tbl TEXT NOT NULL, "
+    "next_id INTEGER NOT NULL, PRIMARY KEY(group_id, tbl)) WITHOUT ROWID;\n";
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 14695981039346656037ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* ---- errors and statements ---------------------------------------------- */
+
+static int fail(struct rt_store *st, const char *what)
+{
+    snprintf(st->err, sizeof st->err, "%s: %s", what, st->db ? sqlite3_errmsg(st->db) : "no database");
+    return -1;
+}
+
+/* The last error text (borrowed). */
+const char *store_error(struct rt_store *st)
+{
+    return st->err;
+}
+
+static sqlite3_stmt *prep(struct rt_store *st, const char *sql)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK) {
+        fail(st, "cannot prepare a statement");
+        return NULL;
+    }
+    return s;
+}
+
+/* Steps a statement that returns no rows, then resets it: 0 or -1. */
+static int run(struct rt_store *st, sqlite3_stmt *s, const char *what)
+{
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return fail(st, what);
+    return 0;
+}
+
+/* Binds field f of base at parameter i. */
+static void bind_field(sqlite3_stmt *s, int i, const struct lv_field *f, const void *base)
+{
+    const char *p = (const char *)base + f->offset;
+    if (f->len > 0) {
+        json_t *v = rt_field_json(f, base);
+        char *text = json_dumps(v, JSON_COMPACT);
+        json_decref(v);
+        sqlite3_bind_text(s, i, text ? text : "[]", -1, SQLITE_TRANSIENT);
+        free(text);
+        return;
+    }
+    switch (f->type) {
+    case LV_INT:
+        sqlite3_bind_int64(s, i, *(const int64_t *)p);
+        break;
+    case LV_FLOAT:
+        sqlite3_bind_double(s, i, *(const double *)p);
+        break;
+    case LV_BOOL:
+        sqlite3_bind_int(s, i, *(const bool *)p ? 1 : 0);
+        break;
+    case LV_STRING:
+        sqlite3_bind_text(s, i, *(char *const *)p, -1, SQLITE_TRANSIENT);
+        break;
+    }
+}
+
+static void bind_fields(sqlite3_stmt *s, int first, const struct lv_field *f, int n, const void *base)
+{
+    for (int i = 0; i < n; i++)
+        bind_field(s, first + i, &f[i], base);
+}
+
+/* Reads column col into field f of base: 0, or -1 for a malformed value. */
+static int column_field(sqlite3_stmt *s, int col, const struct lv_field *f, void *base)
+{
+    char *p = (char *)base + f->offset;
+    if (f->len > 0) {
+        const char *text = (const char *)sqlite3_column_text(s, col);
+        json_t *v = json_loads(text ? text : "", 0, NULL);
+        int rc = v ? rt_field_from_json(f, base, v) : -1;
+        json_decref(v);
+        return rc;
+    }
+    switch (f->type) {
+    case LV_INT:
+        *(int64_t *)p = sqlite3_column_int64(s, col);
+        break;
+    case LV_FLOAT:
+        *(double *)p = sqlite3_column_double(s, col);
+        break;
+    case LV_BOOL:
+        *(bool *)p = sqlite3_column_int64(s, col) != 0;
+        break;
+    case LV_STRING: {
+        const char *text = (const char *)sqlite3_column_text(s, col);
+        free(*(char **)p);
+        *(char **)p = rt_xstrdup(text ? text : "");
+        break;
+    }
+    }
+    return 0;
+}
+
+static int column_fields(sqlite3_stmt *s, int first, const struct lv_field *f, int n, void *base)
+{
+    for (int i = 0; i < n; i++)
+        if (column_field(s, first + i, &f[i], base) < 0)
+            return -1;
+    return 0;
+}
+
+/* ---- open and close ------------------------------------------------------ */
+
+static int exec(struct rt_store *st, const char *sql, const char *what)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(st->err, sizeof st->err, "%s: %s", what, msg ? msg : sqlite3_errmsg(st->db));
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* Checks meta against this game, writing it into a new database. */
+static int check_meta(struct rt_store *st, const char *fingerprint)
+{
+    const struct lv_game *g = st->game;
+    sqlite3_stmt *s = prep(st, "SELECT key, value FROM meta WHERE key IN ('game', 'schema')");
+    if (!s)
+        return -1;
+    char game[128] = "", schema[64] = "";
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        const char *k = (const char *)sqlite3_column_text(s, 0);
+        const char *v = (const char *)sqlite3_column_text(s, 1);
+        if (k && v && strcmp(k, "game") == 0)
+            snprintf(game, sizeof game, "%s", v);
+        else if (k && v)
+            snprintf(schema, sizeof schema, "%s", v);
+    }
+    sqlite3_finalize(s);
+    if (game[0] && strcmp(game, g->name) != 0) {
+        snprintf(st->err, sizeof st->err, "the database belongs to game '%s', not '%s'", game, g->name);
+        return -1;
+    }
+    if (schema[0] && strcmp(schema, fingerprint) != 0) {
+        snprintf(st->err, sizeof st->err,
+                 "the database was made by another version of game '%s' (its state declarations differ)",
+                 g->name);
+        return -1;
+    }
+    if (game[0] && schema[0])
+        return 0;
+    s = prep(st, "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)");
+    if (!s)
+        return -1;
+    const char *kv[][2] = { { "game", g->name }, { "schema", fingerprint }, { "format", STORE_FORMAT } };
+    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
+        sqlite3_bind_text(s, 1, kv[i][0], -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, kv[i][1], -1, SQLITE_STATIC);
+        if (run(st, s, "cannot write meta") < 0) {
+            sqlite3_finalize(s);
+            return -1;
+        }
+    }
+    sqlite3_finalize(s);
+    return 0;
+}
+
+static int prepare_all(struct rt_store *st)
+{
+    const struct lv_game *g = st->game;
+    struct sb b = { 0 };
+    int ok = 1;
+#define PREP(field, sql) do { if (ok && !(st->field = prep(st, sql))) ok = 0; } while (0)
+    PREP(begin, "BEGIN IMMEDIATE");
+    PREP(commit, "COMMIT");
+    PREP(rollback, "ROLLBACK");
+    PREP(ins_session, "INSERT INTO sessions(id, code, created_ms, seed, rng_state) VALUES (?, ?, ?, ?, ?)");
+    PREP(upd_session_rng, "UPDATE sessions SET rng_state = ? WHERE id = ?");
+    PREP(ins_outbox, "INSERT INTO outbox(participant_id, seq, event, data) VALUES (?, ?, ?, ?)");
+    PREP(ins_message, "INSERT INTO messages(time_ms, participant_id, type, body, outcome, reason) "
+                      "VALUES (?, ?, ?, ?, ?, ?)");
+    PREP(set_timer, "INSERT OR REPLACE INTO timers(group_id, timer, due_ms) VALUES (?, ?, ?)");
+    PREP(del_timer, "DELETE FROM timers WHERE group_id = ? AND timer = ?");
+    PREP(set_row_id, "INSERT OR REPLACE INTO row_ids(group_id, tbl, next_id) VALUES (?, ?, ?)");
+    PREP(replay, "SELECT seq, event, data FROM outbox WHERE participant_id = ? AND seq > ? AND seq <= ? "
+                 "ORDER BY seq");
+    PREP(messages, "SELECT m.time_ms, p.code, m.type, m.body, m.outcome, m.reason FROM messages m "
+                   "JOIN participants p ON p.id = m.participant_id WHERE p.session_id = ? ORDER BY m.id");
+
+    sb_add(&b, "INSERT INTO groups(id, session_id, gid");
+    sb_colnames(&b, g->group_fields, g->n_group_fields);
+    sb_add(&b, ") VALUES (?, ?, ?");
+    sb_params(&b, g->n_group_fields);
+    sb_add(&b, ")");
+    PREP(ins_group, b.s);
+
+    b.n = 0;
+    sb_add(&b, "UPDATE groups SET gid = gid");
+    for (int i = 0; i < g->n_group_fields; i++) {
+        sb_add(&b, ", ");
+        sb_col(&b, g->group_fields[i].name);
+        sb_add(&b, " = ?%d", i + 1);
+    }
+    sb_add(&b, " WHERE id = ?%d", g->n_group_fields + 1);
+    PREP(upd_group, b.s);
+
+    b.n = 0;
+    sb_add(&b, "INSERT INTO participants(id, code, session_id, group_id, id_in_group, page_index, next_seq");
+    sb_colnames(&b, g->player_fields, g->n_player_fields);
+    sb_add(&b, ") VALUES (?, ?, ?, ?, ?, ?, ?");
+    sb_params(&b, g->n_player_fields);
+    sb_add(&b, ")");
+    PREP(ins_participant, b.s);
+
+    b.n = 0;
+    sb_add(&b, "UPDATE participants SET page_index = ?1, next_seq = ?2");
+    for (int i = 0; i < g->n_player_fields; i++) {
+        sb_add(&b, ", ");
+        sb_col(&b, g->player_fields[i].name);
+        sb_add(&b, " = ?%d", i + 3);
+    }
+    sb_add(&b, " WHERE id = ?%d", g->n_player_fields + 3);
+    PREP(upd_participant, b.s);
+
+    st->tables = rt_xcalloc((size_t)g->n_tables, sizeof *st->tables);
+    for (int t = 0; ok && t < g->n_tables; t++) {
+        const struct lv_table *tab = &g->tables[t];
+        b.n = 0;
+        sb_add(&b, "INSERT OR REPLACE INTO ");
+        sb_table(&b, tab);
+        sb_add(&b, "(group_id, id");
+        sb_colnames(&b, tab->fields, tab->n_fields);
+        sb_add(&b, ") VALUES (?, ?");
+        sb_params(&b, tab->n_fields);
+        sb_add(&b, ")");
+        PREP(tables[t].upsert, b.s);
+        b.n = 0;
+        sb_add(&b, "DELETE FROM ");
+        sb_table(&b, tab);
+        sb_add(&b, " WHERE group_id = ? AND id = ?");
+        PREP(tables[t].del, b.s);
+        b.n = 0;
+        sb_add(&b, "SELECT group_id, id");
+        sb_colnames(&b, tab->fields, tab->n_fields);
+        sb_add(&b, " FROM ");
+        sb_table(&b, tab);
+        sb_add(&b, " ORDER BY group_id, id");
+        PREP(tables[t].load, b.s);
+    }
+#undef PREP
+    free(b.s);
+    return ok ? 0 : -1;
+}
+
+/* See store.h. */
+int store_open(struct rt_store **out, const struct lv_game *game, const char *path,
+               char *err, size_t errsize)
+{
+    struct rt_store *st = rt_xcalloc(1, sizeof *st);
+    st->game = game;
+    *out = NULL;
+    int rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                             SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errsize, "cannot open database %s: %s", path,
+                 st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+        store_close(st);
+        return -1;
+    }
+    sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT_MS);
+    sqlite3_extended_result_codes(st->db, 1);
+    char *schema = game_schema(game);
+    char fingerprint[32];
+    snprintf(fingerprint, sizeof fingerprint, "%016" PRIx64, fnv1a(schema));
+    if (exec(st, "PRAGMA journal_mode=WAL", "cannot use WAL") < 0 ||
+        exec(st, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF", "cannot set pragmas") < 0 ||
+        exec(st, "BEGIN IMMEDIATE", "cannot lock") < 0 ||
+        exec(st, fixed_schema, "cannot create the schema") < 0 ||
+        check_meta(st, fingerprint) < 0 ||
+        exec(st, schema, "cannot create the game's tables") < 0 ||
+        exec(st, "COMMIT", "cannot create the schema") < 0 ||
+        prepare_all(st) < 0) {
+        snprintf(err, errsize, "database %s: %s", path, st->err);
+        free(schema);
+        store_close(st);
+        return -1;
+    }
+    free(schema);
+    *out = st;
+    return 0;
+}
+
+/* See store.h. */
+void store_close(struct rt_store *st)
+{
+    if (!st)
+        return;
+    if (st->db) {
+        sqlite3_stmt *s;
+        while ((s = sqlite3_next_stmt(st->db, NULL)) != NULL)
+            sqlite3_finalize(s);
+        sqlite3_close(st->db);
+    }
+    free(st->tables);
+    free(st);
+}
+
+/* See store.h. */
+sqlite3 *store_handle(struct rt_store *st)
+{
+    return st->db;
+}
+
+/* ---- transactions --------------------------------------------------------- */
+
+int store_begin(struct rt_store *st)
+{
+    return run(st, st->begin, "cannot begin a transaction");
+}
+
+int store_commit(struct rt_store *st)
+{
+    return run(st, st->commit, "cannot commit");
+}
+
+void store_rollback(struct rt_store *st)
+{
+    if (!sqlite3_get_autocommit(st->db)) {
+        sqlite3_step(st->rollback);
+        sqlite3_reset(st->rollback);
+    }
+}
+
+/* ---- writing a job --------------------------------------------------------- */
+
+static int write_group(struct rt_store *st, const struct rt_group *grp)
+{
+    const struct lv_game *g = st->game;
+    bind_fields(st->upd_group, 1, g->group_fields, g->n_group_fields, grp->state);
+    sqlite3_bind_int64(st->upd_group, g->n_group_fields + 1, grp->id);
+    return run(st, st->upd_group, "cannot save a group");
+}
+
+static int write_participant(struct rt_store *st, const struct rt_participant *p)
+{
+    const struct lv_game *g = st->game;
+    sqlite3_bind_int(st->upd_participant, 1, p->page_index);
+    sqlite3_bind_int64(st->upd_participant, 2, p->next_seq);
+    bind_fields(st->upd_participant, 3, g->player_fields, g->n_player_fields, p->state);
+    sqlite3_bind_int64(st->upd_participant, g->n_player_fields + 3, p->id);
+    return run(st, st->upd_participant, "cannot save a participant");
+}
+
+static int write_row(struct rt_store *st, const struct rt_group *grp, int t, const struct rt_row *r)
+{
+    const struct lv_table *tab = &st->game->tables[t];
+    sqlite3_stmt *s = r->alive ? st->tables[t].upsert : st->tables[t].del;
+    sqlite3_bind_int64(s, 1, grp->id);
+    sqlite3_bind_int64(s, 2, rt_row_id(tab, r));
+    if (r->alive)
+        bind_fields(s, 3, tab->fields, tab->n_fields, r->data);
+    return run(st, s, "cannot save a table row");
+}
+
+static int write_timer(struct rt_store *st, const struct rt_group *grp, int t)
+{
+    sqlite3_stmt *s = grp->timer_due[t] ? st->set_timer : st->del_timer;
+    sqlite3_bind_int64(s, 1, grp->id);
+    sqlite3_bind_text(s, 2, st->game->timers[t].name, -1, SQLITE_STATIC);
+    if (grp->timer_due[t])
+        sqlite3_bind_int64(s, 3, grp->timer_due[t]);
+    return run(st, s, "cannot save a timer");
+}
+
+static int write_row_id(struct rt_store *st, const struct rt_group *grp, int t)
+{
+    sqlite3_bind_int64(st->set_row_id, 1, grp->id);
+    sqlite3_bind_text(st->set_row_id, 2, st->game->tables[t].name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st->set_row_id, 3, grp->tables[t].next_id);
+    return run(st, st->set_row_id, "cannot save a row id counter");
+}
+
+static int write_session_rng(struct rt_store *st, const struct rt_session *s)
+{
+    sqlite3_bind_int64(st->upd_session_rng, 1, (int64_t)s->rng);
+    sqlite3_bind_int64(st->upd_session_rng, 2, s->id);
+    return run(st, st->upd_session_rng, "cannot save a session");
+}
+
+/* Inserts a new session with its groups and participants as they are now. */
+static int write_session_new(struct rt_store *st, const struct rt_session *s)
+{
+    const struct lv_game *g = st->game;
+    sqlite3_bind_int64(st->ins_session, 1, s->id);
+    sqlite3_bind_text(st->ins_session, 2, s->code, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st->ins_session, 3, s->created_ms);
+    sqlite3_bind_int64(st->ins_session, 4, (int64_t)s->seed);
+    sqlite3_bind_int64(st->ins_session, 5, (int64_t)s->rng);
+    if (run(st, st->ins_session, "cannot save a new session") < 0)
+        return -1;
+    for (int i = 0; i < s->n_groups; i++) {
+        const struct rt_group *grp = s->groups[i];
+        sqlite3_bind_int64(st->ins_group, 1, grp->id);
+        sqlite3_bind_int64(st->ins_group, 2, s->id);
+        sqlite3_bind_int(st->ins_group, 3, grp->gid);
+        bind_fields(st->ins_group, 4, g->group_fields, g->n_group_fields, grp->state);
+        if (run(st, st->ins_group, "cannot save a new group") < 0)
+            return -1;
+        for (int k = 0; k < g->players; k++) {
+            const struct rt_participant *p = grp->players[k];
+            sqlite3_stmt *q = st->ins_participant;
+            sqlite3_bind_int64(q, 1, p->id);
+            sqlite3_bind_text(q, 2, p->code, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(q, 3, s->id);
+            sqlite3_bind_int64(q, 4, grp->id);
+            sqlite3_bind_int(q, 5, p->id_in_group);
+            sqlite3_bind_int(q, 6, p->page_index);
+            sqlite3_bind_int64(q, 7, p->next_seq);
+            bind_fields(q, 8, g->player_fields, g->n_player_fields, p->state);
+            if (run(st, q, "cannot save a new participant") < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* See store.h. */
+int store_write_job(struct rt_store *st, lv_ctx *ctx)
+{
+    for (size_t i = 0; i < ctx->dirty.n; i++) {
+        const struct rt_dirty *d = rt_vec_at(&ctx->dirty, i);
+        int rc = 0;
+        switch (d->kind) {
+        case RT_DIRTY_GROUP:
+            rc = write_group(st, d->obj);
+            break;
+        case RT_DIRTY_PLAYER:
+            rc = write_participant(st, d->obj);
+            break;
+        case RT_DIRTY_ROW:
+            rc = write_row(st, d->group, d->index, d->obj);
+            break;
+        case RT_DIRTY_TIMER:
+            rc = write_timer(st, d->group, d->index);
+            break;
+        case RT_DIRTY_ROWID:
+            rc = write_row_id(st, d->group, d->index);
+            break;
+        case RT_DIRTY_SESSION_RNG:
+            rc = write_session_rng(st, d->obj);
+            break;
+        case RT_DIRTY_SESSION_NEW:
+            rc = write_session_new(st, d->obj);
+            break;
+        }
+        if (rc < 0)
+            return -1;
+    }
+    for (size_t i = 0; i < ctx->events.n; i++) {
+        const struct rt_event *e = rt_vec_at(&ctx->events, i);
+        sqlite3_bind_int64(st->ins_outbox, 1, e->pid);
+        sqlite3_bind_int64(st->ins_outbox, 2, e->seq);
+        if (e->event)
+            sqlite3_bind_text(st->ins_outbox, 3, e->event, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st->ins_outbox, 4, e->text->s, -1, SQLITE_STATIC);
+        if (run(st, st->ins_outbox, "cannot save an outgoing message") < 0)
+            return -1;
+    }
+    if (ctx->log_message) {
+        sqlite3_stmt *s = st->ins_message;
+        sqlite3_bind_int64(s, 1, ctx->now_ms);
+        sqlite3_bind_int64(s, 2, ctx->log_pid);
+        if (ctx->log_type)
+            sqlite3_bind_text(s, 3, ctx->log_type, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 4, ctx->log_body ? ctx->log_body : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 5, ctx->log_accepted ? "accepted" : "rejected", -1, SQLITE_STATIC);
+        if (!ctx->log_accepted)
+            sqlite3_bind_text(s, 6, ctx->reason, -1, SQLITE_STATIC);
+        if (run(st, s, "cannot log a message") < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- reading ------------------------------------------------------------------ */
+
+/* See store.h. */
+int store_replay(struct rt_store *st, int64_t pid, int64_t after, int64_t upto,
+                 void (*fn)(void *arg, int64_t seq, const char *event, const char *data),
+                 void *arg)
+{
+    sqlite3_stmt *s = st->replay;
+    sqlite3_bind_int64(s, 1, pid);
+    sqlite3_bind_int64(s, 2, after);
+    sqlite3_bind_int64(s, 3, upto);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        fn(arg, sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1),
+           (const char *)sqlite3_column_text(s, 2));
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc == SQLITE_DONE ? 0 : fail(st, "cannot read the outbox");
+}
+
+/* See store.h. */
+int store_messages(struct rt_store *st, int64_t session_id,
+                   void (*fn)(void *arg, const struct store_message *m), void *arg)
+{
+    sqlite3_stmt *s = st->messages;
+    sqlite3_bind_int64(s, 1, session_id);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct store_message m = {
+            .time_ms = sqlite3_column_int64(s, 0),
+            .participant = (const char *)sqlite3_column_text(s, 1),
+            .type = (const char *)sqlite3_column_text(s, 2),
+            .body = (const char *)sqlite3_column_text(s, 3),
+            .outcome = (const char *)sqlite3_column_text(s, 4),
+            .reason = (const char *)sqlite3_column_text(s, 5),
+        };
+        fn(arg, &m);
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc == SQLITE_DONE ? 0 : fail(st, "cannot read the message log");
+}
+
+/* ---- loading -------------------------------------------------------------------- */
+
+/* Groups by database id, for the loader's lookups (ids come sorted). */
+struct group_index {
+    struct rt_group **v;
+    size_t n, cap;
+};
+
+static struct rt_group *find_group(const struct group_index *gi, int64_t id)
+{
+    size_t lo = 0, hi = gi->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (gi->v[mid]->id < id)
+            lo = mid + 1;
+        else if (gi->v[mid]->id > id)
+            hi = mid;
+        else
+            return gi->v[mid];
+    }
+    return NULL;
+}
+
+static int load_error(struct rt_store *st, const char *what)
+{
+    snprintf(st->err, sizeof st->err, "the database is inconsistent: %s", what);
+    return -1;
+}
+
+static int load_sessions(struct rt_store *st, struct rt_core *rt, struct rt_vec *sessions)
+{
+    sqlite3_stmt *s = prep(st, "SELECT id, code, created_ms, seed, rng_state FROM sessions ORDER BY id");
+    if (!s)
+        return -1;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct rt_session *ses = rt_xcalloc(1, sizeof *ses);
+        ses->id = sqlite3_column_int64(s, 0);
+        snprintf(ses->code, sizeof ses->code, "%s", (const char *)sqlite3_column_text(s, 1));
+        ses->created_ms = sqlite3_column_int64(s, 2);
+        ses->seed = (uint64_t)sqlite3_column_int64(s, 3);
+        ses->rng = (uint64_t)sqlite3_column_int64(s, 4);
+        rt_vec_push(sessions, &ses);
+        if (ses->id >= rt->next_session_id)
+            rt->next_session_id = ses->id + 1;
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : fail(st, "cannot read sessions");
+}
+
+static struct rt_session *find_session(struct rt_vec *sessions, int64_t id)
+{
+    size_t lo = 0, hi = sessions->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        struct rt_session *s = *(struct rt_session **)rt_vec_at(sessions, mid);
+        if (s->id < id)
+            lo = mid + 1;
+        else if (s->id > id)
+            hi = mid;
+        else
+            return s;
+    }
+    return NULL;
+}
+
+static int load_groups(struct rt_store *st, struct rt_core *rt, struct rt_vec *sessions,
+                       struct group_index *gi)
+{
+    const struct lv_game *g = st->game;
+    struct sb b = { 0 };
+    sb_add(&b, "SELECT id, session_id, gid");
+    sb_colnames(&b, g->group_fields, g->n_group_fields);
+    sb_add(&b, " FROM groups ORDER BY id");
+    sqlite3_stmt *s = prep(st, b.s);
+    free(b.s);
+    if (!s)
+        return -1;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct rt_session *ses = find_session(sessions, sqlite3_column_int64(s, 1));
+        if (!ses) {
+            sqlite3_finalize(s);
+            return load_error(st, "a group without its session");
+        }
+        struct rt_group *grp = rt_xcalloc(1, sizeof *grp);
+        grp->id = sqlite3_column_int64(s, 0);
+        grp->gid = sqlite3_column_int(s, 2);
+        grp->session = ses;
+        grp->state = rt_xcalloc(1, g->group_size);
+        rt_strings_init(g->group_fields, g->n_group_fields, grp->state);
+        grp->players = rt_xcalloc((size_t)g->players, sizeof *grp->players);
+        grp->tables = rt_xcalloc((size_t)g->n_tables, sizeof *grp->tables);
+        for (int t = 0; t < g->n_tables; t++)
+            grp->tables[t].next_id = 1;
+        grp->timer_due = rt_xcalloc((size_t)g->n_timers, sizeof *grp->timer_due);
+        ses->groups = rt_xrealloc(ses->groups, (size_t)(ses->n_groups + 1) * sizeof *ses->groups);
+        ses->groups[ses->n_groups++] = grp;
+        if (gi->n == gi->cap) {
+            gi->cap = gi->cap ? gi->cap * 2 : 64;
+            gi->v = rt_xrealloc(gi->v, gi->cap * sizeof *gi->v);
+        }
+        gi->v[gi->n++] = grp;
+        if (grp->id >= rt->next_group_id)
+            rt->next_group_id = grp->id + 1;
+        if (column_fields(s, 3, g->group_fields, g->n_group_fields, grp->state) < 0) {
+            sqlite3_finalize(s);
+            return load_error(st, "a malformed group field");
+        }
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : fail(st, "cannot read groups");
+}
+
+static int load_participants(struct rt_store *st, struct rt_core *rt, struct group_index *gi)
+{
+    const struct lv_game *g = st->game;
+    struct sb b = { 0 };
+    sb_add(&b, "SELECT id, code, group_id, id_in_group, page_index, next_seq");
+    sb_colnames(&b, g->player_fields, g->n_player_fields);
+    sb_add(&b, " FROM participants ORDER BY id");
+    sqlite3_stmt *s = prep(st, b.s);
+    free(b.s);
+    if (!s)
+        return -1;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct rt_group *grp = find_group(gi, sqlite3_column_int64(s, 2));
+        int k = sqlite3_column_int(s, 3);
+        if (!grp || k < 1 || k > g->players || grp->players[k - 1]) {
+            sqlite3_finalize(s);
+            return load_error(st, "a participant without its place in a group");
+        }
+        struct rt_participant *p = rt_xcalloc(1, sizeof *p);
+        p->id = sqlite3_column_int64(s, 0);
+        snprintf(p->code, sizeof p->code, "%s", (const char *)sqlite3_column_text(s, 1));
+        p->group = grp;
+        p->id_in_group = k;
+        p->page_index = sqlite3_column_int(s, 4);
+        if (p->page_index < 0 || p->page_index > g->n_pages)
+            p->page_index = g->n_pages;
+        p->next_seq = sqlite3_column_int64(s, 5);
+        p->state = rt_xcalloc(1, g->player_size);
+        rt_strings_init(g->player_fields, g->n_player_fields, p->state);
+        grp->players[k - 1] = p;
+        if (p->id >= rt->next_participant_id)
+            rt->next_participant_id = p->id + 1;
+        if (column_fields(s, 6, g->player_fields, g->n_player_fields, p->state) < 0) {
+            sqlite3_finalize(s);
+            return load_error(st, "a malformed player field");
+        }
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : fail(st, "cannot read participants");
+}
+
+static int load_rows(struct rt_store *st, struct group_index *gi)
+{
+    const struct lv_game *g = st->game;
+    for (int t = 0; t < g->n_tables; t++) {
+        const struct lv_table *tab = &g->tables[t];
+        sqlite3_stmt *s = st->tables[t].load;
+        int rc;
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+            struct rt_group *grp = find_group(gi, sqlite3_column_int64(s, 0));
+            if (!grp) {
+                sqlite3_reset(s);
+                return load_error(st, "a table row without its group");
+            }
+            struct rt_row *r = rt_xcalloc(1, sizeof *r + tab->row_size);
+            r->alive = true;
+            rt_strings_init(tab->fields, tab->n_fields, r->data);
+            int64_t id = sqlite3_column_int64(s, 1);
+            memcpy(r->data + tab->id_offset, &id, sizeof id);
+            int bad = column_fields(s, 2, tab->fields, tab->n_fields, r->data);
+            rt_rows_add(&grp->tables[t], tab, r);
+            if (id >= grp->tables[t].next_id)
+                grp->tables[t].next_id = id + 1;
+            if (bad < 0) {
+                sqlite3_reset(s);
+                return load_error(st, "a malformed table row");
+            }
+        }
+        sqlite3_reset(s);
+        if (rc != SQLITE_DONE)
+            return fail(st, "cannot read a table");
+    }
+    sqlite3_stmt *s = prep(st, "SELECT group_id, tbl, next_id FROM row_ids");
+    if (!s)
+        return -1;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct rt_group *grp = find_group(gi, sqlite3_column_int64(s, 0));
+        const char *name = (const char *)sqlite3_column_text(s, 1);
+        for (int t = 0; grp && name && t < g->n_tables; t++)
+            if (strcmp(g->tables[t].name, name) == 0 &&
+                sqlite3_column_int64(s, 2) > grp->tables[t].next_id)
+                grp->tables[t].next_id = sqlite3_column_int64(s, 2);
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : fail(st, "cannot read row ids");
+}
+
+static int load_timers(struct rt_store *st, struct group_index *gi)
+{
+    const struct lv_game *g = st->game;
+    sqlite3_stmt *s = prep(st, "SELECT group_id, timer, due_ms FROM timers");
+    if (!s)
+        return -1;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct rt_group *grp = find_group(gi, sqlite3_column_int64(s, 0));
+        const char *name = (const char *)sqlite3_column_text(s, 1);
+        for (int t = 0; grp && name && t < g->n_timers; t++)
+            if (strcmp(g->timers[t].name, name) == 0)
+                grp->timer_due[t] = sqlite3_column_int64(s, 2);
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : fail(st, "cannot read timers");
+}
+
+/* See store.h. */
+int store_load(struct rt_store *st, struct rt_core *rt, char *err, size_t errsize)
+{
+    struct rt_vec sessions;
+    struct group_index gi = { 0 };
+    rt_vec_init(&sessions, sizeof(struct rt_session *));
+    rt->next_session_id = rt->next_group_id = rt->next_participant_id = 1;
+    int rc = load_sessions(st, rt, &sessions);
+    if (rc == 0)
+        rc = load_groups(st, rt, &sessions, &gi);
+    if (rc == 0)
+        rc = load_participants(st, rt, &gi);
+    if (rc == 0)
+        rc = load_rows(st, &gi);
+    if (rc == 0)
+        rc = load_timers(st, &gi);
+    for (size_t i = 0; rc == 0 && i < gi.n; i++)
+        for (int k = 0; k < st->game->players; k++)
+            if (!gi.v[i]->players[k])
+                rc = load_error(st, "a group with a missing participant");
+    for (size_t i = 0; i < sessions.n; i++) {
+        struct rt_session *s = *(struct rt_session **)rt_vec_at(&sessions, i);
+        if (rc == 0)
+            rt_session_link(rt, s);
+        else
+            rt_session_free(st->game, s);
+    }
+    rt_vec_free(&sessions);
+    free(gi.v);
+    if (rc < 0)
+        snprintf(err, errsize, "%s", st->err);
+    return rc;
+}

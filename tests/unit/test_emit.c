@@ -1,0 +1,283 @@
+/*
+ * test_emit.c -- Check suite for compiler/emit.c.
+ *
+ *   - golden: the C generated for games/counter.live and games/tictactoe.live
+ *     equals tests/golden/counter.c and tests/golden/tictactoe.c byte for
+ *     byte.  With LIVEC_UPDATE_GOLDEN=1 in the environment the golden files
+ *     are rewritten instead (`make update-golden`).
+ *   - deterministic: emitting twice gives the same bytes;
+ *   - compiles: the C passes `$CC -std=c11 -Wall -Wextra -Wpedantic -Werror
+ *     -fsyntax-only` against runtime/live.h, for the two games and for a
+ *     program that uses the rest of the supported language.
+ *
+ * Paths are relative to LIVEC_TEST_SRCDIR (the test chdir()s there), so the
+ * banner reads `games/counter.live` wherever the tree is.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ast.h"
+#include "diag.h"
+#include "emit.h"
+#include "parse.h"
+#include "sema.h"
+
+#ifndef LIVEC_TEST_SRCDIR
+#define LIVEC_TEST_SRCDIR "."
+#endif
+#ifndef LIVEC_TEST_CC
+#define LIVEC_TEST_CC "cc"
+#endif
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    long n;
+    char *s;
+    if (!fp)
+        return NULL;
+    fseek(fp, 0, SEEK_END);
+    n = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    s = calloc(1, (size_t)n + 1);
+    if (s && fread(s, 1, (size_t)n, fp) != (size_t)n) {
+        free(s);
+        s = NULL;
+    }
+    fclose(fp);
+    if (len)
+        *len = (size_t)n;
+    return s;
+}
+
+/* Parses, checks and emits src (named path); returns the C (caller frees). */
+static char *gen(const char *path, const char *src, bool line_directives)
+{
+    struct ast_file f;
+    struct diag d;
+    struct emit_options o = { .line_directives = line_directives };
+    char *buf = NULL, *dbuf = NULL;
+    size_t len = 0, dlen = 0;
+    FILE *mem = open_memstream(&buf, &len), *dmem = open_memstream(&dbuf, &dlen);
+    memset(&f, 0, sizeof f);
+    f.path = path;
+    f.src = src;
+    f.src_len = strlen(src);
+    diag_init(&d, path, src, f.src_len);
+    d.out = dmem;
+    int pe = live_parse(&f, &d);
+    int se = pe ? 0 : sema_check(&f, &d);
+    fclose(dmem);
+    ck_assert_msg(pe == 0 && se == 0, "%s does not check:\n%s", path, dbuf);
+    ck_assert_int_eq(emit_c(&f, mem, &o), 0);
+    fclose(mem);
+    free(dbuf);
+    arena_free(&f.arena);
+    return buf;
+}
+
+static void chdir_src(void)
+{
+    ck_assert_msg(chdir(LIVEC_TEST_SRCDIR) == 0, "cannot chdir to %s", LIVEC_TEST_SRCDIR);
+}
+
+/* Compiles C text with -fsyntax-only -Werror; fails the test with the
+ * compiler's output if it does not compile cleanly. */
+static void compiles(const char *name, const char *c)
+{
+    char tmpl[] = "/tmp/livec-test-emit-XXXXXX.c", cmd[8192], out[16384];
+    int fd = mkstemps(tmpl, 2);
+    FILE *fp, *p;
+    size_t n;
+    const char *cc = getenv("CC");
+    ck_assert(fd >= 0);
+    fp = fdopen(fd, "w");
+    fputs(c, fp);
+    fclose(fp);
+    snprintf(cmd, sizeof cmd,
+             "%s -std=c11 -Wall -Wextra -Wpedantic -Werror -fsyntax-only -I%s/runtime %s %s 2>&1",
+             cc && *cc ? cc : LIVEC_TEST_CC, LIVEC_TEST_SRCDIR, LIVEC_RUNTIME_CFLAGS, tmpl);
+    p = popen(cmd, "r");
+    ck_assert(p != NULL);
+    n = fread(out, 1, sizeof out - 1, p);
+    out[n] = 0;
+    int status = pclose(p);
+    unlink(tmpl);
+    ck_assert_msg(status == 0 && n == 0, "%s: the generated C does not compile cleanly:\n%s", name, out);
+}
+
+static void golden(const char *live, const char *gold)
+{
+    char *src, *c, *want;
+    chdir_src();
+    src = slurp(live, NULL);
+    ck_assert_msg(src != NULL, "cannot read %s", live);
+    c = gen(live, src, false);
+    if (getenv("LIVEC_UPDATE_GOLDEN") && strcmp(getenv("LIVEC_UPDATE_GOLDEN"), "1") == 0) {
+        FILE *fp = fopen(gold, "w");
+        ck_assert_msg(fp != NULL, "cannot write %s", gold);
+        fputs(c, fp);
+        fclose(fp);
+        fprintf(stderr, "updated %s\n", gold);
+    }
+    want = slurp(gold, NULL);
+    ck_assert_msg(want != NULL, "cannot read %s (run `make update-golden`)", gold);
+    if (strcmp(c, want) != 0) {
+        size_t i = 0;
+        int line = 1;
+        while (c[i] && c[i] == want[i]) {
+            line += c[i] == '\n';
+            i++;
+        }
+        ck_abort_msg("%s differs from the generated C at line %d "
+                     "(if the change is intended: make update-golden)", gold, line);
+    }
+    compiles(live, c);
+    free(want);
+    free(c);
+    free(src);
+}
+
+START_TEST(golden_counter)
+{
+    golden("games/counter.live", "tests/golden/counter.c");
+}
+END_TEST
+
+START_TEST(golden_tictactoe)
+{
+    golden("games/tictactoe.live", "tests/golden/tictactoe.c");
+}
+END_TEST
+
+START_TEST(deterministic)
+{
+    chdir_src();
+    char *src = slurp("games/tictactoe.live", NULL);
+    ck_assert(src != NULL);
+    char *a = gen("games/tictactoe.live", src, false);
+    char *b = gen("games/tictactoe.live", src, false);
+    ck_assert_str_eq(a, b);
+    /* The banner names the path exactly as given. */
+    ck_assert(strncmp(a, "/* Generated by livec from games/tictactoe.live. DO NOT EDIT. */\n", 66) == 0);
+    free(a);
+    free(b);
+    free(src);
+}
+END_TEST
+
+START_TEST(line_directives)
+{
+    chdir_src();
+    char *src = slurp("games/counter.live", NULL);
+    char *a = gen("games/counter.live", src, true);
+    char *b = gen("games/counter.live", src, false);
+    ck_assert_ptr_nonnull(strstr(a, "#line 33 \"games/counter.live\"\n"));
+    ck_assert_ptr_null(strstr(b, "#line"));
+    compiles("counter with #line", a);
+    free(a);
+    free(b);
+    free(src);
+}
+END_TEST
+
+/* The rest of the supported language, compiled with -Werror. */
+static const char big[] =
+    "game big { players 3; title \"A \\\"big\\\" game ?\\?= */\"; }\n"
+    "const N = 3;\nconst PRICES = [5, 10, 20];\nconst HALF = 0.5;\n"
+    "group { a: int[N]; f: float = 1; s: string = \"x\"; b: bool[2]; names: string[2] = [\"p\", \"q\"]; t: int = -4; }\n"
+    "player { score: float; tag: string; }\n"
+    "message bid { amount: float in 0..100; side: string in [\"buy\", \"sell\"]; n: int in [1, 2, 3] = 2; ok: bool = true; }\n"
+    "message ping { }\n"
+    "message unhandled { x: int; }\n"
+    "view v { total: group.f, mine: me.score, names: group.names, ...w }\n"
+    "view w { k: len(players), a: group.a, b: group.b }\n"
+    "fn half(x: float) -> float { return x * HALF; }\n"
+    "fn pick(a: int[3]) -> int[3] { let b = a; b[0] = 1; b[1] += 2; return b; }\n"
+    "fn unused(s: string, k: int) { }\n"
+    "fn words(w: string[2]) -> string { return w[0] + w[1]; }\n"
+    "on start { group.f = 2.5; start timer t after 2 * 1s; }\n"
+    "on timer t { for p in players { p.score += 1; send player(p.id) { s: p.score }; } stop timer t; }\n"
+    "on timer never { }\n"
+    "on ping { }\n"
+    "on load { send me v; }\n"
+    "on bid {\n"
+    "  let x: float = msg.amount * 2;\n"
+    "  me.score = half(x) + float(msg.n);\n"
+    "  me.tag = words(group.names);\n"
+    "  group.s = group.s + str(msg.n) + str(x) + str(msg.ok);\n"
+    "  group.a = pick(group.a);\n"
+    "  group.a[random(0, 2)] *= 2;\n"
+    "  player(random(1, 3)).score -= 1;\n"
+    "  group.names[1] = msg.side;\n"
+    "  group.s += \"!\";\n"
+    "  let i = int(x) % 3;\n"
+    "  let unused_local = 5;\n"
+    "  let same = group.a == pick(group.a);\n"
+    "  if group.a[i] == PRICES[1] || !group.b[0] && same { reject \"no\"; } else if x > 1 { return; } else { group.t = -group.t; }\n"
+    "  for k in 0..N - 1 { if k == 1 { continue; } if k == 2 { break; } group.b[k % 2] = true; }\n"
+    "  player(1).score = max(1, 2.5) + min(abs(-3), 4) + abs(-1.5);\n"
+    "  let r = random(1, 6) + now() / 1000;\n"
+    "  let who = player(2);\n"
+    "  send all { v: v, arr: [1, 2.5], objs: [{ a: 1 }, { b: [true] }], c: r > 3 ? 1 : 2.0, o: r > 3 ? { a: 1 } : { b: 2 }, who: who.id };\n"
+    "  send others [group.s, me.page, player(1).page];\n"
+    "  send player(who.id) PRICES;\n"
+    "  require me.page == \"live\" && group.s < \"zz\" else \"late */ ??\";\n"
+    "  { let s = group.s; group.s = \"y\"; send me { s: s }; }\n"
+    "  finish;\n"
+    "}\n";
+
+START_TEST(compiles_language)
+{
+    char *c = gen("big.live", big, false);
+    compiles("big.live", c);
+    /* Spot checks of the contract (DESIGN.md "Generated C"). */
+    ck_assert_ptr_nonnull(strstr(c, "GROUP_W->a[ix] = lv_mul(ctx, 27, GROUP->a[ix], 2);"));
+    ck_assert_ptr_nonnull(strstr(c, "lv_str_set(ctx, &GROUP_W->names[lv_index(ctx, 29, 1, 2)], msg->side);"));
+    ck_assert_ptr_nonnull(strstr(c, "static void big__decode_unhandled(lv_ctx *ctx, json_t *body)"));
+    ck_assert_ptr_nonnull(strstr(c, "{ \"never\", big__on_timer_never }"));
+    ck_assert_ptr_null(strstr(c, "late */"));
+    free(c);
+}
+END_TEST
+
+START_TEST(empty_game)
+{
+    /* No group, no player, no messages: still valid C11. */
+    char *c = gen("tiny.live", "game tiny { players 1; }\n", false);
+    ck_assert_ptr_nonnull(strstr(c, "char unused_;"));
+    ck_assert_ptr_nonnull(strstr(c, "{ \"live\", NULL }"));
+    compiles("tiny.live", c);
+    free(c);
+}
+END_TEST
+
+static Suite *emit_suite(void)
+{
+    Suite *s = suite_create("emit");
+    TCase *tc = tcase_create("emit");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, golden_counter);
+    tcase_add_test(tc, golden_tictactoe);
+    tcase_add_test(tc, deterministic);
+    tcase_add_test(tc, line_directives);
+    tcase_add_test(tc, compiles_language);
+    tcase_add_test(tc, empty_game);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(emit_suite());
+    int failed;
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

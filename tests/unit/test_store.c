@@ -1,0 +1,318 @@
+/*
+ * test_store.c -- the core's storage and life cycle: state, rows, row ids,
+ * sequence numbers, pages, timers and the random generator survive closing
+ * and reopening a real SQLite file; a database of another game is refused;
+ * a failing disk (SQLITE_FULL) answers 503 and leaves memory as it was;
+ * lv_main's command line (flags, environment, exit status 2, demo session,
+ * clean exit on SIGTERM) with the fake network side.
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "ctx.h"
+#include "store.h"
+#include "core_helpers.h"
+#include "fake_net.h"
+
+static char codes[2][RT_CODE_MAX];
+static char buf[2048];
+
+static json_t *session_state(const char *session)
+{
+    char *reply = NULL;
+    ck_assert_int_eq(helper_job(RT_JOB_SESSION_STATE, session, NULL, &reply), 200);
+    json_t *v = json_loads(reply, 0, NULL);
+    free(reply);
+    ck_assert_ptr_nonnull(v);
+    return v;
+}
+
+static json_t *group0(json_t *st)
+{
+    return json_array_get(json_object_get(st, "groups"), 0);
+}
+
+static void open_db(const char *db)
+{
+    char err[512];
+    ck_assert_msg(rt_open(fixture_counter_game(), db, err, sizeof err) == 0, "%s", err);
+}
+
+START_TEST(test_persistence)
+{
+    const char *db = helper_tmp_db();
+    char session[RT_CODE_MAX];
+    open_db(db);
+    snprintf(session, sizeof session, "%s", helper_session(2, codes));
+    ck_assert_int_eq(helper_live(codes[0], "{\"type\":\"add\",\"amount\":5}", buf, sizeof buf), 200);
+    ck_assert_int_eq(helper_live(codes[0], "{\"type\":\"note\",\"text\":\"h\\u00e9llo\"}", buf, sizeof buf), 200);
+    ck_assert_int_eq(helper_live(codes[1], "{\"type\":\"bump\",\"x\":1}", buf, sizeof buf), 200);
+    ck_assert_int_eq(helper_live(codes[1], "{\"type\":\"pick\",\"i\":2}", buf, sizeof buf), 200);
+    ck_assert_int_eq(helper_live(codes[1], "{\"type\":\"offer\",\"price\":1.25,\"side\":\"sell\"}", buf, sizeof buf), 200);
+    ck_assert_int_eq(helper_live(codes[1], "{\"type\":\"offer\",\"price\":2}", buf, sizeof buf), 200);
+    ck_assert_int_eq(helper_live(codes[1], "{\"type\":\"drop\",\"id\":2}", buf, sizeof buf), 200);
+    ck_assert_int_eq(helper_live(codes[0], "{\"type\":\"arm\",\"ms\":100000}", buf, sizeof buf), 200);
+    ck_assert_int_eq(helper_live(codes[0], "{\"type\":\"roll\"}", buf, sizeof buf), 200);
+    ck_assert_int_eq(helper_job(RT_JOB_NEXT, codes[1], NULL, NULL), 303);
+    uint64_t rng = rt_core->sessions->rng;
+    ck_assert(rng != rt_core->sessions->seed);
+    json_t *before = session_state(session);
+    rt_close();
+
+    fake_net_reset();
+    open_db(db);
+    json_t *after = session_state(session);
+    char *a = json_dumps(before, JSON_SORT_KEYS | JSON_COMPACT), *b = json_dumps(after, JSON_SORT_KEYS | JSON_COMPACT);
+    ck_assert_str_eq(a, b);
+    free(a);
+    free(b);
+    json_t *f = json_object_get(group0(after), "fields");
+    ck_assert_int_eq(json_integer_value(json_object_get(f, "total")), 6);
+    ck_assert_str_eq(json_string_value(json_object_get(f, "log")), "bumped");
+    ck_assert_int_eq(json_integer_value(json_array_get(json_object_get(f, "hist"), 2)), 2);
+    json_t *rows = json_object_get(json_object_get(group0(after), "tables"), "offer");
+    ck_assert_uint_eq(json_array_size(rows), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(rows, 0), "side")), "sell");
+    ck_assert(json_real_value(json_object_get(json_array_get(rows, 0), "price")) == 1.25);
+    json_decref(before);
+    json_decref(after);
+    ck_assert(rt_core->sessions->rng == rng);
+
+    /* sequence numbers carry on: player 1 had 1 (add) + 1 (note: me) + 1 (bump)
+     * + 2 (offers) + 1 (drop) + 1 (roll) = 7 events */
+    ck_assert_int_eq(helper_live(codes[0], "{\"type\":\"add\",\"amount\":1}", buf, sizeof buf), 200);
+    ck_assert_uint_eq(fake_net_count(), 2);
+    ck_assert_int_eq(fake_net_get(0)->seq, 8);
+    /* row ids carry on past the deleted row 2 */
+    fake_net_reset();
+    ck_assert_int_eq(helper_live(codes[1], "{\"type\":\"offer\",\"price\":3}", buf, sizeof buf), 200);
+    json_t *v = json_loads(fake_net_get(0)->data, 0, NULL);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(json_object_get(v, "offers"), 1), "id")), 3);
+    json_decref(v);
+    /* the outbox survived: replay everything after seq 6 */
+    struct helper_stream s;
+    ck_assert_int_eq(helper_subscribe(codes[0], 6, &s), 200);
+    ck_assert_int_eq(s.n_replayed, 3);
+    ck_assert_int_eq(s.seqs[0], 7);
+    ck_assert_ptr_nonnull(strstr(s.data[0], "\"r\":"));
+    helper_stream_free(&s);
+    /* the timer armed before the restart fires after it */
+    fake_net_reset();
+    ck_assert_int_eq(rt_fire_due_timers(rt_now_ms() + 200000), 1);
+    ck_assert_uint_eq(fake_net_count(), 2);
+    ck_assert_ptr_nonnull(strstr(fake_net_get(0)->data, "\"tick\":1"));
+    rt_close();
+    helper_rm_db(db);
+}
+END_TEST
+
+START_TEST(test_overdue_timer_fires_at_startup_thread)
+{
+    const char *db = helper_tmp_db();
+    open_db(db);
+    helper_session(2, codes);
+    ck_assert_int_eq(helper_live(codes[0], "{\"type\":\"arm\",\"ms\":0}", buf, sizeof buf), 200);
+    rt_close();
+    fake_net_reset();
+    open_db(db);
+    /* the game thread fires it by itself */
+    ck_assert_int_eq(rt_start(), 0);
+    for (int i = 0; i < 200 && fake_net_count() < 2; i++)
+        usleep(10000);
+    rt_stop();
+    ck_assert_uint_eq(fake_net_count(), 2);
+    ck_assert_ptr_nonnull(strstr(fake_net_get(0)->data, "\"tick\":1"));
+    rt_close();
+    helper_rm_db(db);
+}
+END_TEST
+
+/* A second game, to check that a database is not shared between games. */
+static const struct lv_field other_fields[] = { { "x", LV_INT, 0, 0 } };
+static const struct lv_page other_pages[] = { { "live", NULL } };
+static const struct lv_game other_game = {
+    .name = "other", .title = "other", .source = "other.live", .players = 1,
+    .group_size = sizeof(int64_t), .group_fields = other_fields, .n_group_fields = 1,
+    .player_size = sizeof(int64_t), .player_fields = other_fields, .n_player_fields = 1,
+    .pages = other_pages, .n_pages = 1,
+};
+
+START_TEST(test_other_game_refused)
+{
+    const char *db = helper_tmp_db();
+    char err[512];
+    open_db(db);
+    rt_close();
+    ck_assert_int_eq(rt_open(&other_game, db, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "belongs to game 'counter', not 'other'"));
+    ck_assert_ptr_null(rt_core);
+    helper_rm_db(db);
+}
+END_TEST
+
+START_TEST(test_disk_full)
+{
+    const char *db = helper_tmp_db();
+    open_db(db);
+    const char *session = helper_session(2, codes);
+    sqlite3 *h = store_handle(rt_core->store);
+    sqlite3_stmt *s;
+    ck_assert_int_eq(sqlite3_prepare_v2(h, "PRAGMA page_count", -1, &s, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+    int pages = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA max_page_count = %d", pages);
+    ck_assert_int_eq(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+    int accepted = 0, status = 200;
+    for (int i = 0; i < 5000 && status == 200; i++) {
+        fake_net_reset();
+        status = helper_live(codes[0], "{\"type\":\"note\",\"text\":\"fill the disk with text, fill it up\"}",
+                             buf, sizeof buf);
+        if (status == 200)
+            accepted++;
+    }
+    ck_assert_int_eq(status, 503);
+    ck_assert_ptr_nonnull(strstr(buf, "storage failure:"));
+    ck_assert_uint_eq(fake_net_count(), 0);
+    fake_net_reset();
+    ck_assert_int_eq(helper_live(codes[0], "{\"type\":\"add\",\"amount\":3}", buf, sizeof buf), 503);
+    /* memory is as before the failed batches */
+    json_t *st = session_state(session);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(group0(st), "fields"), "total")), 0);
+    json_t *p1 = json_array_get(json_object_get(group0(st), "players"), 0);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(p1, "fields"), "clicks")), 0);
+    json_decref(st);
+    /* room again: it carries on, sequence numbers without a gap */
+    ck_assert_int_eq(sqlite3_exec(h, "PRAGMA max_page_count = 1000000", NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(helper_live(codes[0], "{\"type\":\"add\",\"amount\":3}", buf, sizeof buf), 200);
+    ck_assert_uint_eq(fake_net_count(), 2);
+    ck_assert_int_eq(fake_net_get(0)->seq, accepted + 1);
+    rt_close();
+    helper_rm_db(db);
+}
+END_TEST
+
+/* ---- lv_main ------------------------------------------------------------------------ */
+
+static int run_main(int argc, char **argv)
+{
+    return lv_main(fixture_counter_game(), argc, argv);
+}
+
+START_TEST(test_main_usage_errors)
+{
+    char *a1[] = { "counter", "--bogus", NULL };
+    ck_assert_int_eq(run_main(2, a1), 2);
+    char *a2[] = { "counter", "--port", "70000", NULL };
+    ck_assert_int_eq(run_main(3, a2), 2);
+    char *a3[] = { "counter", "--port", NULL };
+    ck_assert_int_eq(run_main(2, a3), 2);
+    char *a4[] = { "counter", "--port", "0", "--db", "/nonexistent-dir/x/y.sqlite3", NULL };
+    ck_assert_int_eq(run_main(5, a4), 2);
+    setenv("LIVE_PORT", "abc", 1);
+    char *a5[] = { "counter", NULL };
+    ck_assert_int_eq(run_main(1, a5), 2);
+    unsetenv("LIVE_PORT");
+    char *a6[] = { "counter", "--help", NULL };
+    ck_assert_int_eq(run_main(2, a6), 0);
+}
+END_TEST
+
+static void *send_sigterm(void *arg)
+{
+    (void)arg;
+    usleep(300000);
+    kill(getpid(), SIGTERM);
+    return NULL;
+}
+
+/* Runs lv_main with argv until a SIGTERM 0.3 s later; returns its status and
+ * puts its stdout in out. */
+static int run_main_until_term(char **argv, int argc, char *out, size_t size)
+{
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);      /* the killer thread inherits it */
+    pthread_t t;
+    pthread_create(&t, NULL, send_sigterm, NULL);
+    char path[] = "/tmp/livec-core-out-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    fflush(stdout);
+    int saved = dup(1);
+    dup2(fd, 1);
+    int rc = run_main(argc, argv);
+    fflush(stdout);
+    dup2(saved, 1);
+    close(saved);
+    pthread_join(t, NULL);
+    ssize_t n = pread(fd, out, size - 1, 0);
+    out[n > 0 ? n : 0] = '\0';
+    close(fd);
+    unlink(path);
+    return rc;
+}
+
+START_TEST(test_main_runs_and_stops)
+{
+    const char *db = helper_tmp_db();
+    char out[4096];
+    char *argv[] = { "counter", "--port", "0", "--db", (char *)db, "--admin-password", "pw", NULL };
+    setenv("LIVE_PORT", "not-a-port", 1);      /* the flag wins */
+    ck_assert_int_eq(run_main_until_term(argv, 7, out, sizeof out), 0);
+    unsetenv("LIVE_PORT");
+    ck_assert_ptr_nonnull(strstr(out, "listening on http://127.0.0.1:40000/\n"));
+    ck_assert_ptr_nonnull(strstr(out, "player 1: http://127.0.0.1:40000/p/"));
+    ck_assert_ptr_nonnull(strstr(out, "player 2: http://127.0.0.1:40000/p/"));
+    ck_assert_ptr_nonnull(strstr(out, "admin: http://127.0.0.1:40000/admin\n"));
+    ck_assert_ptr_null(strstr(out, "admin password"));
+    ck_assert_ptr_null(rt_core);
+    /* again on the same database: no new demo session; a generated password */
+    char *argv2[] = { "counter", "--port=0", "--db", (char *)db, NULL };
+    ck_assert_int_eq(run_main_until_term(argv2, 4, out, sizeof out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "listening on http://127.0.0.1:40000/\n"));
+    ck_assert_ptr_null(strstr(out, "player 1:"));
+    ck_assert_ptr_nonnull(strstr(out, "admin password: "));
+    /* the database has exactly the demo session */
+    open_db(db);
+    ck_assert_int_eq(rt_core->n_sessions, 1);
+    rt_close();
+    helper_rm_db(db);
+}
+END_TEST
+
+static Suite *store_suite(void)
+{
+    Suite *s = suite_create("store");
+    TCase *tc = tcase_create("store");
+    tcase_set_timeout(tc, 20);
+    tcase_add_test(tc, test_persistence);
+    tcase_add_test(tc, test_overdue_timer_fires_at_startup_thread);
+    tcase_add_test(tc, test_other_game_refused);
+    tcase_add_test(tc, test_disk_full);
+    tcase_add_test(tc, test_main_usage_errors);
+    tcase_add_test(tc, test_main_runs_and_stops);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(store_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
