@@ -139,16 +139,20 @@ static struct ast_expr *binary(struct parser *p, int op, struct ast_expr *a,
     return e;
 }
 
-/* A new statement of kind k starting at l (its end line too). */
+/* A new statement of kind k: first token at first, all of it at whole. */
 static struct ast_stmt *stmt_new(struct parser *p, enum stmt_kind k,
-                                 const YYLTYPE *l)
+                                 const YYLTYPE *first, const YYLTYPE *whole)
 {
     struct ast_stmt *s = NEW(struct ast_stmt);
     s->kind = k;
-    s->loc = LOC(*l);
-    s->end_line = l->end_line;
+    s->loc = LOC(*first);
+    s->end_line = whole->end_line;
     return s;
 }
+
+/* True if an action may report an error at l: bison is not recovering
+ * from a syntax error and the lexer did not mark the token quiet. */
+#define ACTION_MAY_REPORT(l) (!YYRECOVERING() && (l).tok > p->lx.quiet_upto)
 
 /* A new declaration of kind k: keyword at kw, closing token at end. */
 static struct ast_decl *decl_new(struct parser *p, enum decl_kind k,
@@ -454,7 +458,10 @@ constraint:
         $$->loc = LOC(@$);
         $$->lo = $2;
     }
-  | IDENT { check_constraint_name(p, $1, &@1); } expr {
+  | IDENT {
+        if (ACTION_MAY_REPORT(@1))
+            check_constraint_name(p, $1, &@1);
+    } expr {
         $$ = NULL;
         if (strcmp($1, "max") == 0) {
             $$ = NEW(struct ast_constraint);
@@ -635,23 +642,24 @@ stmts:
  * A bad statement is skipped up to a token that can start the next one. */
 stmt:
     KW_LET IDENT let_type '=' expr ';' {
-        $$ = stmt_new(p, S_LET, &@$);
+        $$ = stmt_new(p, S_LET, &@1, &@$);
         $$->name = $2;
         $$->name_loc = LOC(@2);
         $$->decl_type = $3;
         $$->a = $5;
     }
   | lpostfix assign_op expr ';' {
-        $$ = stmt_new(p, S_ASSIGN, &@$);
+        $$ = stmt_new(p, S_ASSIGN, &@1, &@$);
         $$->target = $1;
         $$->op = $2;
         $$->a = $3;
     }
   | lpostfix ';' {
-        $$ = stmt_new(p, S_EXPR, &@$);
+        $$ = stmt_new(p, S_EXPR, &@1, &@$);
         $$->a = $1;
         if ($1->kind != E_CALL) {
-            diag_error(p->d, LOC(@1),
+            if (ACTION_MAY_REPORT(@1))
+                diag_error(p->d, LOC(@1),
                        "expected '=', '+=', '-=' or '*=': only a call or an "
                        "assignment can be a statement");
             $$ = NULL;
@@ -659,7 +667,7 @@ stmt:
     }
   | if_stmt
   | KW_FOR IDENT KW_IN expr DOTDOT expr block {
-        $$ = stmt_new(p, S_FOR_RANGE, &@$);
+        $$ = stmt_new(p, S_FOR_RANGE, &@1, &@$);
         $$->name = $2;
         $$->name_loc = LOC(@2);
         $$->a = $4;
@@ -675,56 +683,56 @@ stmt:
         $$->body = $5.head;
     }
   | KW_REQUIRE expr KW_ELSE STRING ';' {
-        $$ = stmt_new(p, S_REQUIRE, &@$);
+        $$ = stmt_new(p, S_REQUIRE, &@1, &@$);
         $$->a = $2;
         $$->sval = $4.s;
     }
   | KW_REJECT expr ';' {
-        $$ = stmt_new(p, S_REJECT, &@$);
+        $$ = stmt_new(p, S_REJECT, &@1, &@$);
         $$->a = $2;
     }
   | KW_SEND send_target expr ';' {
-        $$ = stmt_new(p, S_SEND, &@$);
+        $$ = stmt_new(p, S_SEND, &@1, &@$);
         $$->to = $2;
         $$->a = $3;
     }
   | KW_SEND KW_PLAYER '(' expr ')' expr ';' {
-        $$ = stmt_new(p, S_SEND, &@$);
+        $$ = stmt_new(p, S_SEND, &@1, &@$);
         $$->to = TO_PLAYER;
         $$->target = $4;
         $$->a = $6;
     }
   | KW_INSERT IDENT '{' entries_opt '}' ';' {
-        $$ = stmt_new(p, S_INSERT, &@$);
+        $$ = stmt_new(p, S_INSERT, &@1, &@$);
         $$->name = $2;
         $$->name_loc = LOC(@2);
         $$->entries = $4.head;
     }
   | KW_DELETE expr ';' {
-        $$ = stmt_new(p, S_DELETE, &@$);
+        $$ = stmt_new(p, S_DELETE, &@1, &@$);
         $$->a = $2;
     }
-  | KW_FINISH ';'               { $$ = stmt_new(p, S_FINISH, &@$); }
+  | KW_FINISH ';'               { $$ = stmt_new(p, S_FINISH, &@1, &@$); }
   | KW_START KW_TIMER IDENT KW_AFTER expr ';' {
-        $$ = stmt_new(p, S_START_TIMER, &@$);
+        $$ = stmt_new(p, S_START_TIMER, &@1, &@$);
         $$->name = $3;
         $$->name_loc = LOC(@3);
         $$->a = $5;
     }
   | KW_STOP KW_TIMER IDENT ';' {
-        $$ = stmt_new(p, S_STOP_TIMER, &@$);
+        $$ = stmt_new(p, S_STOP_TIMER, &@1, &@$);
         $$->name = $3;
         $$->name_loc = LOC(@3);
     }
-  | KW_RETURN ';'               { $$ = stmt_new(p, S_RETURN, &@$); }
+  | KW_RETURN ';'               { $$ = stmt_new(p, S_RETURN, &@1, &@$); }
   | KW_RETURN expr ';' {
-        $$ = stmt_new(p, S_RETURN, &@$);
+        $$ = stmt_new(p, S_RETURN, &@1, &@$);
         $$->a = $2;
     }
-  | KW_BREAK ';'                { $$ = stmt_new(p, S_BREAK, &@$); }
-  | KW_CONTINUE ';'             { $$ = stmt_new(p, S_CONTINUE, &@$); }
+  | KW_BREAK ';'                { $$ = stmt_new(p, S_BREAK, &@1, &@$); }
+  | KW_CONTINUE ';'             { $$ = stmt_new(p, S_CONTINUE, &@1, &@$); }
   | block {
-        $$ = stmt_new(p, S_BLOCK, &@$);
+        $$ = stmt_new(p, S_BLOCK, &@1, &@$);
         $$->body = $1.head;
     }
   | error                       { $$ = NULL; }
@@ -746,7 +754,7 @@ send_target:
   ;
 if_stmt:
     KW_IF expr block else_opt {
-        $$ = stmt_new(p, S_IF, &@$);
+        $$ = stmt_new(p, S_IF, &@1, &@$);
         $$->a = $2;
         $$->body = $3.head;
         $$->els = $4;
@@ -756,7 +764,7 @@ if_stmt:
 else_opt:
     %empty                      { $$ = NULL; }
   | KW_ELSE block {
-        $$ = stmt_new(p, S_BLOCK, &@2);
+        $$ = stmt_new(p, S_BLOCK, &@2, &@2);
         $$->body = $2.head;
     }
   | KW_ELSE if_stmt             { $$ = $2; }

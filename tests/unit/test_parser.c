@@ -581,36 +581,38 @@ START_TEST(game_tictactoe)
         d = d->next;
     ck_assert_str_eq(d->name, "line");
     ck_assert_int_eq(d->ret->kind, TY_INT);
-    ck_assert_int_eq(d->end_loc.line, 30);
+    ck_assert_int_eq(d->end_loc.line, 28);
     ck_assert_int_eq(d->end_loc.col, 1);
     const struct ast_stmt *s = d->body;
     ck_assert_int_eq(s->kind, S_IF);
-    ck_assert_int_eq(s->loc.line, 28);
+    ck_assert_int_eq(s->loc.line, 26);
     ck_assert_int_eq(s->loc.col, 3);
     ck_assert_int_eq(s->loc.len, 2);
-    ck_assert_int_eq(s->end_line, 28);
-    /* b[x] != 0 && ...: the whole condition spans the rest of the line up
-     * to the brace. */
+    ck_assert_int_eq(s->end_line, 26);
+    /* b[x] != 0 && ...: the condition spans up to the brace. */
     ck_assert_int_eq(s->a->loc.col, 6);
-    ck_assert_int_eq(s->a->loc.len, 51);
+    ck_assert_int_eq(s->a->loc.len, 43);
     d = d->next; /* winner_of */
     ck_assert_int_eq(d->body->kind, S_FOR_RANGE);
-    ck_assert_int_eq(d->body->loc.line, 33);
-    ck_assert_int_eq(d->body->end_line, 38);
+    ck_assert_int_eq(d->body->loc.line, 31);
+    ck_assert_int_eq(d->body->end_line, 36);
     ck_assert_int_eq(d->body->name_loc.col, 7);
     while (d->kind != D_ON || d->on != ON_MESSAGE)
         d = d->next;
+    ck_assert_int_eq(d->end_loc.line, 56);
     s = d->body->next->next->next; /* group.board[msg.square] = me.id; */
     ck_assert_int_eq(s->kind, S_ASSIGN);
+    ck_assert_int_eq(s->loc.line, 51);
+    ck_assert_int_eq(s->end_line, 51);
     ck_assert_int_eq(s->op, '=');
     ck_assert_int_eq(s->target->kind, E_INDEX);
     ck_assert_int_eq(s->target->loc.col, 3);
-    ck_assert_int_eq(s->target->loc.len, 23);
+    ck_assert_int_eq(s->target->loc.len, 24);
     /* A field's location is its name. */
     ck_assert_int_eq(s->a->kind, E_FIELD);
-    ck_assert_int_eq(s->a->loc.col, 32);
+    ck_assert_int_eq(s->a->loc.col, 33);
     ck_assert_int_eq(s->a->loc.len, 2);
-    ck_assert_int_eq(s->a->a->loc.col, 29);
+    ck_assert_int_eq(s->a->a->loc.col, 30);
     result_free(&r);
     free(src);
 }

@@ -267,7 +267,7 @@ START_TEST(targets_and_scope)
     expect(HEAD "player { s: int; }\non start { me.s = 1; }\n",
            "3:12: error: 'me' is not available in 'on start'\n");
     expect(HEAD "player { s: int; }\non timer t { me.s = 1; }\n",
-           "3:15: error: 'me' is not available in 'on timer t'\n");
+           "3:14: error: 'me' is not available in 'on timer t'\n");
     expect(HEAD "player { s: int; }\nfn f() { me.s = 1; }\n",
            "3:10: error: 'me' is not available in fn 'f'\n");
     expect(HEAD "group { x: int; }\non load { group.x = msg.x; }\n",
