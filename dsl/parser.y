@@ -676,7 +676,7 @@ stmt:
     }
   | KW_FOR IDENT KW_IN expr block {
         $$ = stmt_new(p, $4->kind == E_PLAYERS ? S_FOR_PLAYERS : S_FOR_TABLE,
-                      &@$);
+                      &@1, &@$);
         $$->name = $2;
         $$->name_loc = LOC(@2);
         $$->a = $4;
@@ -1103,12 +1103,16 @@ static bool describe_expected(char *buf, size_t size,
     for (int i = 0; i < n; i++)
         if (!continues_expr(yysymbol_name(e[i])))
             other = true;
-    for (int i = 0; i < n; i++) {
-        const char *nm = yysymbol_name(e[i]);
-        if (other && continues_expr(nm))
-            continue;
-        names[k++] = nm;
-    }
+    /* Closing brackets last: "expected ',' or '}'". */
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < n; i++) {
+            const char *nm = yysymbol_name(e[i]);
+            bool closer = strcmp(nm, "')'") == 0 || strcmp(nm, "']'") == 0 ||
+                          strcmp(nm, "'}'") == 0;
+            if ((other && continues_expr(nm)) || closer != (pass == 1))
+                continue;
+            names[k++] = nm;
+        }
     if (k == 0 || k > MAX_LISTED)
         return false;
     *only_semi = k == 1 && strcmp(names[0], "';'") == 0;

@@ -161,6 +161,7 @@ async function main() {
   r = await move(base, pb.code, 8);
   check('a move after the end is 422 "the game is over"', isError(r, 422, /over/), `${r.status} ${r.text}`);
 
+  if (!wonA) return;   // the rest needs the win
   const lastBeforeFinish = Number(wonA.id) - 1;
   const replayFin = await openStream(base, pa.code, lastBeforeFinish, 'player 1 replay of the end');
   await replayFin.waitCount(2);

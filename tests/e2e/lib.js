@@ -105,8 +105,9 @@ function compile(name, dir) {
   return ok ? bin : null;
 }
 
-/* A game server process: start() resolves with its base URL
- * ("http://127.0.0.1:PORT") once it printed `listening on`, or null. */
+/* A game server process: start(port) resolves with its base URL
+ * ("http://127.0.0.1:PORT") once it printed `listening on`, or null.
+ * port 0 (the default) lets the server pick a free one. */
 class Server {
   constructor(bin, dir, db) {
     this.bin = bin;
@@ -117,9 +118,9 @@ class Server {
     this.base = null;
   }
 
-  start() {
+  start(port = 0) {
     return new Promise((resolve) => {
-      this.proc = spawn(this.bin, ['--port', '0', '--db', this.db, '--admin-password', PW],
+      this.proc = spawn(this.bin, ['--port', String(port), '--db', this.db, '--admin-password', PW],
         { cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'] });
       servers.add(this);
       let settled = false;
