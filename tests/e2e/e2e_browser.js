@@ -55,7 +55,7 @@ async function tictactoe(b) {
   const A = await b.page(base + pa.url);
   const B = await b.page(base + pb.url);
   let a = await b.until(A, `(${TTT}).turn.includes('Your turn') && ${TTT}`);
-  let bb = await b.until(B, `(${TTT}).turn.includes('Waiting') && ${TTT}`);
+  let bb = await b.until(B, `(${TTT}).turn.includes('Waiting for X') && ${TTT}`);
   check('ttt: both tabs show the empty board, X to play, connected',
     a && bb && a.cells === '.........' && a.status === 'connected' && /Waiting for X/.test(bb.turn),
     JSON.stringify([a, bb]));
