@@ -165,6 +165,15 @@ static struct ast_decl *decl_new(struct parser *p, enum decl_kind k,
     return d;
 }
 
+/* The location of the closing brace that ends the span l (a block).  A
+ * closer the lexer inserted is zero bytes wide, at column 1 of the next
+ * declaration: the column is then kept at 1. */
+static struct loc brace_end(const YYLTYPE *l)
+{
+    struct loc r = { l->end_line, l->end_col > 1 ? l->end_col - 1 : 1, 1 };
+    return r;
+}
+
 /* Adds a finished declaration to the file (so that a parse that stops
  * early still returns what it had). */
 static void add_decl(struct parser *p, struct ast_decl *d)
@@ -514,7 +523,7 @@ entry_key:
 fn_decl:
     KW_FN IDENT '(' params_opt ')' ret_opt block {
         $$ = decl_new(p, D_FN, &@1, &@7);
-        $$->end_loc = (struct loc){ @7.end_line, @7.end_col - 1, 1 };
+        $$->end_loc = brace_end(&@7);
         $$->name = $2;
         $$->name_loc = LOC(@2);
         $$->fields = $4.head;
@@ -548,21 +557,21 @@ ret_opt:
 on_decl:
     KW_ON KW_LOAD block {
         $$ = decl_new(p, D_ON, &@1, &@3);
-        $$->end_loc = (struct loc){ @3.end_line, @3.end_col - 1, 1 };
+        $$->end_loc = brace_end(&@3);
         $$->on = ON_LOAD;
         $$->name_loc = LOC(@2);
         $$->body = $3.head;
     }
   | KW_ON KW_START block {
         $$ = decl_new(p, D_ON, &@1, &@3);
-        $$->end_loc = (struct loc){ @3.end_line, @3.end_col - 1, 1 };
+        $$->end_loc = brace_end(&@3);
         $$->on = ON_START;
         $$->name_loc = LOC(@2);
         $$->body = $3.head;
     }
   | KW_ON IDENT block {
         $$ = decl_new(p, D_ON, &@1, &@3);
-        $$->end_loc = (struct loc){ @3.end_line, @3.end_col - 1, 1 };
+        $$->end_loc = brace_end(&@3);
         $$->on = ON_MESSAGE;
         $$->name = $2;
         $$->name_loc = LOC(@2);
@@ -570,7 +579,7 @@ on_decl:
     }
   | KW_ON KW_TIMER IDENT block {
         $$ = decl_new(p, D_ON, &@1, &@4);
-        $$->end_loc = (struct loc){ @4.end_line, @4.end_col - 1, 1 };
+        $$->end_loc = brace_end(&@4);
         $$->on = ON_TIMER;
         $$->name = $3;
         $$->name_loc = LOC(@3);
