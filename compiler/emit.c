@@ -49,6 +49,19 @@ struct em {
     int last_line;      /* source line last quoted (not quoted twice in a row) */
     const char **lines; /* start of each source line (1-based) */
     int nlines;
+    struct ast_decl *cur_msg;   /* message of the handler being written, or NULL */
+    FILE *qfns;         /* query functions, written before the bodies */
+    int nq;             /* query functions so far (their numbers) */
+};
+
+/* A variable that a query function's where clause reads from the code
+ * around it, passed to the function as a parameter of the same name. */
+enum cap_kind { CAP_VAL, CAP_ROW, CAP_MSG };
+struct cap {
+    enum cap_kind kind;
+    const char *cname;
+    struct ast_type ty;         /* CAP_VAL */
+    struct ast_decl *table;     /* CAP_ROW */
 };
 
 /* ---- output helpers ------------------------------------------------------- */
@@ -260,11 +273,24 @@ static void player_id(struct em *m, struct ast_expr *p)
         expr(m, p);
 }
 
+/* The index of table t in the descriptor's tables[]. */
+static int tindex(struct em *m, const struct ast_decl *t)
+{
+    for (int i = 0; i < m->P->n_tables; i++)
+        if (m->P->tables[i] == t)
+            return i;
+    return -1;
+}
+
 /* Writes the location of an array's elements: something indexable. */
 static void arr_elems(struct em *m, struct ast_expr *e)
 {
     struct sym *y = S(e);
-    if (e->kind == E_FIELD && y && y->kind == SYM_GROUP_FIELD) {
+    if (e->kind == E_FIELD && y && y->kind == SYM_ROW_FIELD) {
+        out(m, "%s->%s", S(e->a)->cname, e->name);
+    } else if (e->kind == E_NAME && y && y->kind == SYM_ROW_FIELD) {
+        out(m, "%s->%s", y->cname, e->name);
+    } else if (e->kind == E_FIELD && y && y->kind == SYM_GROUP_FIELD) {
         out(m, "GROUP->%s", e->name);
     } else if (e->kind == E_FIELD && y && y->kind == SYM_PLAYER_FIELD) {
         out(m, "PLAYER(%d, ", e->loc.line);
@@ -386,6 +412,9 @@ static void binary(struct em *m, struct ast_expr *e)
     }
 }
 
+static void query_count(struct em *m, struct ast_expr *q);
+static void json_len(struct em *m, struct ast_expr *e);
+
 static void call(struct em *m, struct ast_expr *e)
 {
     struct sym *y = S(e);
@@ -401,9 +430,14 @@ static void call(struct em *m, struct ast_expr *e)
         return;
     }
     switch (y->builtin) {
+    case B_COUNT:
+        query_count(m, x);
+        return;
     case B_LEN:
         if (x->kind == E_PLAYERS)
             out(m, "lv_nplayers(ctx)");
+        else if (x->ty.kind == TY_TABLE || x->ty.kind == TY_JSON_ARRAY)
+            json_len(m, x);
         else if (x->ty.kind == TY_ARRAY)
             out(m, "%" PRId64, x->ty.size);
         else {
@@ -492,10 +526,18 @@ static void expr(struct em *m, struct ast_expr *e)
         out(m, "%s", e->ival ? "true" : "false");
         return;
     case E_NAME:
-        if (y->kind == SYM_CONST)
+        if (y->kind == SYM_CONST) {
             cval(m, y->val);
-        else
+        } else if (y->kind == SYM_ROW_FIELD && e->ty.kind == TY_ARRAY) {
+            out(m, "%s__arr_%s_%" PRId64 "_load(", m->G, elem_tag(e->ty.elem), e->ty.size);
+            arr_elems(m, e);
+            out(m, ")");
+        } else if (y->kind == SYM_ROW_FIELD) {
+            /* A bare column (or id) in a where clause: the row under test. */
+            out(m, "%s->%s", y->cname, y->index < 0 ? "id" : e->name);
+        } else {
             out(m, "%s", y->cname);
+        }
         return;
     case E_ME:
         out(m, "lv_me(ctx)");
@@ -509,6 +551,7 @@ static void expr(struct em *m, struct ast_expr *e)
         switch (y->kind) {
         case SYM_GROUP_FIELD:
         case SYM_PLAYER_FIELD:
+        case SYM_ROW_FIELD:
             if (e->ty.kind == TY_ARRAY) {
                 out(m, "%s__arr_%s_%" PRId64 "_load(", m->G, elem_tag(e->ty.elem), e->ty.size);
                 arr_elems(m, e);
@@ -530,6 +573,9 @@ static void expr(struct em *m, struct ast_expr *e)
             out(m, "lv_page(ctx, %d, ", e->loc.line);
             player_id(m, e->a);
             out(m, ")");
+            return;
+        case SYM_ROW_ID:
+            out(m, "%s->id", S(e->a)->cname);
             return;
         default:
             out(m, "0 /* unsupported field */");
@@ -994,8 +1040,9 @@ static void stmt(struct em *m, struct ast_stmt *st)
         const char *v = y->cname;
         x = expr_str(m, st->a);
         z = expr_str(m, st->b);
-        line(m, "for (int64_t %s = %s, %s_last = %s, %s_go = %s <= %s_last; %s_go;"
-             " %s_go = %s < %s_last, %s += %s_go) {",
+        /* last_/go_ prefixes cannot clash with a .live local (all v_...). */
+        line(m, "for (int64_t %s = %s, last_%s = %s, go_%s = %s <= last_%s; go_%s;"
+             " go_%s = %s < last_%s, %s += go_%s) {",
              v, x, v, z, v, v, v, v, v, v, v, v, v);
         free(x);
         free(z);

@@ -65,7 +65,7 @@ struct sema {
     int loops;
     int nlocals;                /* for unique C names */
     struct call_edge *calls;
-    bool uses_tables_reported;
+    int nrows;                  /* queries so far: row_N names, file-wide */
 };
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -1144,7 +1144,8 @@ static int count_args(struct ast_expr *e)
     return n;
 }
 
-static void check_query(struct sema *s, struct ast_expr *q, struct ast_type *rowty);
+static void check_query(struct sema *s, struct ast_expr *q, struct ast_type *rowty,
+                        const char *rowname);
 
 static void check_builtin(struct sema *s, struct ast_expr *e, enum builtin b)
 {
@@ -1168,7 +1169,7 @@ static void check_builtin(struct sema *s, struct ast_expr *e, enum builtin b)
             ERR(s, x->loc, "'count' needs a table, as in 'count(T where COND)'");
             return;
         }
-        check_query(s, x, &rt);
+        check_query(s, x, &rt, NULL);
         if (x->ty.kind != TY_ERROR)
             e->ty = mkty(TY_INT);
         return;
@@ -1185,11 +1186,8 @@ static void check_builtin(struct sema *s, struct ast_expr *e, enum builtin b)
             return;
     switch (b) {
     case B_LEN:
-        if (x->ty.kind == TY_STRING || x->ty.kind == TY_ARRAY || x->ty.kind == TY_JSON_ARRAY) {
-            if (x->ty.kind == TY_JSON_ARRAY) {
-                ERR(s, x->loc, "'len' of a '%s' is not supported yet", tn(&x->ty));
-                return;
-            }
+        if (x->ty.kind == TY_STRING || x->ty.kind == TY_ARRAY || x->ty.kind == TY_JSON_ARRAY ||
+            x->ty.kind == TY_TABLE) {
             e->ty = mkty(TY_INT);
         } else {
             ERR(s, x->loc, "'len' needs a string, an array or 'players', not '%s'", tn(&x->ty));
@@ -1496,8 +1494,14 @@ static void check_array_lit(struct sema *s, struct ast_expr *e)
 }
 
 /* A table name, or a query, used as a value or loop source.  Fills
- * *rowty with the row type and sets q->ty to TY_TABLE (the JSON array). */
-static void check_query(struct sema *s, struct ast_expr *q, struct ast_type *rowty)
+ * *rowty with the row type and sets q->ty to TY_TABLE (the JSON array).
+ * A query (E_QUERY) gets its own SYM_TABLE symbol in q->sym whose cname is
+ * the C variable holding the row under test: `rowname` (a for loop's
+ * variable) or a fresh `row_N`; the bare field names of its where clause
+ * resolve to SYM_ROW_FIELD symbols with that same cname.  A bare table name
+ * (E_NAME) points at the table's global symbol. */
+static void check_query(struct sema *s, struct ast_expr *q, struct ast_type *rowty,
+                        const char *rowname)
 {
     struct sym *y = find_global(s, q->name);
     q->ty = mkty(TY_ERROR);
@@ -1517,16 +1521,29 @@ static void check_query(struct sema *s, struct ast_expr *q, struct ast_type *row
         return;
     }
     q->sym = y;
+    y->used = true;
     *rowty = mkty(TY_ROW);
     rowty->table = y->decl;
     if (q->kind == E_QUERY) {
         /* Inside where/order by, the row's fields are in scope by name. */
         struct sema_record *rec = record_of_table(s, y->decl);
+        struct sym *qs = new_sym(s, SYM_TABLE, y->name, q->loc);
+        char buf[64];
+        qs->decl = y->decl;
+        qs->index = y->index;
+        if (rowname) {
+            qs->cname = rowname;
+        } else {
+            snprintf(buf, sizeof buf, "row_%d", ++s->nrows);
+            qs->cname = arena_strdup(s->A, buf);
+        }
+        q->sym = qs;
         push_scope(s);
         struct sym *r = new_sym(s, SYM_ROW_FIELD, "id", y->decl->name_loc);
         r->ty = mkty(TY_INT);
         r->index = -1;
         r->decl = y->decl;
+        r->cname = qs->cname;
         r->next = s->scope->syms;
         s->scope->syms = r;
         for (int i = 0; rec && i < rec->n; i++) {
@@ -1535,6 +1552,7 @@ static void check_query(struct sema *s, struct ast_expr *q, struct ast_type *row
             fy->index = i;
             fy->field = rec->fields[i].field;
             fy->decl = y->decl;
+            fy->cname = qs->cname;
             fy->next = s->scope->syms;
             s->scope->syms = fy;
         }
@@ -1655,7 +1673,10 @@ static void check_expr(struct sema *s, struct ast_expr *e)
             ERR(s, e->a->loc, "condition must be 'bool', not '%s'", tn(&e->a->ty));
         if (e->a->ty.kind != TY_BOOL || e->b->ty.kind == TY_ERROR || e->c->ty.kind == TY_ERROR)
             return;
-        if (type_eq(&e->b->ty, &e->c->ty) && e->b->ty.kind != TY_TABLE && e->b->ty.kind != TY_ROW)
+        if ((e->b->ty.kind == TY_TABLE || e->b->ty.kind == TY_JSON_ARRAY) &&
+            (e->c->ty.kind == TY_TABLE || e->c->ty.kind == TY_JSON_ARRAY))
+            e->ty = mkty(TY_JSON_ARRAY);
+        else if (type_eq(&e->b->ty, &e->c->ty) && e->b->ty.kind != TY_TABLE && e->b->ty.kind != TY_ROW)
             set_ty(s, e, e->b->ty);
         else if (is_num(e->b->ty.kind) && is_num(e->c->ty.kind))
             e->ty = mkty(TY_FLOAT);
@@ -1671,7 +1692,7 @@ static void check_expr(struct sema *s, struct ast_expr *e)
         return;
     case E_QUERY: {
         struct ast_type rt;
-        check_query(s, e, &rt);
+        check_query(s, e, &rt, NULL);
         return;
     }
     }
@@ -1915,16 +1936,31 @@ static void check_stmt(struct sema *s, struct ast_stmt *st)
         pop_scope(s);
         return;
     case S_FOR_TABLE: {
+        /* The loop variable is declared first (its type is known from the
+         * table's name alone) so that the query's row is that variable:
+         * `for r in offer where r.price < 10` works, and bare field names
+         * in the where clause read the same row. */
         struct ast_type rt = mkty(TY_ERROR);
+        struct sym *ty = NULL, *lv;
+        if (st->a->kind == E_QUERY || st->a->kind == E_NAME)
+            ty = find_global(s, st->a->name);
+        if (ty && ty->kind == SYM_TABLE) {
+            rt = mkty(TY_ROW);
+            rt.table = ty->decl;
+        }
+        push_scope(s);
+        lv = declare_local(s, SYM_FOR_ROW, st->name, st->name_loc, rt);
+        st->sym = lv;
         if (st->a->kind != E_QUERY && st->a->kind != E_NAME) {
             check_expr(s, st->a);
             if (st->a->ty.kind != TY_ERROR)
                 ERR(s, st->a->loc, "expected a range 'A..B', 'players' or a table after 'in'");
         } else {
-            check_query(s, st->a, &rt);
+            struct ast_type rt2;
+            check_query(s, st->a, &rt2, lv->cname);
+            if (st->a->ty.kind == TY_ERROR)
+                lv->ty = mkty(TY_ERROR);
         }
-        push_scope(s);
-        st->sym = declare_local(s, SYM_FOR_ROW, st->name, st->name_loc, rt);
         s->loops++;
         check_block(s, st->body);
         s->loops--;
@@ -2401,11 +2437,6 @@ int sema_check(struct ast_file *f, struct diag *d)
         else if (x->kind == D_ON)
             check_handler(s, x);
     }
-
-    /* Tables are checked but the emitter does not generate them yet. */
-    for (x = f->decls; x; x = x->next)
-        if (x->kind == D_TABLE)
-            ERR(s, x->loc, "'table' is not supported yet");
 
     /* Pass 3: recursion, unhandled messages. */
     if (nfn > 0) {

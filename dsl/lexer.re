@@ -231,6 +231,8 @@ static int scan_string(struct lexer *lx, const char *tok, YYSTYPE *val)
             eol--;
         lex_error(lx, here(lx, tok, (size_t)(eol - tok)),
                   "unterminated string literal");
+        diag_help(lx->diag, "close it with '\"' on the same line (a string "
+                  "cannot span lines; \\n is a line break)");
         reported = true;
     }
     for (const char *q = body; q < body_end;) {
@@ -353,6 +355,7 @@ static bool skip_block_comment(struct lexer *lx, const char *tok)
     }
     lx->cur = end;
     lex_error(lx, at, "unterminated comment");
+    diag_note(lx->diag, "the file ends before its '*/'");
     return false;
 }
 
@@ -409,6 +412,10 @@ static void stray(struct lexer *lx, const char *tok)
                          : "unexpected characters '%s'", shown);
     if (chars == 1 && (*tok == '&' || *tok == '|'))
         diag_help(lx->diag, "did you mean '%c%c'?", *tok, *tok);
+    else if (chars == 1 && *tok == '#')
+        diag_help(lx->diag, "comments start with '//'");
+    else if (chars == 1 && *tok == '\'')
+        diag_help(lx->diag, "strings are written in double quotes");
 }
 
 /* Value of the decimal digits [p, e) into *v; false on overflow. */
@@ -423,6 +430,63 @@ static bool decimal(const char *p, const char *e, int64_t *v)
     }
     *v = r;
     return true;
+}
+
+/* An integer literal: the decimal digits [tok, lx->cur) into val->ival,
+ * reporting one that does not fit an int (the value is then 0).  Returns
+ * the token kind, INTLIT. */
+static int int_literal(struct lexer *lx, const char *tok, YYSTYPE *val)
+{
+    size_t n = (size_t)(lx->cur - tok);
+    if (!decimal(tok, lx->cur, &val->ival)) {
+        char q[QUOTE_MAX + 4];
+        lex_error(lx, here(lx, tok, n),
+                  "integer literal '%s' is out of range", quote(q, tok, n));
+        diag_note(lx->diag, "the largest int is %" PRId64, INT64_MAX);
+        val->ival = 0;
+    }
+    return INTLIT;
+}
+
+/* True if [p, e) is all ASCII letters (and not empty). */
+static bool all_letters(const char *p, const char *e)
+{
+    if (p == e)
+        return false;
+    for (; p < e; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+            return false;
+    return true;
+}
+
+/* The `= help:` line of a malformed number [tok, tok + n): digits, maybe a
+ * fraction, then letters that are no unit.  Says what the author most
+ * likely meant; prints nothing when there is no good guess. */
+static void malformed_help(struct lexer *lx, const char *tok, size_t n)
+{
+    const char *e = tok + n, *s = tok;
+    while (s < e && *s >= '0' && *s <= '9')
+        s++;
+    bool fraction = s < e && *s == '.';
+    if (fraction)
+        for (s++; s < e && *s >= '0' && *s <= '9'; s++)
+            ;
+    if (!fraction && s == tok + 1 && *tok == '0' &&
+            (*s == 'x' || *s == 'X' || *s == 'b' || *s == 'B' ||
+             *s == 'o' || *s == 'O')) {
+        diag_help(lx->diag, "integers are written in decimal");
+        return;
+    }
+    if (*s == 'e' || *s == 'E') {
+        diag_help(lx->diag, "an exponent is 'e' and digits, as in 1e-3 "
+                  "or 2.5e6");
+        return;
+    }
+    if (all_letters(s, e))
+        diag_help(lx->diag, fraction
+                  ? "a duration is a whole number followed by 'ms', 's' or "
+                    "'m': use a smaller unit"
+                  : "a duration is an integer followed by 'ms', 's' or 'm'");
 }
 
 /* The closer of an opening bracket. */
@@ -628,15 +692,24 @@ loop:
     }
 
     dec {
-        kind = INTLIT;
-        if (!decimal(tok, lx->cur, &val->ival)) {
-            char q[QUOTE_MAX + 4];
-            lex_error(lx, here(lx, tok, (size_t)(lx->cur - tok)),
-                      "integer literal '%s' is out of range",
-                      quote(q, tok, (size_t)(lx->cur - tok)));
-            diag_note(lx->diag, "the largest int is %" PRId64, INT64_MAX);
-            val->ival = 0;
+        kind = int_literal(lx, tok, val);
+        goto token;
+    }
+    dec "." {
+        /* `0..8` is an int and a range: give the '.' back. */
+        if (lx->cur < lx->src + lx->len && *lx->cur == '.') {
+            lx->cur--;
+            kind = int_literal(lx, tok, val);
+            goto token;
         }
+        char q[QUOTE_MAX + 4];
+        size_t n = (size_t)(lx->cur - tok);
+        lex_error(lx, here(lx, tok, n), "malformed literal '%s'",
+                  quote(q, tok, n));
+        diag_help(lx->diag, "a float needs digits after the '.': write "
+                  "'%.*s0'", (int)(n > QUOTE_MAX ? QUOTE_MAX : n), tok);
+        kind = FLOATLIT;
+        val->fval = 0;
         goto token;
     }
     dec "." dec exp? | dec exp {
@@ -679,9 +752,7 @@ loop:
         size_t n = (size_t)(lx->cur - tok);
         lex_error(lx, here(lx, tok, n), "malformed literal '%s'",
                   quote(q, tok, n));
-        if (!memchr(tok, '.', n))
-            diag_help(lx->diag, "a duration is an integer followed by "
-                      "'ms', 's' or 'm'");
+        malformed_help(lx, tok, n);
         if (memchr(tok, '.', n)) {
             kind = FLOATLIT;
             val->fval = 0;

@@ -1060,6 +1060,21 @@ static bool continues_expr(const char *name)
     return false;
 }
 
+/* How a token class reads in "expected ..." ("a name", not "identifier");
+ * other symbols keep bison's quoted spelling. */
+static const char *in_words(const char *name)
+{
+    static const char *const words[][2] = {
+        { "identifier", "a name" }, { "string literal", "a string" },
+        { "integer", "an integer" }, { "float", "a float" },
+        { "duration", "a duration" },
+    };
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (strcmp(name, words[i][0]) == 0)
+            return words[i][1];
+    return name;
+}
+
 /* Appends the closers in e (')' ']' '}') as " or X" to buf. */
 static void add_closers(char *buf, size_t size, const yysymbol_kind_t *e,
                         int n)
@@ -1080,6 +1095,13 @@ static bool describe_expected(char *buf, size_t size,
 {
     *only_semi = false;
     buf[0] = '\0';
+    if (has(e, n, "identifier") && has(e, n, "'game'") &&
+        has(e, n, "'let'")) {
+        /* After '.', or an object key: any word fits. */
+        snprintf(buf, size, "a name");
+        add_closers(buf, size, e, n);
+        return true;
+    }
     if (has(e, n, "'let'") && has(e, n, "'if'")) {
         snprintf(buf, size, "a statement");
         add_closers(buf, size, e, n);
@@ -1129,7 +1151,7 @@ static bool describe_expected(char *buf, size_t size,
     for (int i = 0; i < k; i++) {
         const char *sep = i == 0 ? "" : i == k - 1 ? " or " : ", ";
         len += (size_t)snprintf(buf + len, size > len ? size - len : 0,
-                                "%s%s", sep, names[i]);
+                                "%s%s", sep, in_words(names[i]));
     }
     return true;
 }
@@ -1173,6 +1195,35 @@ static const char *semi_context(const struct lex_tokinfo *prev)
     }
 }
 
+/* True if the symbol bison spells `name` is a keyword ("'game'" ...). */
+static bool is_keyword(const char *name)
+{
+    return name[0] == '\'' && name[1] >= 'a' && name[1] <= 'z' &&
+           name[2] != '\0' && name[2] != '\'';
+}
+
+/* Adds a `= help:` line to the syntax error just reported at token t (of
+ * the expected set e), for the mistakes people make most: a keyword used
+ * as a name, '=' for '==', a `while` loop.  prev is the token before t, or
+ * NULL. */
+static void syntax_help(struct parser *p, yysymbol_kind_t t,
+                        const yysymbol_kind_t *e, int n,
+                        const struct lex_tokinfo *prev)
+{
+    const char *tname = yysymbol_name(t);
+    if (is_keyword(tname) && has(e, n, "identifier")) {
+        diag_help(p->d, "'%.*s' is a keyword and cannot be a name",
+                  (int)strlen(tname) - 2, tname + 1);
+    } else if (strcmp(tname, "'='") == 0 && has(e, n, "'=='")) {
+        diag_help(p->d, "did you mean '=='?");
+    } else if (prev && prev->kind == IDENT &&
+               prev->loc.end_off - prev->loc.off == 5 &&
+               strncmp(p->lx.src + prev->loc.off, "while", 5) == 0) {
+        diag_help(p->d, "there is no 'while' loop (every handler "
+                  "terminates): use 'for i in A..B'");
+    }
+}
+
 /* Reports one syntax error (bison calls this only when it is not already
  * recovering from one).  Silent at tokens the lexer marked quiet. */
 static int yyreport_syntax_error(const yypcontext_t *ctx, struct parser *p)
@@ -1193,6 +1244,11 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, struct parser *p)
 
     const struct lex_tokinfo *prev = &p->lx.prev;
     bool have_prev = p->lx.last.loc.tok == l->tok && prev->loc.tok > 0;
+    const char *tname = yysymbol_name(t);
+    /* A '}' where ';' fits ends a field or statement that lacks its ';'. */
+    if (!only_semi && have_prev && has(e, n, "';'") &&
+            strcmp(tname, "'}'") == 0 && *semi_context(prev))
+        only_semi = true;
     if (only_semi && have_prev && prev->loc.end_line < l->line) {
         /* Point just after the statement or field that lacks its ';'. */
         struct loc at = { prev->loc.end_line, prev->loc.end_col, 1 };
@@ -1205,6 +1261,7 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, struct parser *p)
     } else {
         diag_error(p->d, LOC(*l), "unexpected %s", found);
     }
+    syntax_help(p, t, e, n, have_prev ? prev : NULL);
     return 0;
 }
 

@@ -45,7 +45,7 @@
   var base = match ? '/p/' + match[1] : null;
 
   var streamOpened = false;   /* the stream has been open once: sends go out */
-  var waiting = [];           /* sends queued until then: {data, resolve, reject} */
+  var waiting = [];           /* sends queued until then: {body, resolve, reject} */
   var chain = Promise.resolve();  /* serializes the POSTs */
   var source = null;
   var reopenDelay = REOPEN_FIRST_MS;
@@ -71,15 +71,16 @@
     return err;
   }
 
-  /* POSTs one message now.  Returns a Promise of the server's JSON answer;
-   * rejects with liveRejection() for an error status or a network failure. */
-  function post(data) {
+  /* POSTs one message (body: its JSON text) now.  Returns a Promise of the
+   * server's JSON answer; rejects with liveRejection() for an error status
+   * or a network failure.  Never throws. */
+  function post(body) {
     var controller = typeof AbortController === 'function' ? new AbortController() : null;
     var timer = controller ? setTimeout(function () { controller.abort(); }, SEND_TIMEOUT_MS) : null;
     return fetch(base + '/live', {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify(data === undefined ? null : data),
+      body: body,
       credentials: 'same-origin',
       signal: controller ? controller.signal : undefined
     }).then(function (res) {
@@ -91,22 +92,22 @@
           ? answer.error : 'the server answered ' + res.status;
         throw liveRejection(reason, res.status);
       });
-    }, function (e) {
-      throw liveRejection(e && e.name === 'AbortError'
-        ? 'the server did not answer' : 'cannot reach the server', 0);
     }).then(function (answer) {
       if (timer) clearTimeout(timer);
       return answer;
     }, function (err) {
       if (timer) clearTimeout(timer);
-      throw err;
+      if (err && err.liveRejection) throw err;
+      throw liveRejection(err && err.name === 'AbortError'
+        ? 'the server did not answer' : 'cannot reach the server', 0);
     });
   }
 
-  /* Puts a send after the previous ones and settles `resolve`/`reject`. */
+  /* Puts a send after the previous ones and settles its Promise.  The chain
+   * itself never rejects, so one failed send does not stop the next. */
   function enqueue(item) {
     chain = chain.then(function () {
-      return post(item.data).then(item.resolve, item.reject);
+      return post(item.body).then(item.resolve, item.reject);
     });
   }
 
@@ -119,7 +120,15 @@
         reject(liveRejection('liveSend works only on a participant page (/p/CODE)', 0));
         return;
       }
-      var item = { data: data, resolve: resolve, reject: reject };
+      var body;
+      try {
+        body = JSON.stringify(data === undefined ? null : data);
+        if (body === undefined) body = 'null';   /* a function, a symbol */
+      } catch (e) {
+        reject(liveRejection('liveSend: the data cannot be sent as JSON (' + e.message + ')', 0));
+        return;
+      }
+      var item = { body: body, resolve: resolve, reject: reject };
       if (streamOpened) enqueue(item); else waiting.push(item);
     });
   }

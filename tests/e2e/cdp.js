@@ -126,14 +126,20 @@ class Browser {
     fs.writeFileSync(file, Buffer.from(r.data, 'base64'));
   }
 
-  /* Kills the browser, waits (bounded) for it to exit, removes its profile. */
+  /* Closes the browser (Browser.close, then SIGKILL if it is still there
+   * after STOP_MS), waits for it, and removes its profile. */
   async stop() {
+    const STOP_MS = 3000;
     if (this.proc.exitCode === null && this.proc.signalCode === null) {
       const gone = new Promise((r) => this.proc.once('exit', r));
-      try { this.proc.kill('SIGKILL'); } catch (e) { /* gone */ }
-      await Promise.race([gone, new Promise((r) => setTimeout(r, 3000))]);
+      this.send('Browser.close').catch(() => {});
+      const t = setTimeout(() => { try { this.proc.kill('SIGKILL'); } catch (e) { /* gone */ } }, STOP_MS);
+      await gone;
+      clearTimeout(t);
     }
-    try { fs.rmSync(this.profile, { recursive: true, force: true }); } catch (e) { /* still in use */ }
+    try {
+      fs.rmSync(this.profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+    } catch (e) { /* still in use: left in the temporary folder */ }
   }
 }
 
