@@ -1041,6 +1041,23 @@ static double proc_mem(int pid, const char *key)
     return v;
 }
 
+/* Busy and total jiffies of the whole machine (the "cpu" line of /proc/stat). */
+static void machine_cpu(double *busy, double *total)
+{
+    unsigned long long v[8] = { 0 };
+    *busy = *total = 0;
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f)
+        return;
+    if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+               &v[4], &v[5], &v[6], &v[7]) == 8) {
+        for (int i = 0; i < 8; i++)
+            *total += (double)v[i];
+        *busy = *total - (double)v[3] - (double)v[4];     /* minus idle and iowait */
+    }
+    fclose(f);
+}
+
 /* CPU seconds this process (all its threads) has used. */
 static double self_cpu(void)
 {
@@ -1146,14 +1163,15 @@ int main(int argc, char **argv)
         die("participants (and --probe) must be multiples of the group size, at most %d in all",
             MAX_PARTICIPANTS);
 
-    /* two descriptors per participant and some slack */
+    /* a stream and a POST connection per participant (streams: no POSTs),
+     * and some slack */
+    int fds = (opt.sc == SC_STREAMS ? 1 : 2) * n_parts + 64;
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
-        if (rl.rlim_cur < (rlim_t)(2 * n_parts + 64))
-            die("need %d file descriptors, have %lu", 2 * n_parts + 64,
-                (unsigned long)rl.rlim_cur);
+        if (rl.rlim_cur < (rlim_t)fds)
+            die("need %d file descriptors, have %lu", fds, (unsigned long)rl.rlim_cur);
     }
     server_addr.sin_family = AF_INET;
     server_addr.sin_port = htons((uint16_t)opt.port);
@@ -1257,7 +1275,7 @@ int main(int argc, char **argv)
         }
     }
 
-    double cpu0 = -1, cpu1 = -1, gen0 = 0, gen1 = 0;
+    double cpu0 = -1, cpu1 = -1, gen0 = 0, gen1 = 0, mb0 = 0, mt0 = 0, mb1 = 0, mt1 = 0;
     uint64_t t0 = now_ns() + (uint64_t)(opt.warmup * NS_PER_S);
     uint64_t t1 = t0 + (uint64_t)(opt.duration * NS_PER_S);
     if (opt.sc != SC_STREAMS) {
@@ -1267,6 +1285,7 @@ int main(int argc, char **argv)
         sleep_until(t0);
         cpu0 = opt.server_pid ? proc_cpu(opt.server_pid) : -1;
         gen0 = self_cpu();
+        machine_cpu(&mb0, &mt0);
         while (now_ns() < t1 && atomic_load(&total_accepted) < opt.max_messages &&
                !(opt.sc == SC_TICTACTOE && total_games_over() == opt.participants))
             sleep_until(now_ns() + NS_PER_MS);
@@ -1274,6 +1293,7 @@ int main(int argc, char **argv)
         atomic_store(&t_measure_end, t1);
         cpu1 = opt.server_pid ? proc_cpu(opt.server_pid) : -1;
         gen1 = self_cpu();
+        machine_cpu(&mb1, &mt1);
         atomic_store(&phase, PH_DRAIN);
         sleep_until(now_ns() + DRAIN_S * NS_PER_S);
     }
@@ -1322,6 +1342,13 @@ int main(int argc, char **argv)
         return sum.errors || opened < opt.participants ? 1 : 0;
     }
     double acc_s = (double)sum.accepted / secs;
+    /* what the rest of the machine used meanwhile, in % of one core: the
+     * busy share of all cores, minus the server and the generator */
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    double machine_pct = mt1 > mt0 ? (mb1 - mb0) / (mt1 - mt0) * 100.0 * (double)ncpu : -1;
+    double others_pct = machine_pct - (cpu_pct > 0 ? cpu_pct : 0) - (gen1 - gen0) / secs * 100.0;
+    if (others_pct < 0)
+        others_pct = 0;
     double ev_s = (double)sum.events / secs;
     fprintf(stderr,
             "loadgen: %.2f s: %" PRIu64 " accepted (%.0f/s), %" PRIu64 " rejected, %" PRIu64
@@ -1337,15 +1364,16 @@ int main(int argc, char **argv)
                 (double)sum.deliver_lat.max / 1000);
     if (opt.server_pid)
         fprintf(stderr, "loadgen: server CPU %.0f%% (%.1f us per accepted message), RSS %.1f MiB "
-                "(peak %.1f); load generator CPU %.0f%%\n", cpu_pct,
+                "(peak %.1f); load generator CPU %.0f%%; other processes %.0f%%\n", cpu_pct,
                 sum.accepted ? (cpu1 - cpu0) * 1e6 / (double)sum.accepted : 0, rss, hwm,
-                (gen1 - gen0) / secs * 100.0);
+                (gen1 - gen0) / secs * 100.0, others_pct);
     printf("RESULT label=%s scenario=%s participants=%d group=%d senders=%d rate=%.0f secs=%.2f "
            "accepted=%" PRIu64 " accepted_per_s=%.0f rejected=%" PRIu64 " errors=%" PRIu64
            " missed=%" PRIu64 " post_p50_us=%.0f post_p99_us=%.0f post_p999_us=%.0f "
            "events_per_s=%.0f deliver_n=%" PRIu64 " unmatched=%" PRIu64 " deliver_p50_us=%.0f "
            "deliver_p99_us=%.0f deliver_p999_us=%.0f deliver_max_us=%.0f first_p50_ms=%.2f "
-           "cpu_pct=%.0f cpu_us_per_msg=%.1f rss_mib=%.1f hwm_mib=%.1f gen_cpu_pct=%.0f\n",
+           "cpu_pct=%.0f cpu_us_per_msg=%.1f rss_mib=%.1f hwm_mib=%.1f gen_cpu_pct=%.0f "
+           "others_cpu_pct=%.0f\n",
            opt.label, scenario_names[opt.sc], opt.participants, opt.group,
            opt.senders ? opt.senders : opt.group, opt.rate, secs, sum.accepted, acc_s,
            sum.rejected, sum.errors, sum.missed, US(sum.post_lat, 0.5), US(sum.post_lat, 0.99),
@@ -1353,6 +1381,6 @@ int main(int argc, char **argv)
            US(sum.deliver_lat, 0.5), US(sum.deliver_lat, 0.99), US(sum.deliver_lat, 0.999),
            (double)sum.deliver_lat.max / 1000, US(sum.first_lat, 0.5) / 1000, cpu_pct,
            sum.accepted ? (cpu1 - cpu0) * 1e6 / (double)sum.accepted : 0, rss, hwm,
-           (gen1 - gen0) / secs * 100.0);
+           (gen1 - gen0) / secs * 100.0, others_pct);
     return 0;
 }

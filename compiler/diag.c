@@ -10,7 +10,8 @@
  *         = help: did you mean 'bid'?
  *
  * The gutter is three spaces wider than the line number's digits.  The source
- * line is printed as written (a trailing CR is dropped); the caret line copies
+ * line is printed as written (a trailing CR is dropped, control characters
+ * other than tab are shown as Unicode control pictures); the caret line copies
  * the tabs of the source line so the caret lands under the right character,
  * counts one column per UTF-8 character, and clips the `~` run to the line.
  */
@@ -89,6 +90,26 @@ static void find_line(const struct diag *d, int line, const char **start,
     *len = (size_t)(e - p);
 }
 
+/* Writes a source line as written, except that control characters other
+ * than tab (a NUL byte, say) are shown as their Unicode "control picture"
+ * (U+2400 + c, U+2421 for DEL): one column each, like the byte they stand
+ * for, so the caret still lines up, and no raw control byte reaches the
+ * terminal. */
+static void quote_line(FILE *f, const char *text, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7F) {
+            unsigned pic = c == 0x7F ? 0x2421 : 0x2400 + c;
+            fputc(0xE0 | (pic >> 12), f);
+            fputc(0x80 | ((pic >> 6) & 0x3F), f);
+            fputc(0x80 | (pic & 0x3F), f);
+        } else {
+            fputc(c, f);
+        }
+    }
+}
+
 /* Prints one diagnostic: header, quoted line, caret line. */
 static void report(struct diag *d, const char *kind, struct loc loc,
                    const char *fmt, va_list ap)
@@ -112,7 +133,7 @@ static void report(struct diag *d, const char *kind, struct loc loc,
     fprintf(f, "%*d |", gutter, line);
     if (tlen > 0) {
         fputc(' ', f);
-        fwrite(text, 1, tlen, f);
+        quote_line(f, text, tlen);
     }
     fputc('\n', f);
 

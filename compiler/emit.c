@@ -52,6 +52,14 @@ struct em {
     struct ast_decl *cur_msg;   /* message of the handler being written, or NULL */
     FILE *qfns;         /* query functions, written before the bodies */
     int nq;             /* query functions so far (their numbers) */
+    struct mangled *mangled;    /* C member names that differ from .live names */
+};
+
+/* A .live field name that cannot be a C member name as it is. */
+struct mangled {
+    const char *name;
+    char *cname;
+    struct mangled *next;
 };
 
 /* A variable that a query function's where clause reads from the code
@@ -192,6 +200,53 @@ static void src_comment(struct em *m, int n)
     }
 }
 
+
+/* C11 keywords: .live field names that C would not take as member names. */
+static const char *const c_keywords[] = {
+    "auto", "break", "case", "char", "const", "continue", "default", "do", "double",
+    "else", "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long",
+    "register", "restrict", "return", "short", "signed", "sizeof", "static", "struct",
+    "switch", "typedef", "union", "unsigned", "void", "volatile", "while", NULL
+};
+
+/* The C member name of a .live field (group, player, message or table
+ * column).  Most are the name itself; a C keyword, a name the C library
+ * may define as an object-like macro (no lowercase letter: EOF, NULL,
+ * GROUP; stdin, stdout, stderr, errno) or one reserved to the
+ * implementation (a leading underscore) gets a trailing underscore.  The
+ * JSON and database names are never changed.  The result is owned by m. */
+static const char *mem(struct em *m, const char *name)
+{
+    static const char *const macros[] = { "stdin", "stdout", "stderr", "errno", NULL };
+    bool bad = name[0] == '_';
+    bool lower = false;
+    for (const char *p = name; *p; p++)
+        lower |= *p >= 'a' && *p <= 'z';
+    bad |= !lower;
+    for (int i = 0; !bad && c_keywords[i]; i++)
+        bad = strcmp(c_keywords[i], name) == 0;
+    for (int i = 0; !bad && macros[i]; i++)
+        bad = strcmp(macros[i], name) == 0;
+    if (!bad)
+        return name;
+    for (struct mangled *x = m->mangled; x; x = x->next)
+        if (strcmp(x->name, name) == 0)
+            return x->cname;
+    struct mangled *x = calloc(1, sizeof *x);
+    size_t n = strlen(name);
+    if (!x || !(x->cname = malloc(n + 2))) {
+        fputs("livec: out of memory\n", stderr);
+        exit(2);
+    }
+    memcpy(x->cname, name, n);
+    x->cname[n] = '_';
+    x->cname[n + 1] = 0;
+    x->name = name;
+    x->next = m->mangled;
+    m->mangled = x;
+    return x->cname;
+}
+
 /* ---- types -------------------------------------------------------------------- */
 
 static const char *elem_tag(enum type_kind k)
@@ -202,6 +257,11 @@ static const char *elem_tag(enum type_kind k)
     case TY_BOOL: return "bool";
     default: return "str";
     }
+}
+
+static bool is_scalar_kind(enum type_kind k)
+{
+    return k == TY_INT || k == TY_FLOAT || k == TY_BOOL || k == TY_STRING;
 }
 
 /* C type of a scalar in a value (local, parameter, message field). */
@@ -287,15 +347,15 @@ static void arr_elems(struct em *m, struct ast_expr *e)
 {
     struct sym *y = S(e);
     if (e->kind == E_FIELD && y && y->kind == SYM_ROW_FIELD) {
-        out(m, "%s->%s", S(e->a)->cname, e->name);
+        out(m, "%s->%s", S(e->a)->cname, mem(m, e->name));
     } else if (e->kind == E_NAME && y && y->kind == SYM_ROW_FIELD) {
-        out(m, "%s->%s", y->cname, e->name);
+        out(m, "%s->%s", y->cname, mem(m, e->name));
     } else if (e->kind == E_FIELD && y && y->kind == SYM_GROUP_FIELD) {
-        out(m, "GROUP->%s", e->name);
+        out(m, "GROUP->%s", mem(m, e->name));
     } else if (e->kind == E_FIELD && y && y->kind == SYM_PLAYER_FIELD) {
         out(m, "PLAYER(%d, ", e->loc.line);
         player_id(m, e->a);
-        out(m, ")->%s", e->name);
+        out(m, ")->%s", mem(m, e->name));
     } else if (e->kind == E_NAME && y && (y->kind == SYM_LOCAL || y->kind == SYM_PARAM)) {
         out(m, "%s.v", y->cname);
     } else {
@@ -534,7 +594,7 @@ static void expr(struct em *m, struct ast_expr *e)
             out(m, ")");
         } else if (y->kind == SYM_ROW_FIELD) {
             /* A bare column (or id) in a where clause: the row under test. */
-            out(m, "%s->%s", y->cname, y->index < 0 ? "id" : e->name);
+            out(m, "%s->%s", y->cname, y->index < 0 ? "id" : mem(m, e->name));
         } else {
             out(m, "%s", y->cname);
         }
@@ -561,7 +621,7 @@ static void expr(struct em *m, struct ast_expr *e)
             }
             return;
         case SYM_MSG_FIELD:
-            out(m, "msg->%s", e->name);
+            out(m, "msg->%s", mem(m, e->name));
             return;
         case SYM_PLAYER_ID:
             if (e->a->kind == E_PLAYER)
@@ -645,6 +705,270 @@ static void expr(struct em *m, struct ast_expr *e)
     }
 }
 
+static char *fmt_str(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- tables: queries -------------------------------------------------------- */
+
+/* The captures of one where clause, and the row variables bound inside it
+ * (they are the query's own, or nested queries', not captures). */
+struct caps {
+    struct cap *v;
+    int n, cap;
+    const char **bound;
+    int nbound, capbound;
+};
+
+static void *xrealloc(void *p, size_t n)
+{
+    p = realloc(p, n);
+    if (!p) {
+        fputs("livec: out of memory\n", stderr);
+        exit(2);
+    }
+    return p;
+}
+
+static void caps_add(struct caps *c, struct cap k)
+{
+    for (int i = 0; i < c->n; i++)
+        if (strcmp(c->v[i].cname, k.cname) == 0)
+            return;
+    if (c->n == c->cap) {
+        c->cap = c->cap ? 2 * c->cap : 8;
+        c->v = xrealloc(c->v, sizeof *c->v * (size_t)c->cap);
+    }
+    c->v[c->n++] = k;
+}
+
+static void caps_bind(struct caps *c, const char *cname)
+{
+    if (c->nbound == c->capbound) {
+        c->capbound = c->capbound ? 2 * c->capbound : 8;
+        c->bound = xrealloc(c->bound, sizeof *c->bound * (size_t)c->capbound);
+    }
+    c->bound[c->nbound++] = cname;
+}
+
+static bool caps_bound(const struct caps *c, const char *cname)
+{
+    for (int i = 0; i < c->nbound; i++)
+        if (strcmp(c->bound[i], cname) == 0)
+            return true;
+    return false;
+}
+
+/* Collects into c every variable of the enclosing C function that e reads:
+ * locals, parameters, loop variables, rows of enclosing loops or queries,
+ * and `msg`.  (group, me, player(i), consts and views need only ctx.) */
+static void collect(struct em *m, struct ast_expr *e, struct caps *c)
+{
+    struct sym *y;
+    struct cap k;
+    if (!e)
+        return;
+    y = S(e);
+    memset(&k, 0, sizeof k);
+    switch (e->kind) {
+    case E_NAME:
+        if (!y)
+            return;
+        switch (y->kind) {
+        case SYM_LOCAL:
+        case SYM_PARAM:
+        case SYM_FOR_INT:
+        case SYM_FOR_PLAYER:
+            k.kind = CAP_VAL;
+            k.cname = y->cname;
+            k.ty = y->ty;
+            caps_add(c, k);
+            return;
+        case SYM_FOR_ROW:
+            k.kind = CAP_ROW;
+            k.cname = y->cname;
+            k.table = y->ty.table;
+            caps_add(c, k);
+            return;
+        case SYM_ROW_FIELD:
+            if (caps_bound(c, y->cname))
+                return;
+            k.kind = CAP_ROW;
+            k.cname = y->cname;
+            k.table = y->decl;
+            caps_add(c, k);
+            return;
+        default:
+            return;
+        }
+    case E_FIELD:
+        if (y && y->kind == SYM_MSG_FIELD) {
+            k.kind = CAP_MSG;
+            k.cname = "msg";
+            caps_add(c, k);
+            return;
+        }
+        collect(m, e->a, c);
+        return;
+    case E_QUERY:
+        if (y && y->cname)
+            caps_bind(c, y->cname);
+        collect(m, e->a, c);
+        return;
+    default:
+        collect(m, e->a, c);
+        collect(m, e->b, c);
+        collect(m, e->c, c);
+        for (struct ast_expr *x = e->args; x; x = x->next)
+            collect(m, x, c);
+        for (struct ast_entry *en = e->entries; en; en = en->next)
+            collect(m, en->value, c);
+        return;
+    }
+}
+
+/* The comparator's name for `order by KEY asc|desc` of table t (emitted
+ * by helpers() when the code mentions it). */
+static char *cmp_name(struct em *m, const struct ast_decl *t, const char *key, bool desc)
+{
+    return fmt_str("%s__cmp_%s_%s_%s", m->G, t->name, key, desc ? "desc" : "asc");
+}
+
+/*
+ * query := TABLE ('where' COND)? ('order' 'by' KEY ('asc'|'desc'))?
+ * Writes a static function that evaluates query q -- the number of its rows
+ * when `count`, else the JSON array of its rows -- to m->qfns, and returns
+ * (a heap string, the caller frees) the C call of that function, which
+ * passes every variable the where clause reads under its own name.
+ */
+static char *query_fn(struct em *m, struct ast_expr *q, bool count)
+{
+    struct sym *ts = S(q);
+    struct ast_decl *t = ts->decl;
+    int ti = tindex(m, t), n = ++m->nq, sind = m->ind;
+    struct caps c;
+    const char *row = q->kind == E_QUERY && ts->cname ? ts->cname : "row";
+    char *buf = NULL, *callbuf = NULL;
+    size_t len = 0, clen = 0;
+    FILE *save = m->out, *cf;
+
+    memset(&c, 0, sizeof c);
+    caps_bind(&c, row);
+    if (q->kind == E_QUERY)
+        collect(m, q->a, &c);
+
+    m->out = open_memstream(&buf, &len);
+    cf = open_memstream(&callbuf, &clen);
+    if (!m->out || !cf) {
+        perror("livec: open_memstream");
+        exit(2);
+    }
+    out(m, "/* %s:%d: ", m->base, q->loc.line);
+    quote_line(m, q->loc.line);
+    out(m, " */\nstatic %s%s__%s_%d(lv_ctx *ctx", count ? "int64_t " : "json_t *", m->G,
+        count ? "count" : "query", n);
+    fprintf(cf, "%s__%s_%d(ctx", m->G, count ? "count" : "query", n);
+    for (int i = 0; i < c.n; i++) {
+        out(m, ", ");
+        switch (c.v[i].kind) {
+        case CAP_VAL:
+            cdecl(m, &c.v[i].ty, c.v[i].cname);
+            break;
+        case CAP_ROW:
+            out(m, "const struct %s__row_%s *%s", m->G, c.v[i].table->name, c.v[i].cname);
+            break;
+        case CAP_MSG:
+            out(m, "const struct %s__msg_%s *msg", m->G, m->cur_msg ? m->cur_msg->name : "?");
+            break;
+        }
+        fprintf(cf, ", %s", c.v[i].cname);
+    }
+    fputc(')', cf);
+    fclose(cf);
+    out(m, ")\n{\n");
+    m->ind = 1;
+    line(m, "int64_t n;");
+    line(m, "void **rows = lv_rows(ctx, %d, &n);", ti);
+    if (count)
+        line(m, "int64_t c = 0;");
+    else
+        line(m, "json_t *a = lv_jarr(ctx);");
+    if (!count && q->kind == E_QUERY && q->order_key) {
+        char *cmp = cmp_name(m, t, q->order_key, q->order_desc);
+        line(m, "qsort(rows, (size_t)n, sizeof *rows, %s);", cmp);
+        free(cmp);
+    }
+    line(m, "for (int64_t i = 0; i < n; i++) {");
+    m->ind++;
+    line(m, "const struct %s__row_%s *%s = rows[i];", m->G, t->name, row);
+    indent(m);
+    out(m, "if (!lv_row_alive(ctx, %d, %s)", ti, row);
+    if (q->kind == E_QUERY && q->a) {
+        out(m, " || !");
+        if (q->a->kind == E_BINARY || q->a->kind == E_UNARY) {
+            expr(m, q->a);
+        } else {
+            out(m, "(");
+            expr(m, q->a);
+            out(m, ")");
+        }
+    }
+    out(m, ")\n");
+    m->ind++;
+    line(m, "continue;");
+    m->ind--;
+    if (count)
+        line(m, "c++;");
+    else
+        line(m, "lv_push(a, lv_jrow(ctx, %d, %s));", ti, row);
+    m->ind--;
+    line(m, "}");
+    line(m, "return %s;", count ? "c" : "a");
+    out(m, "}\n\n");
+    fclose(m->out);
+    fputs(buf, m->qfns);
+    free(buf);
+    free(c.v);
+    free(c.bound);
+    m->out = save;
+    m->ind = sind;
+    return callbuf;
+}
+
+/* count(T) / count(T where C) / len(T ...) as a C expression of type
+ * int64_t. */
+static void query_count(struct em *m, struct ast_expr *q)
+{
+    if (q->kind == E_NAME || !q->a) {
+        out(m, "%s__nrows(ctx, %d)", m->G, tindex(m, S(q)->decl));
+    } else {
+        char *call = query_fn(m, q, true);
+        out(m, "%s", call);
+        free(call);
+    }
+}
+
+/* len() of a JSON array (a table value, an array literal of objects, or a
+ * ?: of those) as a C expression of type int64_t.  An array literal's
+ * length is known here; its elements (objects) are not built. */
+static void json_len(struct em *m, struct ast_expr *e)
+{
+    if (e->ty.kind == TY_TABLE) {
+        query_count(m, e);
+    } else if (e->kind == E_COND) {
+        out(m, "(");
+        expr(m, e->a);
+        out(m, " ? ");
+        json_len(m, e->b);
+        out(m, " : ");
+        json_len(m, e->c);
+        out(m, ")");
+    } else {
+        int n = 0;
+        for (struct ast_expr *x = e->args; x; x = x->next)
+            n++;
+        out(m, "%d", n);
+    }
+}
+
 /* Removes one pair of parentheses around the whole of s, in place, so
  * that `if ((a == b))` reads `if (a == b)`.  Returns s. */
 static char *strip_parens(char *s)
@@ -718,7 +1042,8 @@ static char *fmt_str(const char *fmt, ...)
 }
 
 /*
- * json := object | view | array-literal | cond | scalar | array
+ * json := object | view | array-literal | cond | scalar | array | row
+ *       | table-value
  * Writes the statements that build e's JSON value (temporaries o1, a2,
  * j3, ...) at the current indentation and returns a C expression of type
  * json_t * (a heap string the caller frees).
@@ -748,6 +1073,12 @@ static char *json(struct em *m, struct ast_expr *e)
             return fmt_str("o%d", n);
         }
         break;
+    case TY_TABLE:
+        if (e->kind == E_NAME)
+            return fmt_str("%s__table_%s(ctx)", m->G, e->name);
+        return query_fn(m, e, false);
+    case TY_ROW:
+        return fmt_str("lv_jrow(ctx, %d, %s)", tindex(m, e->ty.table), y->cname);
     case TY_JSON_ARRAY:
         if (e->kind == E_ARRAY) {
             int n = ++m->tmp;
@@ -827,7 +1158,7 @@ static bool is_simple(struct ast_expr *e)
 
 /*
  * assign := target ('=' | '+=' | '-=' | '*=') expr ';'
- * target := local | group.f | me.f | player(E).f | p.f | target '[' E ']'
+ * target := local | group.f | me.f | player(E).f | p.f | row.f | target '[' E ']'
  */
 static void assign(struct em *m, struct ast_stmt *st)
 {
@@ -849,8 +1180,13 @@ static void assign(struct em *m, struct ast_stmt *st)
         w = fmt_str(idx ? "%s.v" : "%s", y->cname);
         r = xstrdup(w);
     } else if (y->kind == SYM_GROUP_FIELD) {
-        w = fmt_str("GROUP_W->%s", base->name);
-        r = fmt_str("GROUP->%s", base->name);
+        w = fmt_str("GROUP_W->%s", mem(m, base->name));
+        r = fmt_str("GROUP->%s", mem(m, base->name));
+    } else if (y->kind == SYM_ROW_FIELD) {
+        const char *rv = S(base->a)->cname;
+        w = fmt_str("((struct %s__row_%s *)lv_row_w(ctx, %d, %s))->%s", m->G, y->decl->name,
+                    tindex(m, y->decl), rv, mem(m, base->name));
+        r = fmt_str("%s->%s", rv, mem(m, base->name));
     } else {
         char *pid;
         struct ast_expr *p = base->a;
@@ -868,8 +1204,8 @@ static void assign(struct em *m, struct ast_stmt *st)
                 pid = xstrdup("pl");
             }
         }
-        w = fmt_str("PLAYER_W(%d, %s)->%s", l, pid, base->name);
-        r = fmt_str("PLAYER(%d, %s)->%s", l, pid, base->name);
+        w = fmt_str("PLAYER_W(%d, %s)->%s", l, pid, mem(m, base->name));
+        r = fmt_str("PLAYER(%d, %s)->%s", l, pid, mem(m, base->name));
         free(pid);
     }
     if (idx) {
@@ -1001,7 +1337,94 @@ static void if_chain(struct em *m, struct ast_stmt *st)
 }
 
 /*
+ * for-table := 'for' NAME 'in' TABLE ('where' COND)? ('order' 'by' KEY DIR)? block
+ * The rows that exist when the loop begins (lv_rows' snapshot), sorted when
+ * asked (ties in id order: the comparator ends on id), skipping rows
+ * deleted meanwhile; rows inserted by the body are not in the snapshot.
+ */
+static void for_table(struct em *m, struct ast_stmt *st)
+{
+    struct sym *y = st->sym;
+    struct ast_expr *q = st->a;
+    struct ast_decl *t = y->ty.table;
+    int ti = tindex(m, t);
+    const char *v = y->cname;
+    line(m, "{");
+    m->ind++;
+    line(m, "int64_t n_%s;", v);
+    line(m, "void **rows_%s = lv_rows(ctx, %d, &n_%s);", v, ti, v);
+    if (q->kind == E_QUERY && q->order_key) {
+        char *cmp = cmp_name(m, t, q->order_key, q->order_desc);
+        line(m, "qsort(rows_%s, (size_t)n_%s, sizeof *rows_%s, %s);", v, v, v, cmp);
+        free(cmp);
+    }
+    line(m, "for (int64_t i_%s = 0; i_%s < n_%s; i_%s++) {", v, v, v, v);
+    m->ind++;
+    line(m, "struct %s__row_%s *%s = rows_%s[i_%s];", m->G, t->name, v, v, v);
+    indent(m);
+    out(m, "if (!lv_row_alive(ctx, %d, %s)", ti, v);
+    if (q->kind == E_QUERY && q->a) {
+        char *c = expr_str(m, q->a);
+        if (q->a->kind == E_BINARY || q->a->kind == E_UNARY)
+            out(m, " || !%s", c);
+        else
+            out(m, " || !(%s)", c);
+        free(c);
+    }
+    out(m, ")\n");
+    m->ind++;
+    line(m, "continue;");
+    m->ind--;
+    stmts(m, st->body);
+    m->ind--;
+    line(m, "}");
+    m->ind--;
+    line(m, "}");
+}
+
+/*
+ * insert := 'insert' TABLE '{' (COLUMN ':' expr),* '}' ';'
+ * The values are computed first (in the order written), then the row is
+ * inserted (initial values, next id) and filled in.
+ */
+static void insert(struct em *m, struct ast_stmt *st)
+{
+    struct sym *ts = st->sym;
+    struct ast_decl *t = ts->decl;
+    int ti = tindex(m, t);
+    if (!st->entries) {
+        line(m, "(void)lv_row_insert(ctx, %d);", ti);
+        return;
+    }
+    line(m, "{");
+    m->ind++;
+    for (struct ast_entry *en = st->entries; en; en = en->next) {
+        char *v = expr_str(m, en->value);
+        char *name = fmt_str("c_%s", en->key);
+        indent(m);
+        cdecl(m, &en->value->ty, name);
+        out(m, " = %s;\n", v);
+        free(v);
+        free(name);
+    }
+    line(m, "struct %s__row_%s *row = lv_row_insert(ctx, %d);", m->G, t->name, ti);
+    for (struct ast_entry *en = st->entries; en; en = en->next) {
+        const struct ast_type *ty = &en->value->ty;
+        if (ty->kind == TY_STRING)
+            line(m, "lv_str_set(ctx, &row->%s, c_%s);", mem(m, en->key), en->key);
+        else if (ty->kind == TY_ARRAY)
+            line(m, "%s__arr_%s_%" PRId64 "_store(ctx, row->%s, c_%s);", m->G, elem_tag(ty->elem),
+                 ty->size, mem(m, en->key), en->key);
+        else
+            line(m, "row->%s = c_%s;", mem(m, en->key), en->key);
+    }
+    m->ind--;
+    line(m, "}");
+}
+
+/*
  * stmt := let | assign | if | for | require | reject | send | finish
+ *       | insert | delete
  *       | start timer | stop timer | return | break | continue | call | block
  * Each statement is written under a comment quoting its first source line.
  */
@@ -1054,6 +1477,15 @@ static void stmt(struct em *m, struct ast_stmt *st)
         line(m, "for (int64_t %s = 1; %s <= lv_nplayers(ctx); %s++) {", y->cname, y->cname, y->cname);
         block(m, st->body);
         line(m, "}");
+        return;
+    case S_FOR_TABLE:
+        for_table(m, st);
+        return;
+    case S_INSERT:
+        insert(m, st);
+        return;
+    case S_DELETE:
+        line(m, "lv_row_delete(ctx, %d, %s);", tindex(m, S(st->a)->ty.table), S(st->a)->cname);
         return;
     case S_REQUIRE:
         x = strip_parens(expr_str(m, st->a));
@@ -1237,9 +1669,9 @@ static void fn_head(struct em *m, struct ast_decl *d, FILE *fp)
     out(m, "%s__fn_%s(lv_ctx *ctx", m->G, d->name);
     for (struct ast_field *p = d->fields; p; p = p->next) {
         out(m, ", ");
-        char name[256];
-        snprintf(name, sizeof name, "v_%s", p->name);
+        char *name = fmt_str("v_%s", p->name);
         cdecl(m, &p->type, name);
+        free(name);
     }
     out(m, ")");
     m->out = save;
@@ -1259,8 +1691,9 @@ static char *handler_head(struct em *m, struct ast_decl *d)
 
 /* ---- state and descriptors --------------------------------------------------------- */
 
-/* struct := 'struct' NAME '{' (CTYPE FIELD ('[' N ']')? ';')+ '}' ';' */
-static void state_struct(struct em *m, const char *what, const struct sema_record *rec)
+/* struct := 'struct' NAME '{' (CTYPE FIELD ('[' N ']')? ';')+ '}' ';'
+ * A table's row struct (with_id) starts with the implicit `int64_t id`. */
+static void state_struct(struct em *m, const char *what, const struct sema_record *rec, bool with_id)
 {
     if (rec->decl) {
         out(m, "/* %s:%d: ", m->base, rec->decl->loc.line);
@@ -1268,16 +1701,18 @@ static void state_struct(struct em *m, const char *what, const struct sema_recor
         out(m, " */\n");
     }
     out(m, "struct %s__%s {\n", m->G, what);
+    if (with_id)
+        out(m, "%*sint64_t id;      /* 1, 2, 3... per group, never reused */\n", INDENT, "");
     for (int i = 0; i < rec->n; i++) {
         struct ast_field *f = rec->fields[i].field;
         enum type_kind k = f->type.kind == TY_ARRAY ? f->type.elem : f->type.kind;
         const char *ct = ctype_field(k);
-        out(m, "%*s%s%s%s", INDENT, "", ct, ct[strlen(ct) - 1] == '*' ? "" : " ", f->name);
+        out(m, "%*s%s%s%s", INDENT, "", ct, ct[strlen(ct) - 1] == '*' ? "" : " ", mem(m, f->name));
         if (f->type.kind == TY_ARRAY)
             out(m, "[%" PRId64 "]", f->type.size);
         out(m, ";\n");
     }
-    if (rec->n == 0)
+    if (rec->n == 0 && !with_id)
         out(m, "%*schar unused_;   /* C has no empty structs */\n", INDENT, "");
     out(m, "};\n\n");
 }
@@ -1292,7 +1727,7 @@ static void field_table(struct em *m, const char *what, const struct sema_record
         bool arr = f->type.kind == TY_ARRAY;
         out(m, "%*s{ \"%s\", %s, %" PRId64 ", offsetof(struct %s__%s, %s) },\n", INDENT, "",
             f->name, lv_type(arr ? f->type.elem : f->type.kind), arr ? f->type.size : (int64_t)0,
-            m->G, what, f->name);
+            m->G, what, mem(m, f->name));
     }
     out(m, "};\n\n");
 }
@@ -1324,17 +1759,19 @@ static void init_fn(struct em *m, const char *what, const char *var, const struc
     for (int i = 0; i < rec->n; i++) {
         const struct sema_field *sf = &rec->fields[i];
         struct ast_field *f = sf->field;
-        char slot[256];
+        char *slot;
         if (!sf->init)
             continue;
         if (f->type.kind == TY_ARRAY) {
             for (int k = 0; k < sf->init->n; k++) {
-                snprintf(slot, sizeof slot, "%s->%s[%d]", var, f->name, k);
+                slot = fmt_str("%s->%s[%d]", var, mem(m, f->name), k);
                 init_value(m, slot, f->type.elem, &sf->init->elems[k]);
+                free(slot);
             }
         } else {
-            snprintf(slot, sizeof slot, "%s->%s", var, f->name);
+            slot = fmt_str("%s->%s", var, mem(m, f->name));
             init_value(m, slot, f->type.kind, sf->init);
+            free(slot);
         }
     }
     out(m, "}\n\n");
@@ -1346,24 +1783,28 @@ static bool mentions(const char *text, const char *id);
  * them) uses: unused static functions would be warnings. */
 static void array_types(struct em *m, const char *rest)
 {
-    char id[160];
+    char *id;
     if (!m->P->arrtypes)
         return;
     out(m, "/* ---- arrays: values, copied on assignment and in calls ---- */\n\n");
     for (const struct sema_arrtype *a = m->P->arrtypes; a; a = a->next) {
         const char *tag = elem_tag(a->elem);
         const char *vt = ctype_val(a->elem), *ft = ctype_field(a->elem);
-        char name[128];
-        snprintf(name, sizeof name, "%s__arr_%s_%" PRId64, m->G, tag, a->size);
+        char *name = fmt_str("%s__arr_%s_%" PRId64, m->G, tag, a->size);
+        bool used;
         out(m, "typedef struct { %s%sv[%" PRId64 "]; } %s;\n\n", vt, a->elem == TY_STRING ? "" : " ", a->size, name);
-        snprintf(id, sizeof id, "%s_load", name);
-        if (mentions(rest, id)) {
+        id = fmt_str("%s_load", name);
+        used = mentions(rest, id);
+        free(id);
+        if (used) {
         out(m, "static inline %s %s_load(%s%sconst *p)\n{\n", name, name, ft, a->elem == TY_STRING ? "" : " ");
         out(m, "    %s a;\n    for (int i = 0; i < %" PRId64 "; i++)\n        a.v[i] = p[i];\n    return a;\n}\n\n",
             name, a->size);
         }
-        snprintf(id, sizeof id, "%s_store", name);
-        if (mentions(rest, id)) {
+        id = fmt_str("%s_store", name);
+        used = mentions(rest, id);
+        free(id);
+        if (used) {
         out(m, "static inline void %s_store(lv_ctx *ctx, %s%s*p, %s a)\n{\n", name, ft,
             a->elem == TY_STRING ? "" : " ", name);
         if (a->elem == TY_STRING)
@@ -1371,24 +1812,52 @@ static void array_types(struct em *m, const char *rest)
         else
             out(m, "    (void)ctx;\n    for (int i = 0; i < %" PRId64 "; i++)\n        p[i] = a.v[i];\n}\n\n", a->size);
         }
-        snprintf(id, sizeof id, "%s_eq", name);
-        if (!mentions(rest, id))
+        id = fmt_str("%s_eq", name);
+        used = mentions(rest, id);
+        free(id);
+        if (!used) {
+            free(name);
             continue;
+        }
         out(m, "static inline bool %s_eq(%s a, %s b)\n{\n    for (int i = 0; i < %" PRId64 "; i++)\n", name, name, name, a->size);
         if (a->elem == TY_STRING)
             out(m, "        if (lv_str_cmp(a.v[i], b.v[i]) != 0)\n");
         else
             out(m, "        if (a.v[i] != b.v[i])\n");
         out(m, "            return false;\n    return true;\n}\n\n");
+        free(name);
     }
+}
+
+/* Does `rest` mention the identifier made by fmt? */
+static bool uses(const char *rest, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static bool uses(const char *rest, const char *fmt, ...)
+{
+    va_list ap;
+    char *id;
+    int n;
+    bool r;
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    id = n < 0 ? NULL : malloc((size_t)n + 1);
+    if (!id) {
+        fputs("livec: out of memory\n", stderr);
+        exit(2);
+    }
+    va_start(ap, fmt);
+    vsnprintf(id, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    r = mentions(rest, id);
+    free(id);
+    return r;
 }
 
 /* The builtin helpers that `rest` uses. */
 static void helpers(struct em *m, const char *rest)
 {
     const char *G = m->G;
-    char id[160];
-#define USED(suffix) (snprintf(id, sizeof id, "%s__" suffix, G), mentions(rest, id))
+#define USED(suffix) uses(rest, "%s__" suffix, G)
     if (USED("pid"))
         out(m, "/* player(i) as a value: its id, checked to be in 1..players. */\n"
                "static inline int64_t %s__pid(lv_ctx *ctx, int line, int64_t id)\n{\n"
@@ -1406,6 +1875,52 @@ static void helpers(struct em *m, const char *rest)
     if (USED("abs_int"))
         out(m, "static inline int64_t %s__abs_int(lv_ctx *ctx, int line, int64_t a)\n{\n"
                "    return a < 0 ? lv_neg(ctx, line, a) : a;\n}\n\n", G);
+    if (USED("nrows"))
+        out(m, "/* count(T): the number of the group's rows of table t. */\n"
+               "static inline int64_t %s__nrows(lv_ctx *ctx, int t)\n{\n"
+               "    int64_t n;\n    (void)lv_rows(ctx, t, &n);\n    return n;\n}\n\n", G);
+    for (int i = 0; i < m->P->n_tables; i++) {
+        const struct ast_decl *t = m->P->tables[i];
+        const struct sema_record *rec = &m->P->tabfields[i];
+        if (uses(rest, "%s__table_%s", G, t->name))
+            out(m, "/* `%s` as a value: the JSON array of its rows in id order. */\n"
+                   "static json_t *%s__table_%s(lv_ctx *ctx)\n{\n"
+                   "    int64_t n;\n    void **rows = lv_rows(ctx, %d, &n);\n"
+                   "    json_t *a = lv_jarr(ctx);\n"
+                   "    for (int64_t i = 0; i < n; i++)\n"
+                   "        lv_push(a, lv_jrow(ctx, %d, rows[i]));\n"
+                   "    return a;\n}\n\n", t->name, G, t->name, i, i);
+        for (int k = -1; k < rec->n; k++) {
+            const char *key = k < 0 ? "id" : rec->fields[k].field->name;
+            const char *ck = k < 0 ? "id" : mem(m, key);
+            enum type_kind kt = k < 0 ? TY_INT : rec->fields[k].field->type.kind;
+            for (int desc = 0; desc < 2; desc++) {
+                char *name = cmp_name(m, t, key, desc);
+                if (!is_scalar_kind(kt) || !mentions(rest, name)) {
+                    free(name);
+                    continue;
+                }
+                out(m, "/* order by %s %s; ties in id order (qsort is not stable). */\n"
+                       "static int %s(const void *pa, const void *pb)\n{\n"
+                       "    const struct %s__row_%s *a = *(void *const *)pa, *b = *(void *const *)pb;\n",
+                    key, desc ? "desc" : "asc", name, G, t->name);
+                if (k < 0) {
+                    out(m, "    return a->id < b->id ? %d : a->id > b->id ? %d : 0;\n}\n\n",
+                        desc ? 1 : -1, desc ? -1 : 1);
+                } else if (kt == TY_STRING) {
+                    out(m, "    int c = lv_str_cmp(a->%s, b->%s);\n"
+                           "    if (c != 0)\n        return c < 0 ? %d : %d;\n"
+                           "    return a->id < b->id ? -1 : a->id > b->id;\n}\n\n",
+                        ck, ck, desc ? 1 : -1, desc ? -1 : 1);
+                } else {
+                    out(m, "    if (a->%s != b->%s)\n        return a->%s < b->%s ? %d : %d;\n"
+                           "    return a->id < b->id ? -1 : a->id > b->id;\n}\n\n",
+                        ck, ck, ck, ck, desc ? 1 : -1, desc ? -1 : 1);
+                }
+                free(name);
+            }
+        }
+    }
 #undef USED
 }
 
@@ -1419,7 +1934,7 @@ static void message_decl(struct em *m, int i)
     for (int k = 0; k < rec->n; k++) {
         struct ast_field *f = rec->fields[k].field;
         const char *ct = ctype_val(f->type.kind);
-        out(m, "%*s%s%s%s;\n", INDENT, "", ct, f->type.kind == TY_STRING ? "" : " ", f->name);
+        out(m, "%*s%s%s%s;\n", INDENT, "", ct, f->type.kind == TY_STRING ? "" : " ", mem(m, f->name));
     }
     if (rec->n == 0)
         out(m, "%*schar unused_;   /* C has no empty structs */\n", INDENT, "");
@@ -1500,7 +2015,7 @@ static void decoder(struct em *m, int i)
     out(m, "    lv_validate(ctx, body, &%s__messages[%d]);\n", m->G, i);
     if (h) {
         for (int k = 0; k < rec->n; k++)
-            out(m, "    msg.%s = lv_arg_%s(body, &%s__msg_%s_fields[%d]);\n", rec->fields[k].field->name,
+            out(m, "    msg.%s = lv_arg_%s(body, &%s__msg_%s_fields[%d]);\n", mem(m, rec->fields[k].field->name),
                 arg[rec->fields[k].field->type.kind], m->G, d->name, k);
         out(m, "    %s__on_%s(ctx, &msg);\n", m->G, d->name);
     }
@@ -1576,8 +2091,8 @@ int emit_c(struct ast_file *f, FILE *fp, const struct emit_options *o)
 
     /* State. */
     out(m, "/* ---- state ---- */\n\n");
-    state_struct(m, "group", &P->group);
-    state_struct(m, "player", &P->player);
+    state_struct(m, "group", &P->group, false);
+    state_struct(m, "player", &P->player, false);
     field_table(m, "group", &P->group);
     field_table(m, "player", &P->player);
     out(m, "/* The runtime zeroes each struct and sets its strings to \"\" before\n"
@@ -1588,6 +2103,30 @@ int emit_c(struct ast_file *f, FILE *fp, const struct emit_options *o)
     out(m, "#define GROUP_W ((struct %s__group *)lv_group_w(ctx))\n", G);
     out(m, "#define PLAYER(l, i) ((const struct %s__player *)lv_player(ctx, (l), (i)))\n", G);
     out(m, "#define PLAYER_W(l, i) ((struct %s__player *)lv_player_w(ctx, (l), (i)))\n\n", G);
+
+    /* Tables: one row struct each; the runtime keeps the rows. */
+    if (P->n_tables) {
+        out(m, "/* ---- tables ---- */\n\n");
+        for (int i = 0; i < P->n_tables; i++) {
+            char *what = fmt_str("row_%s", P->tables[i]->name);
+            state_struct(m, what, &P->tabfields[i], true);
+            field_table(m, what, &P->tabfields[i]);
+            init_fn(m, what, "r", &P->tabfields[i]);
+            free(what);
+        }
+        out(m, "static const struct lv_table %s__tables[] = {\n", G);
+        for (int i = 0; i < P->n_tables; i++) {
+            const char *n = P->tables[i]->name;
+            out(m, "    { \"%s\", ", n);
+            if (P->tabfields[i].n)
+                out(m, "%s__row_%s_fields, %d", G, n, P->tabfields[i].n);
+            else
+                out(m, "NULL, 0");
+            out(m, ", sizeof(struct %s__row_%s), offsetof(struct %s__row_%s, id), %s__init_row_%s },\n",
+                G, n, G, n, G, n);
+        }
+        out(m, "};\n\n");
+    }
 
     /* The rest goes to a buffer first: the helpers above it are written
      * only when it uses them. */
@@ -1625,6 +2164,15 @@ int emit_c(struct ast_file *f, FILE *fp, const struct emit_options *o)
     if (any)
         out(m, "\n");
 
+    char *bodies = NULL, *qtext = NULL;
+    size_t blen = 0, qlen = 0;
+    FILE *rest_out = m->out;
+    m->out = open_memstream(&bodies, &blen);
+    m->qfns = open_memstream(&qtext, &qlen);
+    if (!m->out || !m->qfns) {
+        perror("livec: open_memstream");
+        exit(2);
+    }
     for (d = f->decls; d; d = d->next) {
         if (d->kind == D_VIEW) {
             char *head = fmt_str("static json_t *%s__view_%s(lv_ctx *ctx)", G, d->name);
@@ -1666,10 +2214,22 @@ int emit_c(struct ast_file *f, FILE *fp, const struct emit_options *o)
         } else if (d->kind == D_ON) {
             char *head = handler_head(m, d);
             const char *params[] = { "ctx", d->on == ON_MESSAGE ? "msg" : NULL, NULL };
+            m->cur_msg = d->on == ON_MESSAGE && d->sym ? ((struct sym *)d->sym)->decl : NULL;
             function(m, d->loc.line, head, params, gen_body, d->body);
+            m->cur_msg = NULL;
             free(head);
         }
     }
+
+    /* Query functions (written while the bodies were) go before them. */
+    fclose(m->out);
+    m->out = rest_out;
+    fclose(m->qfns);
+    if (qlen)
+        out(m, "/* ---- queries: table values and counts with where ---- */\n\n%s", qtext);
+    fputs(bodies, m->out);
+    free(qtext);
+    free(bodies);
 
     /* Decoders and the message table. */
     if (P->n_messages) {
@@ -1751,7 +2311,11 @@ int emit_c(struct ast_file *f, FILE *fp, const struct emit_options *o)
     else
         out(m, "    .timers = NULL,\n");
     out(m, "    .n_timers = %d,\n", P->n_timers);
-    out(m, "    .tables = NULL,\n    .n_tables = 0,\n");
+    if (P->n_tables)
+        out(m, "    .tables = %s__tables,\n", G);
+    else
+        out(m, "    .tables = NULL,\n");
+    out(m, "    .n_tables = %d,\n", P->n_tables);
     out(m, "    .pages = %s__pages,\n    .n_pages = %d,\n};\n\n", G, P->n_pages ? P->n_pages : 1);
     out(m, "int main(int argc, char **argv)\n{\n    return lv_main(&%s__game, argc, argv);\n}\n", G);
     fclose(m->out);
@@ -1761,5 +2325,11 @@ int emit_c(struct ast_file *f, FILE *fp, const struct emit_options *o)
     fputs(rest, m->out);
     free(rest);
     free(m->lines);
+    while (m->mangled) {
+        struct mangled *x = m->mangled;
+        m->mangled = x->next;
+        free(x->cname);
+        free(x);
+    }
     return ferror(fp) ? -1 : 0;
 }

@@ -133,7 +133,7 @@ const char *sema_type_name(const struct ast_type *t, char *buf, size_t n)
         return buf;
     }
     if ((t->kind == TY_ROW || t->kind == TY_TABLE) && t->table) {
-        snprintf(buf, n, "%s '%s'", t->kind == TY_ROW ? "row of" : "table",
+        snprintf(buf, n, "%s %s", t->kind == TY_ROW ? "row of" : "table",
                  t->table->name);
         return buf;
     }
@@ -252,7 +252,9 @@ static struct sym *declare_local(struct sema *s, enum sym_kind k, const char *na
                                  struct loc loc, struct ast_type ty)
 {
     struct sym *y;
-    char buf[128];
+    /* "v_" + name + "_" + a counter: room for any name. */
+    size_t cap = strlen(name) + 32;
+    char *buf = arena_alloc(s->A, cap);
     for (y = s->scope->syms; y; y = y->next) {
         if (strcmp(y->name, name) == 0) {
             ERR(s, loc, "'%s' is already declared in this scope", name);
@@ -267,7 +269,7 @@ static struct sym *declare_local(struct sema *s, enum sym_kind k, const char *na
     y = new_sym(s, k, name, loc);
     y->ty = ty;
     s->nlocals++;
-    snprintf(buf, sizeof buf, "v_%s", name);
+    snprintf(buf, cap, "v_%s", name);
     /* The first local of a name in a body keeps the plain name; later ones
      * (shadowing, or reuse in sibling blocks) get a numeric suffix so that a
      * C initializer never sees its own variable. */
@@ -278,9 +280,9 @@ static struct sym *declare_local(struct sema *s, enum sym_kind k, const char *na
                 if (strcmp(z->name, name) == 0)
                     same++;
         if (same > 0)
-            snprintf(buf, sizeof buf, "v_%s_%d", name, s->nlocals);
+            snprintf(buf, cap, "v_%s_%d", name, s->nlocals);
     }
-    y->cname = arena_strdup(s->A, buf);
+    y->cname = buf;
     y->next = s->scope->syms;
     s->scope->syms = y;
     register_arrtype(s, &ty);
@@ -1190,7 +1192,7 @@ static void check_builtin(struct sema *s, struct ast_expr *e, enum builtin b)
             x->ty.kind == TY_TABLE) {
             e->ty = mkty(TY_INT);
         } else {
-            ERR(s, x->loc, "'len' needs a string, an array or 'players', not '%s'", tn(&x->ty));
+            ERR(s, x->loc, "'len' needs a string, an array, a table or 'players', not '%s'", tn(&x->ty));
         }
         return;
     case B_MIN:
@@ -1744,8 +1746,10 @@ static void check_view(struct sema *s, struct sym *v)
     }
     {
         struct call_edge *calls = s->calls;
+        int nrows = s->nrows;
         *s = save;
         s->calls = calls;
+        s->nrows = nrows;
     }
     if (v->state == 1)
         v->state = 2;
@@ -2013,6 +2017,10 @@ static void check_stmt(struct sema *s, struct ast_stmt *st)
                 continue;
             }
             struct ast_field *col = NULL;
+            if (strcmp(en->key, "id") == 0) {
+                ERR(s, en->loc, "cannot set 'id': rows are numbered 1, 2, 3... as they are inserted");
+                continue;
+            }
             for (int i = 0; rec && i < rec->n; i++)
                 if (strcmp(rec->fields[i].field->name, en->key) == 0)
                     col = rec->fields[i].field;

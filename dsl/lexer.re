@@ -414,8 +414,7 @@ static void stray(struct lexer *lx, const char *tok)
         diag_help(lx->diag, "did you mean '%c%c'?", *tok, *tok);
     else if (chars == 1 && *tok == '#')
         diag_help(lx->diag, "comments start with '//'");
-    else if (chars == 1 && *tok == '\'')
-        diag_help(lx->diag, "strings are written in double quotes");
+
 }
 
 /* Value of the decimal digits [p, e) into *v; false on overflow. */
@@ -696,8 +695,11 @@ loop:
         goto token;
     }
     dec "." {
-        /* `0..8` is an int and a range: give the '.' back. */
-        if (lx->cur < lx->src + lx->len && *lx->cur == '.') {
+        /* `0..8` is an int and a range, `1.x` an int and a field access
+         * (sema's business): give the '.' back. */
+        char next = lx->cur < lx->src + lx->len ? *lx->cur : '\0';
+        if (next == '.' || next == '_' || (next >= 'a' && next <= 'z') ||
+                (next >= 'A' && next <= 'Z')) {
             lx->cur--;
             kind = int_literal(lx, tok, val);
             goto token;
@@ -760,6 +762,31 @@ loop:
             kind = INTLIT;
             val->ival = 0;
         }
+        goto token;
+    }
+
+    dec ("." dec)? [eE] [+-] {
+        /* An exponent with a sign but no digits: `1e+`. */
+        char q[QUOTE_MAX + 4];
+        size_t n = (size_t)(lx->cur - tok);
+        lex_error(lx, here(lx, tok, n), "malformed literal '%s'",
+                  quote(q, tok, n));
+        malformed_help(lx, tok, n);
+        kind = FLOATLIT;
+        val->fval = 0;
+        goto token;
+    }
+    "'" [^'\n\x00]* "'" {
+        /* A string in single quotes: one error, and a string token so the
+         * parser goes on as if it were written right. */
+        size_t n = (size_t)(lx->cur - tok);
+        char q[QUOTE_MAX + 4];
+        lex_error(lx, here(lx, tok, n), "a string in single quotes");
+        diag_help(lx->diag, "strings are written in double quotes: \"%s\"",
+                  quote(q, tok + 1, n - 2));
+        val->str.s = arena_strndup(lx->arena, tok + 1, n - 2);
+        val->str.n = n - 2;
+        kind = STRING;
         goto token;
     }
 

@@ -1204,14 +1204,20 @@ static bool is_keyword(const char *name)
 
 /* Adds a `= help:` line to the syntax error just reported at token t (of
  * the expected set e), for the mistakes people make most: a keyword used
- * as a name, '=' for '==', a `while` loop.  prev is the token before t, or
+ * as a name, '=' for '==', a `while` loop, a stray 'else' or ';'.  prev is the token before t, or
  * NULL. */
 static void syntax_help(struct parser *p, yysymbol_kind_t t,
                         const yysymbol_kind_t *e, int n,
                         const struct lex_tokinfo *prev)
 {
     const char *tname = yysymbol_name(t);
-    if (is_keyword(tname) && has(e, n, "identifier")) {
+    if (strcmp(tname, "'else'") == 0 && has(e, n, "'if'")) {
+        diag_help(p->d, "'else' goes right after the '}' of an 'if'");
+    } else if (strcmp(tname, "';'") == 0 && has(e, n, "'game'") &&
+               !has(e, n, "identifier")) {
+        diag_help(p->d, "a declaration ends with its '}', without ';'");
+    } else if (is_keyword(tname) && has(e, n, "identifier") &&
+               !has(e, n, "'let'")) {
         diag_help(p->d, "'%.*s' is a keyword and cannot be a name",
                   (int)strlen(tname) - 2, tname + 1);
     } else if (strcmp(tname, "'='") == 0 && has(e, n, "'=='")) {

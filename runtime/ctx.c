@@ -1246,6 +1246,44 @@ static json_t *json_str_safe(const char *s)
     return v ? v : json_string("");
 }
 
+static bool has_real(json_t *v)
+{
+    size_t i;
+    const char *key;
+    json_t *x;
+    if (json_is_real(v))
+        return true;
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, x)
+            if (has_real(x))
+                return true;
+    } else if (json_is_object(v)) {
+        json_object_foreach(v, key, x)
+            if (has_real(x))
+                return true;
+    }
+    return false;
+}
+
+/* One line of compact JSON for v (malloc'd, the caller frees it; NULL if v
+ * cannot be encoded).  Floats get 15 significant digits when that reads
+ * back exactly ("0.1", not jansson's default "0.10000000000000001"), else
+ * 17. */
+char *rt_json_text(json_t *v)
+{
+    const size_t flags = JSON_COMPACT | JSON_ENCODE_ANY;
+    if (!has_real(v))
+        return json_dumps(v, flags);
+    char *s = json_dumps(v, flags | JSON_REAL_PRECISION(15));
+    json_t *back = s ? json_loads(s, JSON_DECODE_ANY, NULL) : NULL;
+    bool exact = back && json_equal(back, v);
+    json_decref(back);
+    if (exact)
+        return s;
+    free(s);
+    return json_dumps(v, flags);
+}
+
 static json_t *own(lv_ctx *ctx, json_t *v)
 {
     if (!v)
@@ -1327,7 +1365,7 @@ void lv_send(lv_ctx *ctx, int line, enum lv_to to, int64_t player, json_t *v)
         only = player_at(ctx, line, player);
     if (!v)
         lv_fail(ctx, line, "nothing to send");
-    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *s = rt_json_text(v);
     if (!s)
         lv_fail(ctx, line, "the value cannot be encoded as JSON");
     struct rt_text *t = text_new(s, 0);

@@ -269,6 +269,9 @@ void rt_row_free(const struct lv_table *t, struct rt_row *r);
 void rt_rows_add(struct rt_rows *rows, const struct lv_table *t, struct rt_row *r);
 /* A row's id. */
 int64_t rt_row_id(const struct lv_table *t, const struct rt_row *r);
+/* Compact one-line JSON of v, floats as short as reads back exactly; the
+ * caller frees it.  NULL if v cannot be encoded. */
+char *rt_json_text(json_t *v);
 /* Shortest text that reads back as x exactly ("0.1", "3.0"); buf >= 32. */
 void rt_format_float(char *buf, size_t size, double x, bool force_point);
 

@@ -30,6 +30,10 @@
 #include "ctx.h"
 #include "store.h"
 
+/* Places of a batch kept for due timers, so that a steady flood of messages
+ * cannot starve them. */
+#define RT_BATCH_TIMERS 32
+
 static const char CT_JSON[] = "application/json";
 static const char CT_CSV[] = "text/csv; charset=utf-8";
 
@@ -124,7 +128,7 @@ static void reply_json(struct rt_job *job, int status, json_t *v)
 {
     free(job->reply);
     job->status = status;
-    job->reply = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    job->reply = rt_json_text(v);
     job->content_type = CT_JSON;
     json_decref(v);
 }
@@ -195,7 +199,7 @@ static void job_live(lv_ctx *ctx, struct rt_job *job)
     ctx->log_message = true;
     ctx->log_pid = p->id;
     json_t *body = job->body;
-    ctx->log_body = body ? json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    ctx->log_body = body ? rt_json_text(body) : NULL;
     if (!ctx->log_body)
         ctx->log_body = rt_xstrdup("null");
 
@@ -435,7 +439,7 @@ static void csv_field(struct csv *c, const struct lv_field *f, const void *base)
     char buf[48];
     if (f->len > 0) {
         json_t *v = rt_field_json(f, base);
-        char *text = json_dumps(v, JSON_COMPACT);
+        char *text = rt_json_text(v);
         csv_cell(c, text ? text : "[]");
         free(text);
         json_decref(v);
@@ -746,7 +750,7 @@ static void *game_thread(void *arg)
         if (q.stopping && q.n == 0)
             break;
         size_t n = 0;
-        while (q.n > 0 && n < RT_BATCH_MAX) {
+        while (q.n > 0 && n < RT_BATCH_MAX - RT_BATCH_TIMERS) {
             struct item it = { .job = q.ring[q.head] };
             items[n++] = it;
             q.head = (q.head + 1) % RT_QUEUE_MAX;

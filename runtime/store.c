@@ -23,11 +23,15 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -47,6 +51,7 @@ struct table_stmts {
 
 struct rt_store {
     sqlite3 *db;
+    int lock_fd;                /* flock()ed: one server per database */
     const struct lv_game *game;
     char err[RT_REASON_MAX];
     sqlite3_stmt *begin, *commit, *rollback;
@@ -239,7 +244,7 @@ static void bind_field(sqlite3_stmt *s, int i, const struct lv_field *f, const v
     const char *p = (const char *)base + f->offset;
     if (f->len > 0) {
         json_t *v = rt_field_json(f, base);
-        char *text = json_dumps(v, JSON_COMPACT);
+        char *text = rt_json_text(v);
         json_decref(v);
         sqlite3_bind_text(s, i, text ? text : "[]", -1, SQLITE_TRANSIENT);
         free(text);
@@ -457,12 +462,26 @@ int store_open(struct rt_store **out, const struct lv_game *game, const char *pa
 {
     struct rt_store *st = rt_xcalloc(1, sizeof *st);
     st->game = game;
+    st->lock_fd = -1;
     *out = NULL;
     int rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                              SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         snprintf(err, errsize, "cannot open database %s: %s", path,
                  st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+        store_close(st);
+        return -1;
+    }
+    /* Two servers on one file would each trust their own memory: refuse the
+     * second.  flock() locks are separate from SQLite's fcntl() locks; this
+     * descriptor stays open until after sqlite3_close (closing a descriptor
+     * of the file would drop SQLite's fcntl locks). */
+    st->lock_fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (st->lock_fd < 0 || flock(st->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+        if (st->lock_fd >= 0 && errno == EWOULDBLOCK)
+            snprintf(err, errsize, "the database %s is in use by another server", path);
+        else
+            snprintf(err, errsize, "cannot open database %s: %s", path, strerror(errno));
         store_close(st);
         return -1;
     }
@@ -500,6 +519,8 @@ void store_close(struct rt_store *st)
             sqlite3_finalize(s);
         sqlite3_close(st->db);
     }
+    if (st->lock_fd >= 0)
+        close(st->lock_fd);
     free(st->tables);
     free(st);
 }

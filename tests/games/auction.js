@@ -1,5 +1,5 @@
 // auction.js -- end-to-end test of games/auction.live (a live English
-// auction of three bidders), with GOING_GONE shortened to 800 ms: two groups
+// auction of three bidders), with GOING_GONE shortened to 1.2 s: two groups
 // in one session; bids broadcast to the bidder's group only; each refusal
 // with its reason (below the reserve, not higher than the highest, already
 // the highest bidder, over the buy-now price, after the end); the timer that
@@ -10,7 +10,7 @@
 const G = require('./gamelib.js');
 const { check, eq, isError, sleep } = G;
 
-const GOING_GONE_MS = 800;
+const GOING_GONE_MS = 1200;
 
 async function main() {
   const game = await G.startGame('auction', 6, { patch: { GOING_GONE: `${GOING_GONE_MS}ms` } });

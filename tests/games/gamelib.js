@@ -62,7 +62,7 @@ const send = (base, code, body) => lib.http(base, 'POST', `/p/${code}/live`, bod
  * stream and waits for its first event (what `on load` sends).  Resolves
  * with {srv, base, session, players} or null after a failed check; each
  * player is {code, id (in group), group, stream, first (event), send(type,
- * fields)}. */
+ * fields)}, and restart(sig) (see below). */
 async function startGame(name, n, opts = {}) {
   const dir = lib.tmpdir(name);
   const bin = compileGame(name, dir, opts.patch);
@@ -72,18 +72,32 @@ async function startGame(name, n, opts = {}) {
   const base = srv.base;
   const session = await lib.newSession(base, n);
   if (!session) return null;
+  const game = { srv, base, session, players: null };
   const players = session.participants.map((p) => ({
     code: p.code,
     id: p.id_in_group,
     group: p.group,
     stream: null,
     first: null,
-    send(type, fields = {}) { return send(base, p.code, { type, ...fields }); },
+    send(type, fields = {}) { return send(game.base, p.code, { type, ...fields }); },
   }));
+  game.players = players;
   if (opts.connect !== false) {
     for (const p of players) await connect(base, p);
   }
-  return { srv, base, session, players };
+  /* Kills the server with `sig` and starts it again on the same database;
+   * updates game.srv and game.base and resolves with the new base URL, or
+   * null after a failed check.  The players' streams are closed. */
+  game.restart = async (sig = 'SIGKILL') => {
+    closeAll(players);
+    await game.srv.stop(sig);
+    game.srv = new lib.Server(bin, dir);
+    const b = await game.srv.start();
+    lib.check(`the server restarts on the same database after ${sig}`, !!b, game.srv.stderr);
+    game.base = b;
+    return b;
+  };
+  return game;
 }
 
 /* Opens player p's stream (fresh: runs `on load`) and waits for its first

@@ -98,7 +98,7 @@ static int64_t tictactoe__fn_line(lv_ctx *ctx, tictactoe__arr_int_9 v_b, int64_t
 static int64_t tictactoe__fn_winner_of(lv_ctx *ctx, tictactoe__arr_int_9 v_b)
 {
     /* tictactoe.live:31: for i in 0..2 { */
-    for (int64_t v_i = 0, v_i_last = 2, v_i_go = v_i <= v_i_last; v_i_go; v_i_go = v_i < v_i_last, v_i += v_i_go) {
+    for (int64_t v_i = 0, last_v_i = 2, go_v_i = v_i <= last_v_i; go_v_i; go_v_i = v_i < last_v_i, v_i += go_v_i) {
         /* tictactoe.live:32: let row = line(b, 3 * i, 3 * i + 1, 3 * i + 2); */
         int64_t v_row = tictactoe__fn_line(ctx, v_b, lv_mul(ctx, 32, 3, v_i), lv_add(ctx, 32, lv_mul(ctx, 32, 3, v_i), 1), lv_add(ctx, 32, lv_mul(ctx, 32, 3, v_i), 2));
         /* tictactoe.live:33: if row != 0 { return row; } */
@@ -119,7 +119,7 @@ static int64_t tictactoe__fn_winner_of(lv_ctx *ctx, tictactoe__arr_int_9 v_b)
         return v_d;
     }
     /* tictactoe.live:39: for i in 0..8 { if b[i] == 0 { return 0; } } */
-    for (int64_t v_i = 0, v_i_last = 8, v_i_go = v_i <= v_i_last; v_i_go; v_i_go = v_i < v_i_last, v_i += v_i_go) {
+    for (int64_t v_i = 0, last_v_i = 8, go_v_i = v_i <= last_v_i; go_v_i; go_v_i = v_i < last_v_i, v_i += go_v_i) {
         if (v_b.v[lv_index(ctx, 39, v_i, 9)] == 0) {
             return 0;
         }

@@ -528,6 +528,16 @@ START_TEST(test_strings)
     char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
     ck_assert_str_eq(text, "{\"a\":2,\"b\":\"bad \xef\xbf\xbd utf8\"}");
     free(text);
+    /* floats in sent JSON: as short as reads back exactly */
+    json_t *f = json_pack("{s:f, s:[f, f]}", "a", 0.1, "b", 3.0, 1e-7);
+    text = rt_json_text(f);
+    ck_assert_str_eq(text, "{\"a\":0.1,\"b\":[3.0,1e-7]}");
+    free(text);
+    json_array_append_new(json_object_get(f, "b"), json_real(1.0 / 3.0));
+    text = rt_json_text(f);
+    ck_assert_ptr_nonnull(strstr(text, "0.33333333333333331"));
+    free(text);
+    json_decref(f);
     rt_ctx_free(ctx);
 }
 END_TEST

@@ -1,14 +1,15 @@
 /*
  * test_emit.c -- Check suite for compiler/emit.c.
  *
- *   - golden: the C generated for games/counter.live and games/tictactoe.live
- *     equals tests/golden/counter.c and tests/golden/tictactoe.c byte for
- *     byte.  With LIVEC_UPDATE_GOLDEN=1 in the environment the golden files
+ *   - golden: the C generated for games/counter.live, games/tictactoe.live
+ *     and tests/lang/tables.live equals tests/golden/counter.c,
+ *     tests/golden/tictactoe.c and tests/golden/tables.c byte for byte.  With LIVEC_UPDATE_GOLDEN=1 in the environment the golden files
  *     are rewritten instead (`make update-golden`).
  *   - deterministic: emitting twice gives the same bytes;
  *   - compiles: the C passes `$CC -std=c11 -Wall -Wextra -Wpedantic -Werror
- *     -fsyntax-only` against runtime/live.h, for the two games and for a
- *     program that uses the rest of the supported language.
+ *     -fsyntax-only` against runtime/live.h, for the golden programs, for a
+ *     program that uses the rest of the language and for one that uses
+ *     tables in every way.
  *
  * Paths are relative to LIVEC_TEST_SRCDIR (the test chdir()s there), so the
  * banner reads `games/counter.live` wherever the tree is.
@@ -155,6 +156,12 @@ START_TEST(golden_tictactoe)
 }
 END_TEST
 
+START_TEST(golden_tables)
+{
+    golden("tests/lang/tables.live", "tests/golden/tables.c");
+}
+END_TEST
+
 START_TEST(deterministic)
 {
     chdir_src();
@@ -249,6 +256,77 @@ START_TEST(compiles_language)
 }
 END_TEST
 
+/* Tables: every construct, with the corners of the generated C -- a table
+ * without columns, an empty insert, every kind of sort key, queries nested
+ * in where clauses that read locals, loop variables, msg and outer rows. */
+static const char tabs[] =
+    "game tabs { players 2; }\n"
+    "table mark { }\n"
+    "table bid { who: int; amount: float; ok: bool = true; note: string; hist: int[3] = [1, 2, 3]; }\n"
+    "message m { x: int; s: string = \"\"; }\n"
+    "fn n_above(a: float) -> int { return count(bid where amount > a); }\n"
+    "fn wipe() { for b in bid { delete b; } insert mark { }; }\n"
+    "view state { bids: bid, marks: mark, n: len(mark), by_note: bid order by note desc }\n"
+    "on load { send me state; }\n"
+    "on m {\n"
+    "  insert mark { };\n"
+    "  insert bid { who: me.id, amount: float(msg.x), note: msg.s, hist: [msg.x, 0, 0] };\n"
+    "  let lim = 2;\n"
+    "  for p in players {\n"
+    "    for b in bid where who == p.id && count(bid where amount > b.amount && who != lim) < msg.x"
+    " order by ok asc {\n"
+    "      b.hist[0] += 1; b.amount *= 2.0; b.ok = !b.ok; b.hist = [b.id, p.id, lim];\n"
+    "      send player(p.id) { b: b, rank: count(bid where amount > b.amount), ...b };\n"
+    "      if b.amount > 100.0 { delete b; break; }\n"
+    "    }\n"
+    "  }\n"
+    "  send all { top: bid where amount >= float(lim) order by amount desc, ids: bid order by id desc,"
+    " who: bid order by who asc, n: n_above(1.0) + len(bid where note == msg.s) + count(mark) };\n"
+    "  send me msg.x > 1 ? bid : [{ a: 1 }];\n"
+    "  if count(mark) > 3 { wipe(); }\n"
+    "}\n";
+
+START_TEST(compiles_tables)
+{
+    char *c = gen("tabs.live", tabs, false);
+    compiles("tabs.live", c);
+    ck_assert_ptr_nonnull(strstr(c, "struct tabs__row_mark {\n    int64_t id;"));
+    ck_assert_ptr_nonnull(strstr(c, "{ \"mark\", NULL, 0, sizeof(struct tabs__row_mark), "
+                                    "offsetof(struct tabs__row_mark, id), tabs__init_row_mark },"));
+    ck_assert_ptr_nonnull(strstr(c, ".tables = tabs__tables,\n    .n_tables = 2,"));
+    ck_assert_ptr_nonnull(strstr(c, "(void)lv_row_insert(ctx, 0);"));
+    ck_assert_ptr_nonnull(strstr(c, "lv_row_delete(ctx, 1, v_b);"));
+    ck_assert_ptr_nonnull(strstr(c, "((struct tabs__row_bid *)lv_row_w(ctx, 1, v_b))->ok = (!v_b->ok);"));
+    /* The inner count of the where clause reads the loop's row, a local
+     * and msg: they are passed by name. */
+    ck_assert_ptr_nonnull(strstr(c, "(lv_ctx *ctx, const struct tabs__row_bid *v_b, int64_t v_lim)"));
+    ck_assert_ptr_nonnull(strstr(c, "static int tabs__cmp_bid_ok_asc(const void *pa, const void *pb)"));
+    free(c);
+}
+END_TEST
+
+START_TEST(c_names)
+{
+    /* .live names that are C keywords or library macros still make valid C:
+     * the members get a trailing underscore, the JSON names do not. */
+    static const char src[] =
+        "game kw { players 1; }\n"
+        "group { double: int; EOF: int; GROUP: int; errno: int; _x: int[2] = [1, 2]; }\n"
+        "player { static: int; }\n"
+        "table t { switch: int; stdin: string; }\n"
+        "message m { char: int; }\n"
+        "fn f(NULL: int, ctx: int) -> int { return NULL + ctx; }\n"
+        "on m { group.double = f(msg.char, 1); me.static = 1; insert t { switch: 1 };"
+        " let NULL = 2; let GROUP_W = 3; send me { t: t order by switch desc, EOF: group.EOF };"
+        " for r in t where switch > NULL order by stdin asc { r.switch += GROUP_W; } }\n";
+    char *c = gen("kw.live", src, false);
+    compiles("kw.live", c);
+    ck_assert_ptr_nonnull(strstr(c, "{ \"double\", LV_INT, 0, offsetof(struct kw__group, double_) },"));
+    ck_assert_ptr_nonnull(strstr(c, "GROUP_W->double_ = kw__fn_f(ctx, msg->char_, 1);"));
+    free(c);
+}
+END_TEST
+
 START_TEST(empty_game)
 {
     /* No group, no player, no messages: still valid C11. */
@@ -267,9 +345,12 @@ static Suite *emit_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, golden_counter);
     tcase_add_test(tc, golden_tictactoe);
+    tcase_add_test(tc, golden_tables);
     tcase_add_test(tc, deterministic);
     tcase_add_test(tc, line_directives);
     tcase_add_test(tc, compiles_language);
+    tcase_add_test(tc, compiles_tables);
+    tcase_add_test(tc, c_names);
     tcase_add_test(tc, empty_game);
     suite_add_tcase(s, tc);
     return s;

@@ -205,7 +205,39 @@ START_TEST(malformed_numbers)
     expect_lex("2.5s", "float:0@1:1/4 end@1:5/1",
                "t.live:1:1: error: malformed literal '2.5s'\n"
                "   1 | 2.5s\n"
-               "     | ^~~~\n");
+               "     | ^~~~\n"
+               "     = help: a duration is a whole number followed by 'ms', "
+               "'s' or 'm': use a smaller unit\n");
+    /* Other malformed numbers, each with the likeliest fix. */
+    expect_lex("1. 0x1F 1e 2.5e+ 12ab", "float:0@1:1/2 int:0@1:4/4 "
+               "int:0@1:9/2 float:0@1:12/5 int:0@1:18/4 end@1:22/1",
+               "t.live:1:1: error: malformed literal '1.'\n"
+               "   1 | 1. 0x1F 1e 2.5e+ 12ab\n"
+               "     | ^~\n"
+               "     = help: a float needs digits after the '.': write "
+               "'1.0'\n"
+               "t.live:1:4: error: malformed literal '0x1F'\n"
+               "   1 | 1. 0x1F 1e 2.5e+ 12ab\n"
+               "     |    ^~~~\n"
+               "     = help: integers are written in decimal\n"
+               "t.live:1:9: error: malformed literal '1e'\n"
+               "   1 | 1. 0x1F 1e 2.5e+ 12ab\n"
+               "     |         ^~\n"
+               "     = help: an exponent is 'e' and digits, as in 1e-3 or "
+               "2.5e6\n"
+               "t.live:1:12: error: malformed literal '2.5e+'\n"
+               "   1 | 1. 0x1F 1e 2.5e+ 12ab\n"
+               "     |            ^~~~~\n"
+               "     = help: an exponent is 'e' and digits, as in 1e-3 or "
+               "2.5e6\n"
+               "t.live:1:18: error: malformed literal '12ab'\n"
+               "   1 | 1. 0x1F 1e 2.5e+ 12ab\n"
+               "     |                  ^~~~\n"
+               "     = help: a duration is an integer followed by 'ms', "
+               "'s' or 'm'\n");
+    /* `1.` before a range or a name is an int and what follows. */
+    expect_tokens("1..2 1.x", "int:1@1:1/1 ..@1:2/2 int:2@1:4/1 int:1@1:6/1 "
+                  ".@1:7/1 id:x@1:8/1 end@1:9/1");
     expect_lex("99999999999999999999", NULL,
                "t.live:1:1: error: integer literal '99999999999999999999' "
                "is out of range\n"
@@ -245,11 +277,23 @@ START_TEST(string_errors)
                "id:y@2:1/1 end@2:2/1",
                "t.live:1:5: error: unterminated string literal\n"
                "   1 | x = \"abc\n"
-               "     |     ^~~~\n");
+               "     |     ^~~~\n"
+               "     = help: close it with '\"' on the same line (a string "
+               "cannot span lines; \\n is a line break)\n");
     expect_lex("\"abc", "str:abc@1:1/4 end@1:5/1",
                "t.live:1:1: error: unterminated string literal\n"
                "   1 | \"abc\n"
-               "     | ^~~~\n");
+               "     | ^~~~\n"
+               "     = help: close it with '\"' on the same line (a string "
+               "cannot span lines; \\n is a line break)\n");
+    /* A string in single quotes: one error, and a string token. */
+    expect_lex("x = 'it is';", "id:x@1:1/1 =@1:3/1 str:it is@1:5/7 "
+               ";@1:12/1 end@1:13/1",
+               "t.live:1:5: error: a string in single quotes\n"
+               "   1 | x = 'it is';\n"
+               "     |     ^~~~~~~\n"
+               "     = help: strings are written in double quotes: "
+               "\"it is\"\n");
     expect_lex("\"\\u12x\"", NULL,
                "t.live:1:2: error: invalid escape '\\u': expected 4 hex "
                "digits\n"
@@ -285,7 +329,8 @@ START_TEST(comments_and_lines)
     expect_lex("a /* never\nclosed", "id:a@1:1/1 end@2:7/1",
                "t.live:1:3: error: unterminated comment\n"
                "   1 | a /* never\n"
-               "     |   ^~\n");
+               "     |   ^~\n"
+               "     = note: the file ends before its '*/'\n");
 }
 END_TEST
 

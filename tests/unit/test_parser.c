@@ -6,7 +6,10 @@
  * Diagnostics are captured through diag.out (a memstream) and compared
  * exactly.  The corpus runner parses every tests/bad/lex_*.live and
  * syn_*.live file and compares the diagnostics' first lines with the
- * file's `// expect: LINE:COL: error: MESSAGE` comments.
+ * file's `// expect: LINE:COL: error: MESSAGE` comments, and their `= help:`
+ * and `= note:` lines with `// expect-help: TEXT` / `// expect-note: TEXT`
+ * comments (in output order); it also checks that each diagnostic quotes
+ * its line as written and puts the caret under the column it names.
  *
  * `test_parser --dump FILE.live` prints the dump and the diagnostics of a
  * file, for debugging the grammar.
@@ -803,7 +806,7 @@ START_TEST(syntax_error_messages)
     expect_errors("on load { let x = a < b < c; }",
                   "1:25: error: expected ';' after the statement, found '<'\n");
     expect_errors("on load { require x else y; }",
-                  "1:26: error: expected string literal, found 'y'\n");
+                  "1:26: error: expected a string, found 'y'\n");
     expect_errors("}", "1:1: error: expected a declaration, found '}'\n");
 }
 END_TEST
@@ -855,7 +858,7 @@ START_TEST(no_cascades)
                   "2:10: error: unterminated string literal\n");
     /* A missing ')' is reported once, not again as an unclosed '('. */
     expect_errors("fn f( {\n  return 1;\n}\n",
-                  "1:7: error: expected identifier or ')', found '{'\n");
+                  "1:7: error: expected a name or ')', found '{'\n");
     /* Garbage in a statement gives one error for the statement. */
     expect_errors("on load { x = 1 2 3 4 5; y = 2; }",
                   "1:17: error: expected ';' after the statement, found '2'\n");
@@ -905,22 +908,133 @@ END_TEST
 
 /* ---- the corpus of bad programs --------------------------------------- */
 
-/* Collects the `// expect: ...` lines of a .live file. */
+/* Collects the expectations of a corpus file, in order: each
+ * `// expect: L:C: error: MSG` line as "L:C: error: MSG", and each
+ * `// expect-help: TEXT` / `// expect-note: TEXT` line (the `= help:` and
+ * `= note:` lines under the diagnostic before) as "help: TEXT" /
+ * "note: TEXT".  The sema corpus runner reads the `// expect:` lines only.
+ * Returns a malloc'd string. */
 static char *expectations(const char *src)
 {
-    static const char tag[] = "// expect: ";
+    static const char *const tags[][2] = {
+        { "// expect: ", "" },
+        { "// expect-help: ", "help: " },
+        { "// expect-note: ", "note: " },
+    };
     char *out = NULL;
     size_t n = 0;
     FILE *m = open_memstream(&out, &n);
-    for (const char *p = src; (p = strstr(p, tag)) != NULL;) {
-        p += sizeof tag - 1;
+    for (const char *p = src; *p;) {
         const char *nl = strchr(p, '\n');
         size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        fprintf(m, "%.*s\n", (int)len, p);
-        p += len;
+        for (size_t t = 0; t < sizeof tags / sizeof tags[0]; t++) {
+            size_t tl = strlen(tags[t][0]);
+            if (len >= tl && strncmp(p, tags[t][0], tl) == 0)
+                fprintf(m, "%s%.*s\n", tags[t][1], (int)(len - tl), p + tl);
+        }
+        p += len + (nl ? 1 : 0);
     }
     fclose(m);
     return out;
+}
+
+/* The header lines of the diagnostics (without "path:") and their
+ * `= help:` / `= note:` lines (as "help: ..." / "note: ..."), in order:
+ * the form expectations() gives.  Returns a malloc'd string. */
+static char *summary_lines(const char *diags, const char *path)
+{
+    char *out = NULL;
+    size_t n = 0;
+    FILE *m = open_memstream(&out, &n);
+    size_t pl = strlen(path);
+    for (const char *p = diags; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        const char *q = p;
+        while (q < p + len && *q == ' ')
+            q++;
+        if (len > pl && strncmp(p, path, pl) == 0 && p[pl] == ':')
+            fprintf(m, "%.*s\n", (int)(len - pl - 1), p + pl + 1);
+        else if (q < p + len && (strncmp(q, "= help: ", 8) == 0 ||
+                                 strncmp(q, "= note: ", 8) == 0))
+            fprintf(m, "%.*s\n", (int)(len - (size_t)(q - p) - 2), q + 2);
+        p += len + (nl ? 1 : 0);
+    }
+    fclose(m);
+    return out;
+}
+
+/* Checks the quoted line and the caret of every diagnostic in diags (about
+ * file src): the line is quoted as written (without its CR), and the caret
+ * sits under column C, counting one position per UTF-8 character (tabs
+ * copied).  Returns NULL if all is well, else a malloc'd description. */
+static char *caret_problem(const char *diags, const char *path,
+                           const char *src, size_t src_len)
+{
+    const char *src_end = src + src_len;
+    size_t pl = strlen(path);
+    for (const char *p = diags; *p;) {
+        const char *nl = strchr(p, '\n');
+        if (!nl)
+            break;
+        int line, col;
+        if (strncmp(p, path, pl) == 0 && p[pl] == ':' &&
+                sscanf(p + pl + 1, "%d:%d:", &line, &col) == 2) {
+            /* The source line. */
+            const char *s = src;
+            for (int l = 1; l < line && s; l++) {
+                s = memchr(s, '\n', (size_t)(src_end - s));
+                if (s)
+                    s++;
+            }
+            if (!s)
+                s = src_end;
+            const char *s_nl = memchr(s, '\n', (size_t)(src_end - s));
+            size_t sl = (size_t)((s_nl ? s_nl : src_end) - s);
+            if (sl > 0 && s[sl - 1] == '\r')
+                sl--;
+            /* The quoted line: "  N | TEXT". */
+            const char *q = nl + 1, *qnl = strchr(q, '\n');
+            const char *bar = qnl ? strstr(q, " |") : NULL;
+            if (!bar || bar > qnl)
+                return strdup("no quoted line after a diagnostic");
+            const char *text = bar[2] == ' ' ? bar + 3 : bar + 2;
+            bool controls = false;
+            for (size_t i = 0; i < sl; i++)
+                if (((unsigned char)s[i] < 0x20 && s[i] != '\t') ||
+                        s[i] == 0x7F)
+                    controls = true; /* shown as control pictures */
+            if (!controls && ((size_t)(qnl - text) != sl ||
+                              strncmp(text, s, sl) != 0)) {
+                char *msg;
+                if (asprintf(&msg, "line %d quoted as '%.*s'", line,
+                             (int)(qnl - text), text) < 0)
+                    abort();
+                return msg;
+            }
+            /* The caret line: the same gutter, then the caret. */
+            const char *c = qnl + 1, *cnl = strchr(c, '\n');
+            const char *caret = cnl ? memchr(c, '^', (size_t)(cnl - c)) : NULL;
+            if (!caret)
+                return strdup("no caret line after a quoted line");
+            size_t want = 0;
+            for (int i = 0; i < col - 1 && (size_t)i < sl; i++)
+                if (((unsigned char)s[i] & 0xC0) != 0x80)
+                    want++;
+            if (col - 1 > (int)sl)
+                want += (size_t)(col - 1) - sl;
+            size_t got = (size_t)(caret - (c + (text - q)));
+            if (got != want) {
+                char *msg;
+                if (asprintf(&msg, "%d:%d: caret at position %zu, want %zu",
+                             line, col, got, want) < 0)
+                    abort();
+                return msg;
+            }
+        }
+        p = nl + 1;
+    }
+    return NULL;
 }
 
 START_TEST(bad_corpus)
@@ -952,10 +1066,12 @@ START_TEST(bad_corpus)
         d.out = open_memstream(&diags, &dlen);
         int errors = live_parse(&file, &d);
         fclose(d.out);
-        char *got = first_lines(diags, name);
+        char *got = summary_lines(diags, name);
         ck_assert_msg(strcmp(got, want) == 0,
                       "%s:\nwant:\n%sgot:\n%s", name, want, diags);
         ck_assert_int_gt(errors, 0);
+        char *bad = caret_problem(diags, name, src, len);
+        ck_assert_msg(bad == NULL, "%s: %s\n%s", name, bad, diags);
         free(got);
         free(diags);
         free(want);

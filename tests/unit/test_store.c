@@ -137,15 +137,140 @@ START_TEST(test_overdue_timer_fires_at_startup_thread)
 }
 END_TEST
 
-/* A second game, to check that a database is not shared between games. */
+/* A second game, to check that a database is not shared between games;
+ * its on start fails at line 3 while `fail_start` is set. */
+static bool fail_start;
+
+static void other_on_start(lv_ctx *ctx)
+{
+    int64_t *x = lv_group_w(ctx);
+    *x = 42;
+    lv_send(ctx, 2, LV_TO_ALL, 0, lv_jint(ctx, 1));
+    if (fail_start)
+        lv_fail(ctx, 3, "division by zero");
+}
+
 static const struct lv_field other_fields[] = { { "x", LV_INT, 0, 0 } };
 static const struct lv_page other_pages[] = { { "live", NULL } };
 static const struct lv_game other_game = {
     .name = "other", .title = "other", .source = "other.live", .players = 1,
     .group_size = sizeof(int64_t), .group_fields = other_fields, .n_group_fields = 1,
     .player_size = sizeof(int64_t), .player_fields = other_fields, .n_player_fields = 1,
+    .on_start = other_on_start,
     .pages = other_pages, .n_pages = 1,
 };
+
+START_TEST(test_on_start_rejected)
+{
+    const char *db = helper_tmp_db();
+    char err[512], *reply = NULL;
+    ck_assert_int_eq(rt_open(&other_game, db, err, sizeof err), 0);
+    fail_start = true;
+    ck_assert_int_eq(helper_job(RT_JOB_CREATE_SESSION, NULL, "{\"participants\":3}", &reply), 422);
+    ck_assert_str_eq(reply, "{\"error\":\"on start of group 1: other.live:3: division by zero\"}");
+    free(reply);
+    ck_assert_int_eq(rt_core->n_sessions, 0);
+    ck_assert_uint_eq(fake_net_count(), 0);
+    fail_start = false;
+    ck_assert_int_eq(helper_job(RT_JOB_CREATE_SESSION, NULL, "{\"participants\":3}", &reply), 201);
+    free(reply);
+    ck_assert_int_eq(rt_core->n_sessions, 1);
+    ck_assert_uint_eq(fake_net_count(), 3);        /* one send per group */
+    ck_assert_int_eq(fake_net_get(2)->seq, 1);
+    rt_close();
+    /* the failed session left nothing in the database either */
+    ck_assert_int_eq(rt_open(&other_game, db, err, sizeof err), 0);
+    ck_assert_int_eq(rt_core->n_sessions, 1);
+    ck_assert_int_eq(rt_core->next_participant_id, 4);
+    rt_close();
+    helper_rm_db(db);
+    fake_net_reset();
+}
+END_TEST
+
+/* ---- the game thread ---------------------------------------------------------- */
+
+#define FLOOD_JOBS 600
+
+static pthread_mutex_t done_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t done_cond = PTHREAD_COND_INITIALIZER;
+static int done_count, done_ok;
+
+static void flood_done(struct rt_job *job)
+{
+    pthread_mutex_lock(&done_lock);
+    done_count++;
+    if (job->status == 200)
+        done_ok++;
+    free(job->reply);
+    job->reply = NULL;
+    pthread_cond_signal(&done_cond);
+    pthread_mutex_unlock(&done_lock);
+}
+
+struct flood {
+    const char *code;
+    struct rt_job jobs[FLOOD_JOBS / 2];
+};
+
+static void *flood_thread(void *arg)
+{
+    struct flood *f = arg;
+    for (int i = 0; i < FLOOD_JOBS / 2; i++) {
+        struct rt_job *j = &f->jobs[i];
+        memset(j, 0, sizeof *j);
+        j->kind = RT_JOB_LIVE;
+        snprintf(j->code, sizeof j->code, "%s", f->code);
+        j->body = json_pack("{s:s, s:i}", "type", "add", "amount", 1);
+        j->done = flood_done;
+        while (rt_submit(j) != 0)       /* full: try again */
+            usleep(1000);
+    }
+    return NULL;
+}
+
+START_TEST(test_game_thread_batches)
+{
+    const char *db = helper_tmp_db();
+    open_db(db);
+    const char *session = helper_session(2, codes);
+    fake_net_reset();
+    ck_assert_int_eq(rt_start(), 0);
+    static struct flood f[2];
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++) {
+        f[i].code = codes[i];
+        pthread_create(&t[i], NULL, flood_thread, &f[i]);
+    }
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    pthread_mutex_lock(&done_lock);
+    while (done_count < FLOOD_JOBS)
+        pthread_cond_wait(&done_cond, &done_lock);
+    pthread_mutex_unlock(&done_lock);
+    rt_stop();
+    ck_assert_int_eq(done_ok, FLOOD_JOBS);
+    /* every job's send reached both players, numbered 1..N per player in order */
+    ck_assert_uint_eq(fake_net_count(), 2 * FLOOD_JOBS);
+    int64_t last[2] = { 0, 0 }, pid0 = fake_net_get(0)->pid;
+    for (size_t i = 0; i < fake_net_count(); i++) {
+        const struct fake_delivery *d = fake_net_get(i);
+        int k = d->pid == pid0 ? 0 : 1;
+        ck_assert_int_eq(d->seq, last[k] + 1);
+        last[k] = d->seq;
+    }
+    ck_assert_int_eq(last[1], FLOOD_JOBS);
+    json_t *st = session_state(session);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(group0(st), "fields"), "total")),
+                     FLOOD_JOBS);
+    json_decref(st);
+    /* stopped: new jobs are refused */
+    struct rt_job j = { .kind = RT_JOB_LIST_SESSIONS };
+    ck_assert_int_eq(rt_submit(&j), -1);
+    rt_close();
+    helper_rm_db(db);
+}
+END_TEST
 
 START_TEST(test_other_game_refused)
 {
@@ -156,6 +281,22 @@ START_TEST(test_other_game_refused)
     ck_assert_int_eq(rt_open(&other_game, db, err, sizeof err), -1);
     ck_assert_ptr_nonnull(strstr(err, "belongs to game 'counter', not 'other'"));
     ck_assert_ptr_null(rt_core);
+    helper_rm_db(db);
+}
+END_TEST
+
+START_TEST(test_one_server_per_database)
+{
+    const char *db = helper_tmp_db();
+    char err[512];
+    struct rt_store *second = NULL;
+    open_db(db);
+    ck_assert_int_eq(store_open(&second, fixture_counter_game(), db, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "is in use by another server"));
+    ck_assert_ptr_null(second);
+    rt_close();
+    ck_assert_int_eq(store_open(&second, fixture_counter_game(), db, err, sizeof err), 0);
+    store_close(second);
     helper_rm_db(db);
 }
 END_TEST
@@ -301,6 +442,9 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_persistence);
     tcase_add_test(tc, test_overdue_timer_fires_at_startup_thread);
     tcase_add_test(tc, test_other_game_refused);
+    tcase_add_test(tc, test_one_server_per_database);
+    tcase_add_test(tc, test_on_start_rejected);
+    tcase_add_test(tc, test_game_thread_batches);
     tcase_add_test(tc, test_disk_full);
     tcase_add_test(tc, test_main_usage_errors);
     tcase_add_test(tc, test_main_runs_and_stops);

@@ -1,0 +1,110 @@
+// control.js -- behaviour of handlers and control flow (LANGUAGE.md §3, §4)
+// on tests/lang/control.live, over HTTP + SSE with three players: on start,
+// timers (short durations; start ... after re-arms; stop), now(), random(),
+// send player(E) and several sends in statement order, for p in players
+// with p.f / player(i).f assignment, fn helpers that send, insert, delete,
+// require, reject and finish, break / continue / return;.
+// Run by `make check` (compiler/Makefile.inc) or by hand:
+//   LIVEC=/path/to/livec node tests/lang/control.js
+'use strict';
+const { check, eq, isError, run, setup, sleep } = require('./lib-lang.js');
+
+async function main() {
+  const g = await setup('control', 3);
+  if (!g) return;
+  const [p1, p2, p3] = g.players;
+
+  // ---- on start, then on load ---------------------------------------------------
+  const loads = [await p1.waitFor(() => true), await p2.waitFor(() => true), await p3.waitFor(() => true)];
+  check('on start ran once per group before the first on load; it set player(1).f and p.f',
+    eq(loads, [
+      { started: 1, mark: 'first', page: 'live' },
+      { started: 1, mark: 'other 2', page: 'live' },
+      { started: 1, mark: 'other 3', page: 'live' },
+    ]), JSON.stringify(loads));
+
+  // ---- timers ----------------------------------------------------------------
+  let m = await p1.ask({ type: 'arm', ms: 200 });
+  check('start timer ... after msg.ms; now() is Unix time in ms', m && m.armed === 200 && m.now_ok === true,
+    JSON.stringify(m));
+  const t1 = await p2.waitFor((d) => d.tick === 1, 3000);
+  check('on timer fires after the duration and its sends reach every player',
+    t1 && t1.elapsed >= 200 && t1.elapsed < 2500, JSON.stringify(t1));
+  let r = await p1.send({ type: 'rearm' });
+  check('re-arming answers 200', r.status === 200, r.text);
+  const t2 = await p1.waitFor((d) => d.tick === 2, 3000);
+  check('start timer twice: the second (TICK / 2 = 100ms) replaces the first (60s)',
+    t2 && t2.elapsed >= 100 && t2.elapsed < 2500, JSON.stringify(t2));
+  r = await p1.send({ type: 'arm', ms: 300 });
+  await sleep(100);
+  r = await p1.send({ type: 'arm', ms: 300 });
+  await sleep(700);
+  const ticks = p3.msgs().filter((d) => d.tick !== undefined);
+  check('arming again before it fired re-arms: one more tick, 300ms after the second arm',
+    ticks.length === 3 && ticks[2].tick === 3 && ticks[2].elapsed >= 300, JSON.stringify(ticks));
+  m = await p1.ask({ type: 'halt' });
+  await sleep(450);
+  check('stop timer: a stopped timer never fires', m && m.stopped === true &&
+    !p1.msgs().some((d) => d.other), JSON.stringify(p1.msgs().slice(-2)));
+
+  // ---- random ------------------------------------------------------------------
+  const draws = [];
+  for (let k = 0; k < 4; k++) {
+    m = await p1.ask({ type: 'draw' });
+    if (m) draws.push(m);
+  }
+  const all = draws.flatMap((d) => d.draws);
+  check('random(1, 6) draws are in 1..6, random(7, 7) is 7, random(-3, -1) in -3..-1',
+    draws.length === 4 && all.every((x) => Number.isInteger(x) && x >= 1 && x <= 6) &&
+    draws.every((d) => d.one === 7 && d.neg >= -3 && d.neg <= -1), JSON.stringify(draws));
+  check('random draws vary (20 draws of 1..6 are not all equal)', new Set(all).size > 1, JSON.stringify(all));
+
+  // ---- sends: player(E), order --------------------------------------------------
+  const before = [p1, p2, p3].map((p) => p.stream.events.length);
+  r = await p1.send({ type: 'tell', to: 2 });
+  await sleep(300);
+  const got = [p1, p2, p3].map((p, i) => p.stream.events.slice(before[i]).map((e) => e.data));
+  check('send player(E), me, others, all: each recipient gets its messages in statement order',
+    r.status === 200 && eq(got, [
+      [{ told: 2 }, { seq: 3 }],
+      [{ from: 1, first: true }, { from: 1, second: true }, { seq: 1 }, { seq: 2 }, { seq: 3 }],
+      [{ seq: 1 }, { seq: 2 }, { seq: 3 }],
+    ]), JSON.stringify(got));
+  r = await p1.send({ type: 'tell', to: 4 });
+  await sleep(200);
+  check('send player(4) of 3 rejects naming the line, and none of the sends happen',
+    isError(r, 422, /^control\.live:129: .*4/) && p2.stream.events.length === before[1] + 5, r.text);
+
+  // ---- loops ------------------------------------------------------------------------
+  m = await p1.ask({ type: 'loop', n: 20 });
+  check('continue skips, break ends the innermost loop; 3..1 runs nothing; return; ends the handler',
+    eq(m, { visited: 4, sum: 16, down: 0 }), JSON.stringify(m));
+  await sleep(200);
+  check('nothing is sent after return;', !p1.msgs().some((d) => d.small), JSON.stringify(p1.msgs().slice(-2)));
+  m = await p1.ask({ type: 'loop', n: 3 }, (d) => d.small);
+  check('without return, the handler goes on', !!m, JSON.stringify(p1.msgs().slice(-2)));
+
+  // ---- fn helpers -----------------------------------------------------------------
+  const b2 = p2.stream.events.length;
+  m = await p1.ask({ type: 'helper', what: 'send' });
+  const m2 = await p2.waitFor((d) => d.text === 'hello from 1');
+  check('a fn that loops over players, assigns p.f and sends to player(p.id)',
+    eq(m, { text: 'hello from 1', got: 1 }) && eq(m2, { text: 'hello from 1', got: 1 }) &&
+    p2.stream.events.length >= b2 + 1, JSON.stringify([m, m2]));
+  m = await p1.ask({ type: 'helper', what: 'insert' });
+  m = await p1.ask({ type: 'helper', what: 'insert' });
+  check('a fn that inserts a row and returns count()',
+    m && m.notes === 2 && eq(m.all.map((x) => x.id), [1, 2]) && m.all[1].author === 1, JSON.stringify(m));
+  m = await p1.ask({ type: 'helper', what: 'clear' });
+  check('a fn that deletes rows while looping over them', m && m.notes === 0, JSON.stringify(m));
+  r = await p1.send({ type: 'helper', what: 'require' });
+  check('require in a fn rejects the calling handler', isError(r, 422, /^not positive$/), r.text);
+  r = await p1.send({ type: 'helper', what: 'reject' });
+  check('reject in a fn, with a computed reason', isError(r, 422, /^too big: 101$/), r.text);
+  r = await p1.send({ type: 'helper', what: 'finish' });
+  check('finish in a fn answers 200', r.status === 200, r.text);
+  const fin = await Promise.all([p1, p2, p3].map((p) => p.stream.waitFor(() => true, 3000, 'finish')));
+  check('finish in a fn moves every player of the group on', fin.every((e) => !!e), JSON.stringify(fin));
+}
+
+run(main);

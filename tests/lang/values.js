@@ -1,0 +1,109 @@
+// values.js -- behaviour of values (LANGUAGE.md §2 fields and messages, §5
+// expressions) on tests/lang/values.live, over HTTP + SSE: initial values of
+// every field type, message constraints and defaults (the implicit max
+// 1000, code points), integer / and % as in C, mixed arithmetic, float(),
+// int(), str(), string +, arrays as values (copies), and runtime errors
+// (overflow, division by zero, index out of bounds, player(i) out of range,
+// a float that is not finite) that reject naming the .live line and change
+// nothing.
+// Run by `make check` (compiler/Makefile.inc) or by hand:
+//   LIVEC=/path/to/livec node tests/lang/values.js
+'use strict';
+const { check, eq, isError, run, setup } = require('./lib-lang.js');
+
+async function main() {
+  const g = await setup('values', 2);
+  if (!g) return;
+  const [p1] = g.players;
+
+  const l = await p1.waitFor(() => true);
+  check('on load: initial values of float, bool, string and arrays of every scalar type (consts in sizes)',
+    eq(l, {
+      f: 1.5, b: true, s: 'start', ints: [1, 2, 3], floats: [0.5, 2], bools: [false, false],
+      strs: ['red', 'green', 'blue'], count: 0, page: 'live', id: 1, n: 2,
+    }), JSON.stringify(l));
+
+  // ---- message constraints and defaults --------------------------------------
+  let m = await p1.ask({ type: 'nums', i: 5 });
+  check('defaults make fields optional (float, int in [..], string in [..], max, bool)',
+    eq(m, { i: 5, f: 0.25, c: 4, w: 'red', t: 'abc', u: '', flag: false, tlen: 3, ulen: 0 }), JSON.stringify(m));
+  m = await p1.ask({ type: 'nums', i: -5, f: 2.5, c: 1, w: 'blue', t: 'ééé', u: 'x', flag: true });
+  check('bounds are inclusive; max counts code points ("ééé" is 3)',
+    m && m.i === -5 && m.f === 2.5 && m.c === 1 && m.w === 'blue' && m.t === 'ééé' && m.tlen === 3 && m.flag === true,
+    JSON.stringify(m));
+  const refusals = [
+    [{ type: 'nums', i: 6 }, /'i'/, 'int above a range made of consts'],
+    [{ type: 'nums', i: 1, f: 3 }, /'f'/, 'float outside its range'],
+    [{ type: 'nums', i: 1, c: 3 }, /'c'/, 'int not among its choices'],
+    [{ type: 'nums', i: 1, w: 'pink' }, /'w'/, 'string not among its choices'],
+    [{ type: 'nums', i: 1, t: 'abcd' }, /'t'/, 'string over its max'],
+    [{ type: 'nums', i: 1, u: 'x'.repeat(1001) }, /'u'/, 'string over the implicit max 1000'],
+    [{ type: 'nums', i: 1.5 }, /'i'/, 'int with a fraction'],
+    [{ type: 'nums', i: '1' }, /'i'/, 'int given as a string'],
+    [{ type: 'nums' }, /'i'/, 'a required field missing'],
+  ];
+  for (const [body, re, what] of refusals) {
+    const r = await p1.send(body);
+    check(`validation: ${what} is 422 naming the field`, isError(r, 422, re), r.text);
+  }
+  m = await p1.ask({ type: 'nums', i: 1.0, u: 'é'.repeat(1000) });
+  check('5.0 is an int; 1000 code points fit the implicit max', m && m.i === 1 && m.ulen === 1000, JSON.stringify(m && m.i));
+
+  // ---- arithmetic ---------------------------------------------------------------
+  m = await p1.ask({ type: 'arith', a: -7, b: 2 });
+  check('integer / truncates toward zero, % takes the sign of the dividend; mixed int/float gives float',
+    eq(m, { div: -3, mod: -1, mixed: -6.5, mul: -14, neg: 7, fdiv: -3.5, abs: 7, mn: -7, mx: 2.5 }), JSON.stringify(m));
+  m = await p1.ask({ type: 'arith', a: 7, b: -2 });
+  check('7 / -2 and 7 % -2; max of int and float is a float',
+    m && m.div === -3 && m.mod === 1 && m.mx === 7, JSON.stringify(m));
+
+  // ---- runtime errors: 422 naming the line, nothing changes ---------------------
+  const errors = [
+    [{ type: 'arith', a: 7, b: 0 }, /^values\.live:110: division by zero$/, 'division by zero'],
+    ['{"type":"arith","a":-9223372036854775808,"b":-1}', /^values\.live:110: integer overflow$/, 'INT64_MIN / -1'],
+    [{ type: 'big', x: 4000000000 }, /^values\.live:158: integer overflow$/, 'multiplication overflow'],
+    [{ type: 'fl', x: 1, y: 0 }, /^values\.live:117: .*finite/, 'a float division by zero (inf)'],
+    [{ type: 'idx', i: 3 }, /^values\.live:125: .*out of bounds/, 'index past the end'],
+    [{ type: 'idx', i: -1 }, /^values\.live:125: .*out of bounds/, 'negative index'],
+    [{ type: 'who', p: 3 }, /^values\.live:131: .*3/, 'player(3) of 2'],
+    [{ type: 'who', p: 0 }, /^values\.live:131: .*0/, 'player(0)'],
+  ];
+  for (const [body, re, what] of errors) {
+    const r = await p1.send(body);
+    check(`runtime error: ${what} is 422 naming values.live and the line`, isError(r, 422, re), r.text);
+  }
+
+  // ---- floats, conversions, strings ------------------------------------------
+  m = await p1.ask({ type: 'fl', x: 3, y: 2 });
+  check('float division, int() truncates, str() of floats reads back ("3.0"), fns with float/bool params',
+    eq(m, { f: 1.5, i: 3, s: '3.0', desc: '2.0!', sum: 2, half: 0.5 }), JSON.stringify(m));
+  m = await p1.ask({ type: 'fl', x: -2.7, y: -4 });
+  check('int(-2.7) is -2; str(-4.0); float array element writes',
+    m && m.i === -2 && m.desc === '-4.0?' && m.f === 0.675 && Math.abs(m.sum - (0.5 + 0.5 * -2.7)) < 1e-12,
+    JSON.stringify(m));
+  m = await p1.ask({ type: 'strs' });
+  check('string +, str() of int/float/bool, len in code points, comparisons, escapes',
+    eq(m, {
+      s: 'start+p1true2.5-3', len: 13, u: 'héllo wörld ✓', cmp: [true, false, true], esc: 'q"uote\\ é \n',
+    }), JSON.stringify(m));
+
+  // ---- arrays are values --------------------------------------------------------
+  m = await p1.ask({ type: 'idx', i: 2 });
+  check('an array element write', m && eq(m.ints, [1, 2, 7]), JSON.stringify(m));
+  m = await p1.ask({ type: 'arrays' });
+  check('a local copy of an array does not change the field; fns take and return arrays; == on arrays',
+    eq(m, {
+      a: [100, 2, 7], g: [1, 2, 7], w: ['blue', 'green', 'red'], bools: [false, true], same: false,
+      fs: [1, 2.5], len: 2, lit: [true, false], sl: ['x', 'y'],
+    }), JSON.stringify(m));
+
+  m = await p1.ask({ type: 'who', p: 2 });
+  check('player(i).f += on another player; player(i).page', eq(m, { score: 1, page: 'live' }), JSON.stringify(m));
+
+  // ---- nothing that failed changed anything ---------------------------------------
+  m = await p1.ask({});
+  check('after all that, only the accepted messages counted (each failed handler changed nothing)',
+    m && m.count === 7 && eq(m.ints, [1, 2, 7]) && m.f === 0.675, JSON.stringify(m));
+}
+
+run(main);
