@@ -204,28 +204,35 @@ void diag_note(struct diag *d, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Levenshtein distance between a and b (both at most SUGGEST_MAX_LEN bytes),
- * with one row of memory. */
+/* Edit distance between a and b (both at most SUGGEST_MAX_LEN bytes):
+ * insertions, deletions, substitutions and transpositions of two adjacent
+ * characters each cost 1 (the "optimal string alignment" distance), so
+ * `scroe` is one edit from `score`, as people type.  Three rows of memory. */
 static size_t edit_distance(const char *a, size_t la, const char *b, size_t lb)
 {
-    size_t row[SUGGEST_MAX_LEN + 1];
+    size_t rows[3][SUGGEST_MAX_LEN + 1];
+    size_t *pp = rows[0], *prev = rows[1], *cur = rows[2];
     for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
+        prev[j] = j;
     for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
+        cur[0] = i;
         for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
+            size_t best = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            if (prev[j] + 1 < best)
+                best = prev[j] + 1;
+            if (cur[j - 1] + 1 < best)
+                best = cur[j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+                    a[i - 2] == b[j - 1] && pp[j - 2] + 1 < best)
+                best = pp[j - 2] + 1;
+            cur[j] = best;
         }
+        size_t *t = pp;
+        pp = prev;
+        prev = cur;
+        cur = t;
     }
-    return row[lb];
+    return prev[lb];
 }
 
 const char *diag_suggest(const char *name, const char *const *cands)

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,8 @@
 /* The port net_start reports when asked for port 0. */
 #define FAKE_PORT 40000
 
+/* net_deliver runs on the game thread while a test may poll the count. */
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct fake_delivery *log_v;
 static size_t log_n, log_cap;
 
@@ -33,6 +36,7 @@ void net_stop(void)
 
 void net_deliver(int64_t pid, int64_t seq, const char *event, const char *data)
 {
+    pthread_mutex_lock(&log_lock);
     if (log_n == log_cap) {
         log_cap = log_cap ? log_cap * 2 : 64;
         log_v = realloc(log_v, log_cap * sizeof *log_v);
@@ -46,21 +50,31 @@ void net_deliver(int64_t pid, int64_t seq, const char *event, const char *data)
     d->data = strdup(data);
     if (!d->data)
         abort();
+    pthread_mutex_unlock(&log_lock);
 }
 
 size_t fake_net_count(void)
 {
-    return log_n;
+    pthread_mutex_lock(&log_lock);
+    size_t n = log_n;
+    pthread_mutex_unlock(&log_lock);
+    return n;
 }
 
+/* Read it while no game thread runs (the storage may move). */
 const struct fake_delivery *fake_net_get(size_t i)
 {
-    return i < log_n ? &log_v[i] : NULL;
+    pthread_mutex_lock(&log_lock);
+    const struct fake_delivery *d = i < log_n ? &log_v[i] : NULL;
+    pthread_mutex_unlock(&log_lock);
+    return d;
 }
 
 void fake_net_reset(void)
 {
+    pthread_mutex_lock(&log_lock);
     for (size_t i = 0; i < log_n; i++)
         free(log_v[i].data);
     log_n = 0;
+    pthread_mutex_unlock(&log_lock);
 }

@@ -479,7 +479,14 @@ START_TEST(suggest)
     const char *const d[] = { "ax", "side", NULL };
     ck_assert_str_eq(diag_suggest("ab", d), "ax");
     ck_assert_str_eq(diag_suggest("sid", d), "side");
-    ck_assert_ptr_null(diag_suggest("sdie", d));
+    /* Swapping two adjacent letters is one edit, as people type. */
+    ck_assert_str_eq(diag_suggest("sdie", d), "side");
+    ck_assert_ptr_null(diag_suggest("sdei", d));
+    const char *const e[] = { "score", "move", "total", NULL };
+    ck_assert_str_eq(diag_suggest("scroe", e), "score");
+    ck_assert_str_eq(diag_suggest("mvoe", e), "move");
+    ck_assert_str_eq(diag_suggest("totla", e), "total");
+    ck_assert_ptr_null(diag_suggest("mvo", e));
     ck_assert_ptr_null(diag_suggest("", d));
 }
 END_TEST

@@ -165,6 +165,7 @@ START_TEST(test_on_start_rejected)
     const char *db = helper_tmp_db();
     char err[512], *reply = NULL;
     ck_assert_int_eq(rt_open(&other_game, db, err, sizeof err), 0);
+    fake_net_reset();
     fail_start = true;
     ck_assert_int_eq(helper_job(RT_JOB_CREATE_SESSION, NULL, "{\"participants\":3}", &reply), 422);
     ck_assert_str_eq(reply, "{\"error\":\"on start of group 1: other.live:3: division by zero\"}");
