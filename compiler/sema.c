@@ -45,6 +45,16 @@ struct call_edge {
     struct ast_decl *from, *to;
     struct loc loc;
     struct call_edge *next;
+    struct call_edge *next_out; /* next edge with the same `from` (find_cycles) */
+};
+
+/* A name -> pointer map with open addressing, in the arena: global names and
+ * the fields of each record are looked up once per use, so lookups must not
+ * walk lists (sema stays linear in the program's size). */
+struct nmap {
+    const char **keys;
+    void **vals;
+    size_t cap, n;  /* cap is a power of two; n < cap / 2 */
 };
 
 struct sema {
@@ -53,6 +63,8 @@ struct sema {
     struct arena *A;
     struct sema_prog *prog;
     struct sym *globals;        /* consts, views, tables, messages, fns */
+    struct sym *globals_tail;   /* last of globals, for appending */
+    struct nmap global_index;   /* name -> struct sym * of globals */
 
     /* The body being checked. */
     struct ast_decl *cur;       /* the view, fn or handler */
@@ -217,12 +229,52 @@ static enum builtin find_builtin(const char *name)
     return B_NONE;
 }
 
+/* FNV-1a of a NUL-terminated name. */
+static size_t name_hash(const char *k)
+{
+    size_t h = 2166136261u;
+    for (; *k; k++)
+        h = (h ^ (unsigned char)*k) * 16777619u;
+    return h;
+}
+
+/* The value stored under k, or NULL. */
+static void *nmap_get(const struct nmap *m, const char *k)
+{
+    if (!m || m->cap == 0)
+        return NULL;
+    for (size_t i = name_hash(k) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+        if (!m->keys[i])
+            return NULL;
+        if (strcmp(m->keys[i], k) == 0)
+            return m->vals[i];
+    }
+}
+
+/* Stores v under k (k must not be present yet); k is not copied. */
+static void nmap_put(struct sema *s, struct nmap *m, const char *k, void *v)
+{
+    if (2 * (m->n + 1) > m->cap) {
+        struct nmap old = *m;
+        m->cap = old.cap ? 2 * old.cap : 16;
+        m->keys = arena_alloc(s->A, m->cap * sizeof *m->keys);
+        m->vals = arena_alloc(s->A, m->cap * sizeof *m->vals);
+        m->n = 0;
+        for (size_t i = 0; i < old.cap; i++)
+            if (old.keys[i])
+                nmap_put(s, m, old.keys[i], old.vals[i]);
+    }
+    size_t i = name_hash(k) & (m->cap - 1);
+    while (m->keys[i])
+        i = (i + 1) & (m->cap - 1);
+    m->keys[i] = k;
+    m->vals[i] = v;
+    m->n++;
+}
+
 static struct sym *find_global(struct sema *s, const char *name)
 {
-    for (struct sym *y = s->globals; y; y = y->next)
-        if (strcmp(y->name, name) == 0)
-            return y;
-    return NULL;
+    return nmap_get(&s->global_index, name);
 }
 
 static struct sym *find_local(struct sema *s, const char *name)
@@ -704,15 +756,17 @@ static void check_fields(struct sema *s, struct ast_decl *d, struct sema_record 
     rec->decl = d;
     rec->n = n;
     rec->fields = arena_alloc(s->A, sizeof *rec->fields * (size_t)(n ? n : 1));
+    rec->index = arena_alloc(s->A, sizeof *rec->index);
     for (f = d->fields; f; f = f->next, i++) {
         struct sema_field *sf = &rec->fields[i];
         sf->field = f;
-        for (struct ast_field *g = d->fields; g != f; g = g->next) {
-            if (strcmp(g->name, f->name) == 0) {
-                ERR(s, f->loc, "duplicate field '%s'", f->name);
-                diag_note(s->d, "'%s' was first declared on line %d", f->name, g->loc.line);
-                break;
-            }
+        void *first = nmap_get(rec->index, f->name);
+        if (first) {
+            struct ast_field *g = rec->fields[(intptr_t)first - 1].field;
+            ERR(s, f->loc, "duplicate field '%s'", f->name);
+            diag_note(s->d, "'%s' was first declared on line %d", f->name, g->loc.line);
+        } else {
+            nmap_put(s, rec->index, f->name, (void *)(intptr_t)(i + 1));
         }
         if (strcmp(f->name, "id") == 0 && (d->kind == D_TABLE || d->kind == D_PLAYER))
             ERR(s, f->loc, "'id' is reserved: every %s already has an 'id'",
@@ -842,14 +896,12 @@ static struct sym *add_global(struct sema *s, enum sym_kind k, struct ast_decl *
     y->decl = d;
     d->sym = y;
     /* Append to keep source order in suggestions. */
-    if (!s->globals) {
+    if (!s->globals)
         s->globals = y;
-    } else {
-        struct sym *l = s->globals;
-        while (l->next)
-            l = l->next;
-        l->next = y;
-    }
+    else
+        s->globals_tail->next = y;
+    s->globals_tail = y;
+    nmap_put(s, &s->global_index, y->name, y);
     return y;
 }
 
@@ -1038,18 +1090,18 @@ static bool field_in(struct sema *s, struct ast_expr *e, struct sema_record *rec
 {
     if (!rec)
         return false;
-    for (int i = 0; i < rec->n; i++) {
+    intptr_t at = (intptr_t)nmap_get(rec->index, e->name);
+    if (at > 0) {
+        int i = (int)(at - 1);
         struct ast_field *f = rec->fields[i].field;
-        if (strcmp(f->name, e->name) == 0) {
-            struct sym *y = new_sym(s, k, f->name, f->loc);
-            y->field = f;
-            y->index = i;
-            y->decl = rec->decl;
-            y->ty = f->type;
-            e->sym = y;
-            set_ty(s, e, f->type);
-            return true;
-        }
+        struct sym *y = new_sym(s, k, f->name, f->loc);
+        y->field = f;
+        y->index = i;
+        y->decl = rec->decl;
+        y->ty = f->type;
+        e->sym = y;
+        set_ty(s, e, f->type);
+        return true;
     }
     return false;
 }
@@ -2021,9 +2073,9 @@ static void check_stmt(struct sema *s, struct ast_stmt *st)
                 ERR(s, en->loc, "cannot set 'id': rows are numbered 1, 2, 3... as they are inserted");
                 continue;
             }
-            for (int i = 0; rec && i < rec->n; i++)
-                if (strcmp(rec->fields[i].field->name, en->key) == 0)
-                    col = rec->fields[i].field;
+            intptr_t at = (intptr_t)nmap_get(rec ? rec->index : NULL, en->key);
+            if (at > 0)
+                col = rec->fields[at - 1].field;
             if (!col) {
                 const char *c[MAX_CANDS];
                 int n = 0;
@@ -2199,9 +2251,7 @@ static void find_cycles(struct sema *s, struct ast_decl *at, struct ast_decl **p
     struct sym *y = at->sym;
     y->state = 1;
     path[depth] = at;
-    for (struct call_edge *c = s->calls; c; c = c->next) {
-        if (c->from != at)
-            continue;
+    for (struct call_edge *c = y->out; c; c = c->next_out) {
         struct sym *t = c->to->sym;
         if (t->state == 1) {
             /* Report the cycle from the callee back to itself. */
@@ -2388,13 +2438,22 @@ int sema_check(struct ast_file *f, struct diag *d)
     }
 
     /* Handlers: messages, duplicates, timers. */
+    struct nmap seen_handlers = { 0 };  /* "load", "start", "m:NAME", "t:NAME" -> decl */
     for (x = f->decls; x; x = x->next) {
         if (x->kind != D_ON)
             continue;
-        for (struct ast_decl *o = f->decls; o != x; o = o->next) {
-            if (o->kind == D_ON && o->on == x->on &&
-                (x->on == ON_LOAD || x->on == ON_START ||
-                 (o->name && x->name && strcmp(o->name, x->name) == 0))) {
+        {
+            const char *key = x->on == ON_LOAD ? "load" : x->on == ON_START ? "start" : NULL;
+            if (!key) {
+                size_t n = strlen(x->name ? x->name : "") + 3;
+                char *k = arena_alloc(s->A, n);
+                snprintf(k, n, "%c:%s", x->on == ON_TIMER ? 't' : 'm', x->name ? x->name : "");
+                key = k;
+            }
+            struct ast_decl *o = nmap_get(&seen_handlers, key);
+            if (!o) {
+                nmap_put(s, &seen_handlers, key, x);
+            } else {
                 if (x->on == ON_LOAD || x->on == ON_START)
                     ERR(s, x->loc, "duplicate handler 'on %s'", x->on == ON_LOAD ? "load" : "start");
                 else
@@ -2403,7 +2462,6 @@ int sema_check(struct ast_file *f, struct diag *d)
                 diag_note(d, "the first is on line %d", o->loc.line);
                 x->kind = D_TEST;       /* skip it from now on */
                 x->sym = NULL;
-                break;
             }
         }
         if (x->kind != D_ON)
@@ -2452,6 +2510,17 @@ int sema_check(struct ast_file *f, struct diag *d)
         for (x = f->decls; x; x = x->next)
             if (x->kind == D_FN && x->sym && ((struct sym *)x->sym)->decl == x)
                 ((struct sym *)x->sym)->state = 0;
+        /* Each fn's outgoing calls, in the order of s->calls. */
+        for (struct call_edge *c = s->calls; c; c = c->next) {
+            struct sym *from = c->from ? c->from->sym : NULL;
+            if (!from || c->from->kind != D_FN || from->decl != c->from)
+                continue;
+            if (from->out_tail)
+                from->out_tail->next_out = c;
+            else
+                from->out = c;
+            from->out_tail = c;
+        }
         for (x = f->decls; x; x = x->next)
             if (x->kind == D_FN && x->sym && ((struct sym *)x->sym)->decl == x &&
                 ((struct sym *)x->sym)->state == 0)

@@ -66,6 +66,9 @@ enum sym_kind {
     SYM_ROW_ID          /* r.id */
 };
 
+struct call_edge;
+struct nmap;
+
 struct sym {
     enum sym_kind kind;
     const char *name;
@@ -78,6 +81,7 @@ struct sym {
     int index;                  /* message/table/timer index; field index in its record */
     const char *cname;          /* C name of a local, parameter or loop variable */
     int state;                  /* 0 unchecked, 1 in progress, 2 done (consts, views) */
+    struct call_edge *out, *out_tail;   /* fns: calls made, for the recursion check */
     bool uses_me;               /* SYM_VIEW: mentions `me` (directly or through a view) */
     bool used;                  /* read at least once */
     struct sym *next;           /* in its scope */
@@ -119,6 +123,7 @@ struct sema_record {
     struct ast_decl *decl;      /* NULL for an absent group/player block */
     struct sema_field *fields;
     int n;
+    struct nmap *index;         /* field name -> index + 1 (sema's own) */
 };
 
 /* Whole-program facts for the emitter.  Owned by the file's arena. */
