@@ -71,11 +71,18 @@ async function main() {
       }
     }
     check('the other page sees every move', true);
-    await x.screenshot({ path: path.join(ARTIFACTS, 'tictactoe-x-end.png') }).catch(() => {});
-    const finished = async (p) => p.waitForURL(/\/p\/[^/]+$/, { timeout: 5000 })
-      .then(() => p.waitForFunction(() => !document.querySelector('#board'), null, { timeout: 5000 }))
+    // finish moves both pages on to the results page: the final board, the
+    // winner, and a Next button to the finished page.
+    const results = async (p) => p.waitForFunction(() => {
+      const n = document.querySelector('#next');
+      return n && !n.hidden && /X wins/.test(document.querySelector('#turn').textContent);
+    }, null, { timeout: 5000 }).then(() => true, () => false);
+    check('both pages move on to the results page showing the winner', (await results(x)) && (await results(o)));
+    await x.screenshot({ path: path.join(ARTIFACTS, 'tictactoe-x-results.png') }).catch(() => {});
+    await o.click('#next button');
+    const finished = await o.waitForFunction(() => !document.querySelector('#board'), null, { timeout: 5000 })
       .then(() => true, () => false);
-    check('both pages move on to the finished page', (await finished(x)) && (await finished(o)));
+    check('Next leads to the finished page', finished);
     await o.screenshot({ path: path.join(ARTIFACTS, 'tictactoe-o-finished.png') }).catch(() => {});
     const text = await o.textContent('body');
     check('the finished page says so', /finished|done|thank/i.test(text), text.slice(0, 200));

@@ -172,8 +172,15 @@ async function main() {
   replayFin.close();
 
   r = await http(base, 'GET', `/p/${pa.code}`);
-  check('after finish, GET /p/P is the finished page',
-    r.status === 200 && /text\/html/.test(r.type) && !/id="board"/.test(r.text) && !/\{\{/.test(r.text),
+  check('after finish, GET /p/P is the results page: the board and a Next button',
+    r.status === 200 && /text\/html/.test(r.type) && /id="board"/.test(r.text) &&
+    /var PAGE = 'results'/.test(r.text) && r.text.includes(`action="/p/${pa.code}/next"`) && !/\{\{/.test(r.text),
+    `${r.status} ${r.text.slice(0, 300)}`);
+  r = await http(base, 'POST', `/p/${pa.code}/next`);
+  check('Next on the results page answers 303 to /p/P', r.status === 303, `${r.status} ${r.text}`);
+  r = await http(base, 'GET', `/p/${pa.code}`);
+  check('then GET /p/P is the finished page',
+    r.status === 200 && /text\/html/.test(r.type) && !/id="board"/.test(r.text) && /you are done/i.test(r.text),
     `${r.status} ${r.text.slice(0, 300)}`);
   a2.close(); b4.close();
 

@@ -3,7 +3,7 @@
 
 /* ---- state ---- */
 
-/* tictactoe.live:9: group { */
+/* tictactoe.live:12: group { */
 struct tictactoe__group {
     int64_t board[9];
     int64_t whose_turn;
@@ -55,7 +55,7 @@ static inline int64_t tictactoe__max_int(int64_t a, int64_t b) { return a > b ? 
 
 /* ---- messages ---- */
 
-/* tictactoe.live:15: message move { */
+/* tictactoe.live:18: message move { */
 struct tictactoe__msg_move {
     int64_t square;
 };
@@ -70,95 +70,95 @@ static json_t *tictactoe__view_state(lv_ctx *ctx);
 static int64_t tictactoe__fn_line(lv_ctx *ctx, tictactoe__arr_int_9 v_b, int64_t v_x, int64_t v_y, int64_t v_z);
 static int64_t tictactoe__fn_winner_of(lv_ctx *ctx, tictactoe__arr_int_9 v_b);
 
-/* tictactoe.live:19: view state { */
+/* tictactoe.live:22: view state { */
 static json_t *tictactoe__view_state(lv_ctx *ctx)
 {
     json_t *o = lv_jobj(ctx);
-    /* tictactoe.live:20: board: group.board, */
+    /* tictactoe.live:23: board: group.board, */
     lv_put(o, "board", lv_jarr_int(ctx, GROUP->board, 9));
-    /* tictactoe.live:21: whose_turn: group.whose_turn, */
+    /* tictactoe.live:24: whose_turn: group.whose_turn, */
     lv_put(o, "whose_turn", lv_jint(ctx, GROUP->whose_turn));
-    /* tictactoe.live:22: winner: group.winner, */
+    /* tictactoe.live:25: winner: group.winner, */
     lv_put(o, "winner", lv_jint(ctx, GROUP->winner));
     return o;
 }
 
-/* tictactoe.live:25: fn line(b: int[9], x: int, y: int, z: int) -> int { */
+/* tictactoe.live:28: fn line(b: int[9], x: int, y: int, z: int) -> int { */
 static int64_t tictactoe__fn_line(lv_ctx *ctx, tictactoe__arr_int_9 v_b, int64_t v_x, int64_t v_y, int64_t v_z)
 {
-    /* tictactoe.live:26: if b[x] != 0 && b[x] == b[y] && b[y] == b[z] { return b[x]; } */
-    if (((v_b.v[lv_index(ctx, 26, v_x, 9)] != 0) && (v_b.v[lv_index(ctx, 26, v_x, 9)] == v_b.v[lv_index(ctx, 26, v_y, 9)])) && (v_b.v[lv_index(ctx, 26, v_y, 9)] == v_b.v[lv_index(ctx, 26, v_z, 9)])) {
-        return v_b.v[lv_index(ctx, 26, v_x, 9)];
+    /* tictactoe.live:29: if b[x] != 0 && b[x] == b[y] && b[y] == b[z] { return b[x]; } */
+    if (((v_b.v[lv_index(ctx, 29, v_x, 9)] != 0) && (v_b.v[lv_index(ctx, 29, v_x, 9)] == v_b.v[lv_index(ctx, 29, v_y, 9)])) && (v_b.v[lv_index(ctx, 29, v_y, 9)] == v_b.v[lv_index(ctx, 29, v_z, 9)])) {
+        return v_b.v[lv_index(ctx, 29, v_x, 9)];
     }
-    /* tictactoe.live:27: return 0; */
+    /* tictactoe.live:30: return 0; */
     return 0;
 }
 
-/* tictactoe.live:30: fn winner_of(b: int[9]) -> int { */
+/* tictactoe.live:33: fn winner_of(b: int[9]) -> int { */
 static int64_t tictactoe__fn_winner_of(lv_ctx *ctx, tictactoe__arr_int_9 v_b)
 {
-    /* tictactoe.live:31: for i in 0..2 { */
+    /* tictactoe.live:34: for i in 0..2 { */
     for (int64_t v_i = 0, last_v_i = 2, go_v_i = v_i <= last_v_i; go_v_i; go_v_i = v_i < last_v_i, v_i += go_v_i) {
-        /* tictactoe.live:32: let row = line(b, 3 * i, 3 * i + 1, 3 * i + 2); */
-        int64_t v_row = tictactoe__fn_line(ctx, v_b, lv_mul(ctx, 32, 3, v_i), lv_add(ctx, 32, lv_mul(ctx, 32, 3, v_i), 1), lv_add(ctx, 32, lv_mul(ctx, 32, 3, v_i), 2));
-        /* tictactoe.live:33: if row != 0 { return row; } */
+        /* tictactoe.live:35: let row = line(b, 3 * i, 3 * i + 1, 3 * i + 2); */
+        int64_t v_row = tictactoe__fn_line(ctx, v_b, lv_mul(ctx, 35, 3, v_i), lv_add(ctx, 35, lv_mul(ctx, 35, 3, v_i), 1), lv_add(ctx, 35, lv_mul(ctx, 35, 3, v_i), 2));
+        /* tictactoe.live:36: if row != 0 { return row; } */
         if (v_row != 0) {
             return v_row;
         }
-        /* tictactoe.live:34: let col = line(b, i, i + 3, i + 6); */
-        int64_t v_col = tictactoe__fn_line(ctx, v_b, v_i, lv_add(ctx, 34, v_i, 3), lv_add(ctx, 34, v_i, 6));
-        /* tictactoe.live:35: if col != 0 { return col; } */
+        /* tictactoe.live:37: let col = line(b, i, i + 3, i + 6); */
+        int64_t v_col = tictactoe__fn_line(ctx, v_b, v_i, lv_add(ctx, 37, v_i, 3), lv_add(ctx, 37, v_i, 6));
+        /* tictactoe.live:38: if col != 0 { return col; } */
         if (v_col != 0) {
             return v_col;
         }
     }
-    /* tictactoe.live:37: let d = max(line(b, 0, 4, 8), line(b, 2, 4, 6)); */
+    /* tictactoe.live:40: let d = max(line(b, 0, 4, 8), line(b, 2, 4, 6)); */
     int64_t v_d = tictactoe__max_int(tictactoe__fn_line(ctx, v_b, 0, 4, 8), tictactoe__fn_line(ctx, v_b, 2, 4, 6));
-    /* tictactoe.live:38: if d != 0 { return d; } */
+    /* tictactoe.live:41: if d != 0 { return d; } */
     if (v_d != 0) {
         return v_d;
     }
-    /* tictactoe.live:39: for i in 0..8 { if b[i] == 0 { return 0; } } */
+    /* tictactoe.live:42: for i in 0..8 { if b[i] == 0 { return 0; } } */
     for (int64_t v_i = 0, last_v_i = 8, go_v_i = v_i <= last_v_i; go_v_i; go_v_i = v_i < last_v_i, v_i += go_v_i) {
-        if (v_b.v[lv_index(ctx, 39, v_i, 9)] == 0) {
+        if (v_b.v[lv_index(ctx, 42, v_i, 9)] == 0) {
             return 0;
         }
     }
-    /* tictactoe.live:40: return 3; */
+    /* tictactoe.live:43: return 3; */
     return 3;
 }
 
-/* tictactoe.live:43: on load { */
+/* tictactoe.live:46: on load { */
 static void tictactoe__on_load(lv_ctx *ctx)
 {
-    /* tictactoe.live:44: send me state; */
-    lv_send(ctx, 44, LV_TO_ME, 0, tictactoe__view_state(ctx));
+    /* tictactoe.live:47: send me state; */
+    lv_send(ctx, 47, LV_TO_ME, 0, tictactoe__view_state(ctx));
 }
 
-/* tictactoe.live:47: on move { */
+/* tictactoe.live:50: on move { */
 static void tictactoe__on_move(lv_ctx *ctx, const struct tictactoe__msg_move *msg)
 {
-    /* tictactoe.live:48: require group.winner == 0 else "the game is over"; */
+    /* tictactoe.live:51: require group.winner == 0 else "the game is over"; */
     if (!(GROUP->winner == 0)) lv_reject(ctx, "the game is over");
-    /* tictactoe.live:49: require group.whose_turn == me.id else "not your turn"; */
+    /* tictactoe.live:52: require group.whose_turn == me.id else "not your turn"; */
     if (!(GROUP->whose_turn == lv_me(ctx))) lv_reject(ctx, "not your turn");
-    /* tictactoe.live:50: require group.board[msg.square] == 0 else "square already taken"; */
-    if (!(GROUP->board[lv_index(ctx, 50, msg->square, 9)] == 0)) lv_reject(ctx, "square already taken");
-    /* tictactoe.live:51: group.board[msg.square] = me.id; */
-    GROUP_W->board[lv_index(ctx, 51, msg->square, 9)] = lv_me(ctx);
-    /* tictactoe.live:52: group.winner = winner_of(group.board); */
+    /* tictactoe.live:53: require group.board[msg.square] == 0 else "square already taken"; */
+    if (!(GROUP->board[lv_index(ctx, 53, msg->square, 9)] == 0)) lv_reject(ctx, "square already taken");
+    /* tictactoe.live:54: group.board[msg.square] = me.id; */
+    GROUP_W->board[lv_index(ctx, 54, msg->square, 9)] = lv_me(ctx);
+    /* tictactoe.live:55: group.winner = winner_of(group.board); */
     GROUP_W->winner = tictactoe__fn_winner_of(ctx, tictactoe__arr_int_9_load(GROUP->board));
-    /* tictactoe.live:53: group.whose_turn = 3 - me.id; */
-    GROUP_W->whose_turn = lv_sub(ctx, 53, 3, lv_me(ctx));
-    /* tictactoe.live:54: send all { ...state, square: msg.square, id_in_group: me.id }; */
+    /* tictactoe.live:56: group.whose_turn = 3 - me.id; */
+    GROUP_W->whose_turn = lv_sub(ctx, 56, 3, lv_me(ctx));
+    /* tictactoe.live:57: send all { ...state, square: msg.square, id_in_group: me.id }; */
     {
         json_t *o1 = lv_jobj(ctx);
         lv_spread(o1, tictactoe__view_state(ctx));
         lv_put(o1, "square", lv_jint(ctx, msg->square));
         lv_put(o1, "id_in_group", lv_jint(ctx, lv_me(ctx)));
-        lv_send(ctx, 54, LV_TO_ALL, 0, o1);
+        lv_send(ctx, 57, LV_TO_ALL, 0, o1);
     }
-    /* tictactoe.live:55: if group.winner != 0 { finish; } */
+    /* tictactoe.live:58: if group.winner != 0 { finish; } */
     if (GROUP->winner != 0) {
         lv_finish(ctx);
     }
@@ -190,8 +190,11 @@ static const char tictactoe__page_play_html[] =
     "<!DOCTYPE html>\n"
     "<!--\n"
     "  tictactoe.html -- the play page of games/tictactoe.live.  The server fills\n"
-    "  the double-brace placeholders title, id_in_group and live_js (the script\n"
-    "  tag of /live.js).  Game template pages may carry inline scripts (their CSP\n"
+    "  the double-brace placeholders title, id_in_group, code, page and live_js\n"
+    "  (the script tag of /live.js).  The same template serves both pages of the\n"
+    "  game: `play`, and `results`, where the final board stays on screen (on load\n"
+    "  runs on every page and sends the state) with a Next button to the finished\n"
+    "  page.  Game template pages may carry inline scripts (their CSP\n"
     "  allows 'unsafe-inline'), so the page's logic is below.\n"
     "\n"
     "  Protocol: liveRecv gets {board, whose_turn, winner} from `on load` and\n"
@@ -238,6 +241,8 @@ static const char tictactoe__page_play_html[] =
     "  .board button:focus-visible { outline: 4px solid #f2b600; outline-offset: -4px; }\n"
     "  .board button.last { background: #fff6cc; }\n"
     "  .board button.taken { cursor: default; }\n"
+    "  .board.final button { cursor: default; }\n"
+    "  #next { margin-top: 1rem; }\n"
     "  .board[aria-busy=true] button { cursor: wait; }\n"
     "  .turn { font-size: 1.2rem; font-weight: 600; min-height: 1.8rem; margin: 1rem 0 0.25rem; }\n"
     "  .turn.mine { color: #146c2e; }\n"
@@ -256,12 +261,17 @@ static const char tictactoe__page_play_html[] =
     "  <div class=\"board\" id=\"board\" role=\"group\" aria-label=\"Tic-tac-toe board\" aria-busy=\"true\"></div>\n"
     "  <p class=\"turn\" id=\"turn\" role=\"status\" aria-live=\"polite\">Waiting for the board…</p>\n"
     "  <p class=\"refused\" id=\"refused\" role=\"alert\"></p>\n"
+    "  <form id=\"next\" method=\"post\" action=\"/p/{{code}}/next\" hidden>\n"
+    "    <button type=\"submit\">Next</button>\n"
+    "  </form>\n"
     "</main>\n"
     "<script>\n"
     "(function () {\n"
     "  'use strict';\n"
     "  /* This player's id in the group: 1 plays X, 2 plays O. */\n"
     "  var ME = Number('{{id_in_group}}');\n"
+    "  /* 'play' or 'results': on the results page the board is read-only. */\n"
+    "  var PAGE = '{{page}}';\n"
     "  var MARKS = ['', 'X', 'O'];\n"
     "  var NAMES = ['', 'row 1, column 1', 'row 1, column 2', 'row 1, column 3',\n"
     "               'row 2, column 1', 'row 2, column 2', 'row 2, column 3',\n"
@@ -295,7 +305,191 @@ static const char tictactoe__page_play_html[] =
     "    })(i);\n"
     "  }\n"
     "\n"
+    "  if (PAGE === 'results') {\n"
+    "    document.getElementById('next').hidden = false;\n"
+    "    boardNode.classList.add('final');\n"
+    "  }\n"
+    "\n"
     "  function move(sq) {\n"
+    "    if (PAGE === 'results') return;\n"
+    "    refusedNode.textContent = '';\n"
+    "    liveSend({ type: 'move', square: sq }).catch(function (err) {\n"
+    "      refusedNode.textContent = 'Move refused: ' + err.message;\n"
+    "    });\n"
+    "  }\n"
+    "\n"
+    "  function render(msg) {\n"
+    "    boardNode.setAttribute('aria-busy', 'false');\n"
+    "    for (var i = 0; i < 9; i++) {\n"
+    "      var v = msg.board[i];\n"
+    "      var b = squares[i];\n"
+    "      b.textContent = '';\n"
+    "      if (v) b.appendChild(markSpan(v));\n"
+    "      b.className = (v ? 'taken' : '') + (msg.square === i ? ' last' : '');\n"
+    "      b.setAttribute('aria-label', NAMES[i + 1] + ', ' + (v ? MARKS[v] : 'empty'));\n"
+    "    }\n"
+    "    turnNode.className = 'turn';\n"
+    "    if (msg.winner === 3) {\n"
+    "      turnNode.className = 'turn over';\n"
+    "      turnNode.textContent = 'A draw! Game over.';\n"
+    "    } else if (msg.winner) {\n"
+    "      turnNode.className = 'turn over';\n"
+    "      turnNode.textContent = MARKS[msg.winner] + ' wins' + (msg.winner === ME ? ' — that is you!' : '.') + ' Game over.';\n"
+    "    } else if (msg.whose_turn === ME) {\n"
+    "      turnNode.className = 'turn mine';\n"
+    "      turnNode.textContent = 'Your turn: place an ' + MARKS[ME] + '.';\n"
+    "    } else {\n"
+    "      turnNode.textContent = 'Waiting for ' + MARKS[msg.whose_turn] + ' to move…';\n"
+    "    }\n"
+    "  }\n"
+    "\n"
+    "  window.liveRecv = function (msg) {\n"
+    "    if (!msg || !Array.isArray(msg.board)) return;\n"
+    "    if (msg.id_in_group && msg.id_in_group !== ME) refusedNode.textContent = '';\n"
+    "    render(msg);\n"
+    "  };\n"
+    "\n"
+    "  window.liveError = function (reason) {\n"
+    "    refusedNode.textContent = 'Refused: ' + reason;\n"
+    "  };\n"
+    "\n"
+    "  var statusNode = document.getElementById('status');\n"
+    "  var STATUS = { connecting: 'connecting…', open: 'connected', reconnecting: 'reconnecting…', closed: 'disconnected, retrying…' };\n"
+    "  document.addEventListener('livestatus', function (ev) {\n"
+    "    statusNode.textContent = STATUS[ev.detail.state] || ev.detail.state;\n"
+    "    statusNode.className = 'status ' + ev.detail.state;\n"
+    "  });\n"
+    "})();\n"
+    "</script>\n"
+    "</body>\n"
+    "</html>\n";
+
+static const char tictactoe__page_results_html[] =
+    "<!DOCTYPE html>\n"
+    "<!--\n"
+    "  tictactoe.html -- the play page of games/tictactoe.live.  The server fills\n"
+    "  the double-brace placeholders title, id_in_group, code, page and live_js\n"
+    "  (the script tag of /live.js).  The same template serves both pages of the\n"
+    "  game: `play`, and `results`, where the final board stays on screen (on load\n"
+    "  runs on every page and sends the state) with a Next button to the finished\n"
+    "  page.  Game template pages may carry inline scripts (their CSP\n"
+    "  allows 'unsafe-inline'), so the page's logic is below.\n"
+    "\n"
+    "  Protocol: liveRecv gets {board, whose_turn, winner} from `on load` and\n"
+    "  {board, whose_turn, winner, square, id_in_group} after each move; a move is\n"
+    "  liveSend({type: \"move\", square: i}); a refused move rejects with the\n"
+    "  server's reason, shown under the board.  When the game ends the server\n"
+    "  sends `finish` and live.js moves on to the finished page.\n"
+    "-->\n"
+    "<html lang=\"en\">\n"
+    "<head>\n"
+    "<meta charset=\"utf-8\">\n"
+    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+    "<title>{{title}}</title>\n"
+    "<link rel=\"stylesheet\" href=\"/static/style.css\">\n"
+    "<style>\n"
+    "  .ttt { max-width: 24rem; margin: 0 auto; text-align: center; }\n"
+    "  .me { font-size: 1.1rem; margin: 0.25rem 0 0.75rem; }\n"
+    "  .mark-x { color: #0b57d0; }\n"
+    "  .mark-o { color: #a3160d; }\n"
+    "  .board {\n"
+    "    display: grid;\n"
+    "    grid-template-columns: repeat(3, 1fr);\n"
+    "    gap: 6px;\n"
+    "    margin: 0 auto;\n"
+    "    width: min(90vw, 20rem);\n"
+    "    aspect-ratio: 1 / 1;\n"
+    "    background: #1b1f24;\n"
+    "    padding: 6px;\n"
+    "    border-radius: 10px;\n"
+    "  }\n"
+    "  .board button {\n"
+    "    all: unset;\n"
+    "    box-sizing: border-box;\n"
+    "    display: flex;\n"
+    "    align-items: center;\n"
+    "    justify-content: center;\n"
+    "    background: #ffffff;\n"
+    "    border-radius: 6px;\n"
+    "    font: 700 clamp(2rem, 12vw, 3.5rem)/1 system-ui, sans-serif;\n"
+    "    cursor: pointer;\n"
+    "    min-height: 3rem;\n"
+    "  }\n"
+    "  .board button:hover { background: #eef1f5; }\n"
+    "  .board button:focus-visible { outline: 4px solid #f2b600; outline-offset: -4px; }\n"
+    "  .board button.last { background: #fff6cc; }\n"
+    "  .board button.taken { cursor: default; }\n"
+    "  .board.final button { cursor: default; }\n"
+    "  #next { margin-top: 1rem; }\n"
+    "  .board[aria-busy=true] button { cursor: wait; }\n"
+    "  .turn { font-size: 1.2rem; font-weight: 600; min-height: 1.8rem; margin: 1rem 0 0.25rem; }\n"
+    "  .turn.mine { color: #146c2e; }\n"
+    "  .turn.over { color: #1b1f24; }\n"
+    "  .refused { min-height: 1.6rem; color: #b3261e; font-weight: 600; }\n"
+    "</style>\n"
+    "{{live_js}}\n"
+    "</head>\n"
+    "<body>\n"
+    "<header class=\"top\">\n"
+    "  <h1>{{title}}</h1>\n"
+    "  <p><span id=\"status\" class=\"status\">connecting…</span></p>\n"
+    "</header>\n"
+    "<main class=\"ttt\">\n"
+    "  <p class=\"me\" id=\"me\"></p>\n"
+    "  <div class=\"board\" id=\"board\" role=\"group\" aria-label=\"Tic-tac-toe board\" aria-busy=\"true\"></div>\n"
+    "  <p class=\"turn\" id=\"turn\" role=\"status\" aria-live=\"polite\">Waiting for the board…</p>\n"
+    "  <p class=\"refused\" id=\"refused\" role=\"alert\"></p>\n"
+    "  <form id=\"next\" method=\"post\" action=\"/p/{{code}}/next\" hidden>\n"
+    "    <button type=\"submit\">Next</button>\n"
+    "  </form>\n"
+    "</main>\n"
+    "<script>\n"
+    "(function () {\n"
+    "  'use strict';\n"
+    "  /* This player's id in the group: 1 plays X, 2 plays O. */\n"
+    "  var ME = Number('{{id_in_group}}');\n"
+    "  /* 'play' or 'results': on the results page the board is read-only. */\n"
+    "  var PAGE = '{{page}}';\n"
+    "  var MARKS = ['', 'X', 'O'];\n"
+    "  var NAMES = ['', 'row 1, column 1', 'row 1, column 2', 'row 1, column 3',\n"
+    "               'row 2, column 1', 'row 2, column 2', 'row 2, column 3',\n"
+    "               'row 3, column 1', 'row 3, column 2', 'row 3, column 3'];\n"
+    "\n"
+    "  var boardNode = document.getElementById('board');\n"
+    "  var turnNode = document.getElementById('turn');\n"
+    "  var refusedNode = document.getElementById('refused');\n"
+    "  var squares = [];\n"
+    "\n"
+    "  function markSpan(id) {\n"
+    "    var s = document.createElement('span');\n"
+    "    s.className = id === 1 ? 'mark-x' : 'mark-o';\n"
+    "    s.textContent = MARKS[id];\n"
+    "    return s;\n"
+    "  }\n"
+    "\n"
+    "  var meNode = document.getElementById('me');\n"
+    "  meNode.appendChild(document.createTextNode('You play '));\n"
+    "  meNode.appendChild(markSpan(ME));\n"
+    "  meNode.appendChild(document.createTextNode(' (player ' + ME + ')'));\n"
+    "\n"
+    "  for (var i = 0; i < 9; i++) {\n"
+    "    (function (sq) {\n"
+    "      var b = document.createElement('button');\n"
+    "      b.type = 'button';\n"
+    "      b.setAttribute('aria-label', NAMES[sq + 1] + ', empty');\n"
+    "      b.addEventListener('click', function () { move(sq); });\n"
+    "      boardNode.appendChild(b);\n"
+    "      squares.push(b);\n"
+    "    })(i);\n"
+    "  }\n"
+    "\n"
+    "  if (PAGE === 'results') {\n"
+    "    document.getElementById('next').hidden = false;\n"
+    "    boardNode.classList.add('final');\n"
+    "  }\n"
+    "\n"
+    "  function move(sq) {\n"
+    "    if (PAGE === 'results') return;\n"
     "    refusedNode.textContent = '';\n"
     "    liveSend({ type: 'move', square: sq }).catch(function (err) {\n"
     "      refusedNode.textContent = 'Move refused: ' + err.message;\n"
@@ -352,6 +546,7 @@ static const char tictactoe__page_play_html[] =
 
 static const struct lv_page tictactoe__pages[] = {
     { "play", tictactoe__page_play_html },
+    { "results", tictactoe__page_results_html },
 };
 
 static const struct lv_game tictactoe__game = {
@@ -376,7 +571,7 @@ static const struct lv_game tictactoe__game = {
     .tables = NULL,
     .n_tables = 0,
     .pages = tictactoe__pages,
-    .n_pages = 1,
+    .n_pages = 2,
 };
 
 int main(int argc, char **argv)
