@@ -46,6 +46,7 @@ struct body {
     char buf[BODY_LIMIT + 1];
 };
 
+/* SIGINT/SIGTERM: ask main to stop. */
 static void on_signal(int sig)
 {
     (void)sig;
@@ -58,6 +59,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                   const char *method, const char *version,
                                   const char *upload, size_t *upload_size, void **con_cls)
 {
+    (void)cls; (void)url; (void)method; (void)version;
     struct body *b = *con_cls;
     if (!b) {
         b = malloc(sizeof *b);
@@ -84,13 +86,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                               ok ? ok_resp : bad_resp);
 }
 
+/* Request finished: free its body buffer. */
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
+    (void)cls; (void)c; (void)toe;
     free(*con_cls);
     *con_cls = NULL;
 }
 
+/* Parses --port, starts the server, waits for a signal or MAX_LIFETIME_S. */
 int main(int argc, char **argv)
 {
     unsigned port = 0;

@@ -174,6 +174,7 @@ static uint64_t h_value(unsigned i)
     return lo + ((1ull << shift) >> 1);
 }
 
+/* Records value v (ns) in h. */
 static void h_add(struct hist *h, uint64_t v)
 {
     unsigned i = h_index(v);
@@ -186,6 +187,7 @@ static void h_add(struct hist *h, uint64_t v)
         h->max = v;
 }
 
+/* Adds every value recorded in h to into. */
 static void h_merge(struct hist *into, const struct hist *h)
 {
     for (unsigned i = 0; i < H_BUCKETS; i++)
@@ -237,12 +239,13 @@ static struct {
     int threads;
     int server_pid;
     int probe;
+    double idle;            /* streams: seconds of idle CPU measurement */
     const char *label;
     const char *path;       /* ceiling: path to POST to */
 } opt = {
     .host = "127.0.0.1", .password = "bench", .sc = SC_COUNTER, .participants = 200,
     .group = 2, .duration = 5, .warmup = 1, .max_messages = 10000000, .threads = 1,
-    .probe = 100, .label = "", .path = "/p/x/live",
+    .probe = 100, .idle = 1, .label = "", .path = "/p/x/live",
 };
 
 /* ---- participants and connections ----------------------------------------------- */
@@ -328,6 +331,7 @@ static _Atomic uint64_t t_measure;      /* window start (ns), 0 until known */
 static _Atomic uint64_t t_measure_end;  /* window end (ns) */
 static _Atomic uint64_t total_accepted; /* across workers, for --max-messages */
 
+/* Whether time t falls in the measurement window. */
 static bool measuring(uint64_t t)
 {
     uint64_t a = atomic_load_explicit(&t_measure, memory_order_relaxed);
@@ -335,6 +339,7 @@ static bool measuring(uint64_t t)
     return a && t >= a && t < b;
 }
 
+/* The worker's next pseudo-random number (xorshift64). */
 static uint64_t rnd(struct worker *w)
 {
     w->seed ^= w->seed << 13;
@@ -345,6 +350,7 @@ static uint64_t rnd(struct worker *w)
 
 /* ---- sockets -------------------------------------------------------------------- */
 
+/* Closes c's socket (if open); c may be started again. */
 static void conn_close(struct conn *c)
 {
     if (c->fd >= 0) {
@@ -866,6 +872,8 @@ static void ttt_moves(struct worker *w)
     }
 }
 
+/* A worker thread: opens its participants' streams, then sends and reads
+ * until the main thread sets PH_STOP.  arg is its struct worker. */
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
@@ -1069,17 +1077,19 @@ static double self_cpu(void)
 
 /* ---- main ------------------------------------------------------------------------ */
 
+/* Prints the usage and exits 2. */
 static void usage(void)
 {
     fprintf(stderr,
             "usage: loadgen --port N [--host 127.0.0.1] [--scenario S] [--password PW]\n"
             "         [--participants N] [--group G] [--senders K] [--duration S] [--warmup S]\n"
             "         [--max-messages M] [--rate R] [--threads T] [--pid PID] [--probe P]\n"
-            "         [--path /p/x/live] [--label TEXT]\n"
+            "         [--path /p/x/live] [--idle S] [--label TEXT]\n"
             "scenarios: ceiling counter market broadcast tictactoe streams\n");
     exit(2);
 }
 
+/* Sleeps until monotonic time t (ns). */
 static void sleep_until(uint64_t t)
 {
     for (;;) {
@@ -1092,6 +1102,7 @@ static void sleep_until(uint64_t t)
     }
 }
 
+/* Streams that have received their first event, across workers. */
 static int total_first_events(void)
 {
     int n = 0;
@@ -1100,6 +1111,7 @@ static int total_first_events(void)
     return n;
 }
 
+/* Tic-tac-toe players whose game has ended, across workers. */
 static int total_games_over(void)
 {
     int n = 0;
@@ -1116,7 +1128,7 @@ int main(int argc, char **argv)
         { "senders", 1, 0, 'k' }, { "duration", 1, 0, 'd' }, { "warmup", 1, 0, 'w' },
         { "max-messages", 1, 0, 'm' }, { "rate", 1, 0, 'r' }, { "threads", 1, 0, 't' },
         { "pid", 1, 0, 'i' }, { "probe", 1, 0, 'b' }, { "label", 1, 0, 'l' },
-        { "path", 1, 0, 'a' }, { 0, 0, 0, 0 },
+        { "path", 1, 0, 'a' }, { "idle", 1, 0, 'I' }, { 0, 0, 0, 0 },
     };
     int ch;
     while ((ch = getopt_long(argc, argv, "", longs, NULL)) != -1) {
@@ -1146,12 +1158,14 @@ int main(int argc, char **argv)
         case 'b': opt.probe = atoi(optarg); break;
         case 'l': opt.label = optarg; break;
         case 'a': opt.path = optarg; break;
+        case 'I': opt.idle = atof(optarg); break;
         default: usage();
         }
     }
     if (opt.port <= 0 || opt.participants < 1 || opt.group < 1 || opt.group > MAX_GROUP ||
         opt.threads < 1 || opt.threads > MAX_THREADS || opt.duration <= 0 ||
-        opt.duration > 600 || opt.warmup < 0 || opt.warmup > 60)
+        opt.duration > 600 || opt.warmup < 0 || opt.warmup > 60 || opt.idle <= 0 ||
+        opt.idle > 60)
         usage();
     if (opt.sc == SC_CEILING)
         opt.group = 1;
@@ -1248,11 +1262,12 @@ int main(int argc, char **argv)
     struct hist probe_lat = { 0 };
     double idle_cpu = -1;
     if (opt.sc == SC_STREAMS) {
-        /* the server's CPU with every stream open and idle, for one second */
+        /* the server's CPU with every stream open and idle, for --idle
+         * seconds (16 covers one round of `: ping` comments) */
         double c0 = opt.server_pid ? proc_cpu(opt.server_pid) : -1;
-        sleep_until(now_ns() + NS_PER_S);
+        sleep_until(now_ns() + (uint64_t)(opt.idle * NS_PER_S));
         if (opt.server_pid)
-            idle_cpu = (proc_cpu(opt.server_pid) - c0) * 100.0;
+            idle_cpu = (proc_cpu(opt.server_pid) - c0) * 100.0 / opt.idle;
         struct worker *w = &workers[0];
         for (int i = opt.participants; i < n_parts; i++) {
             struct part *p = &parts[i];
