@@ -98,6 +98,8 @@ struct rt_session {
     struct rt_group **groups;
     uint64_t dstamp;
     struct rt_session *next;    /* list of all sessions, newest first */
+    bool closed;                /* closed by the admin: live messages refused (admin.c) */
+    bool watched;               /* a monitor stream was opened: send it changes (admin.c) */
 };
 
 /* A string-keyed hash map (codes -> objects).  Keys are not copied: they
@@ -185,6 +187,16 @@ struct rt_core {
 };
 
 extern struct rt_core *rt_core;
+
+/* Test hook (runtime/testing.c, `livec test`): while `active`, rt_now_ms()
+ * reads the virtual clock now_ms and every new session gets `seed`.  A
+ * server never sets it. */
+struct rt_test_hooks {
+    bool active;
+    int64_t now_ms;
+    uint64_t seed;
+};
+extern struct rt_test_hooks rt_test_hooks;
 
 /* The context of one job (one or more handler runs in one transaction). */
 struct lv_ctx {

@@ -42,6 +42,7 @@
 #include <strings.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -51,6 +52,8 @@
 #include "live.h"
 #include "rt.h"
 #include "net.h"
+#include "limits.h"
+#include "deadline.h"
 
 /* Largest POST body accepted (PROTOCOL.md: over 64 KiB is 413). */
 #define BODY_LIMIT (64 * 1024)
@@ -60,9 +63,14 @@
 /* Simultaneous connections; each open SSE stream holds one.  The core
  * raises RLIMIT_NOFILE above this at start-up. */
 #define CONNECTION_LIMIT 20000
-/* Seconds of inactivity before a connection is closed.  Idle SSE streams
- * are suspended (no timeout) and pinged more often than this. */
-#define CONNECTION_TIMEOUT_S 30
+/* Seconds of inactivity before a connection is closed: limits.h
+ * (LIMITS_DEFAULT_TIMEOUT_S, --timeout).  Idle SSE streams are suspended (no
+ * timeout) and pinged more often than that. */
+/* libmicrohttpd's memory per connection, which bounds the request line and
+ * headers: a request whose headers do not fit is answered 431 (issue 5). */
+#define CONNECTION_MEMORY_LIMIT (32 * 1024)
+/* Retry-After of a stream refused because its participant has too many. */
+#define SSE_STREAM_RETRY_S 10
 /* libmicrohttpd worker threads (DESIGN.md: measured best on 2 cores). */
 #define THREAD_POOL_SIZE 2
 /* listen(2) backlog. */
@@ -108,7 +116,15 @@ enum route {
     R_API_STATE,        /* GET  /api/sessions/S */
     R_API_EXPORT,       /* GET  /api/sessions/S/export/NAME.csv */
     R_ADMIN_LOGIN,      /* POST /admin/login */
-    R_ADMIN_LOGOUT      /* POST /admin/logout */
+    R_ADMIN_LOGOUT,     /* POST /admin/logout */
+    /* experimenter features (runtime/admin.h; route_more) */
+    R_ROOM_ENTER,       /* GET  /room/NAME */
+    R_ROOM_STATUS,      /* GET  /room/NAME/status */
+    R_API_ROOMS_CREATE, /* POST /api/rooms */
+    R_API_ROOMS_LIST,   /* GET  /api/rooms */
+    R_API_CLOSE,        /* POST /api/sessions/S/close */
+    R_API_WATCH,        /* GET  /api/sessions/S/events */
+    R_API_DATABASE      /* GET  /api/database */
 };
 
 enum phase { PH_READING, PH_WAITING, PH_DONE };
@@ -127,14 +143,60 @@ struct req {
     char *body;                         /* malloc'd, NUL-terminated */
     size_t body_len, body_cap;
     bool submitted;
+    bool drain_counted;                 /* counted in drain_pending (issue 5) */
     struct rt_job job;
     struct sse_stream *stream;          /* R_EVENTS until it becomes a response */
 };
+
+/* ---- shutdown drain (issue 5) ---------------------------------------------------
+ * PROTOCOL.md: on SIGTERM the handlers in flight are finished AND answered.
+ * The core runs every accepted job before net_stop(), but the answers are
+ * written by libmicrohttpd afterwards; stopping the daemon at once could drop
+ * an answer whose message was committed.  So every request whose job the core
+ * accepted is counted until its answer was sent (the completion callback),
+ * or, for an event stream, until the stream's response is queued; net_stop()
+ * waits for the count to reach zero, at most DRAIN_TIMEOUT_MS (a client that
+ * does not read its answer cannot hold the shutdown). */
+
+/* Longest wait in net_stop() for accepted requests to get their answers. */
+#define DRAIN_TIMEOUT_MS 3000
+/* How often net_stop() looks at the count while it waits. */
+#define DRAIN_POLL_MS 5
+
+static int drain_pending;               /* atomic */
+
+/* Counts r (whose job is about to be submitted) until drain_leave. */
+static void drain_enter(struct req *r)
+{
+    r->drain_counted = true;
+    __atomic_add_fetch(&drain_pending, 1, __ATOMIC_ACQ_REL);
+}
+
+/* Stops counting r (its answer is sent, or it never had a job).  Idempotent. */
+static void drain_leave(struct req *r)
+{
+    if (r && r->drain_counted) {
+        r->drain_counted = false;
+        __atomic_sub_fetch(&drain_pending, 1, __ATOMIC_ACQ_REL);
+    }
+}
+
+/* Waits until every counted request got its answer, at most DRAIN_TIMEOUT_MS. */
+static void drain_wait(void)
+{
+    for (int waited = 0; waited < DRAIN_TIMEOUT_MS; waited += DRAIN_POLL_MS) {
+        if (__atomic_load_n(&drain_pending, __ATOMIC_ACQUIRE) <= 0)
+            return;
+        struct timespec ts = { 0, DRAIN_POLL_MS * 1000000L };
+        nanosleep(&ts, NULL);
+    }
+}
 
 static void req_free(struct req *r)
 {
     if (!r)
         return;
+    drain_leave(r);
     free(r->body);
     if (!r->submitted)
         json_decref(r->job.body);       /* never handed to the core */
@@ -767,6 +829,22 @@ static enum MHD_Result parse_body(struct req *r, bool *sent)
     return send_error(r->conn, MHD_HTTP_BAD_REQUEST, msg);
 }
 
+/* Answers 429 {"error": msg} with Retry-After: retry_s (issue 5: the message
+ * rate limit and the cap on streams per participant). */
+static enum MHD_Result send_too_many(struct MHD_Connection *c, int retry_s, const char *msg)
+{
+    json_t *o = json_pack("{s:s, s:i}", "error", msg, "retry_after", retry_s);
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!text)
+        return MHD_NO;
+    char retry[16];
+    snprintf(retry, sizeof retry, "%d", retry_s);
+    const char *extra[] = { MHD_HTTP_HEADER_RETRY_AFTER, retry, NULL };
+    return send_body(c, MHD_HTTP_TOO_MANY_REQUESTS, "application/json", text, strlen(text),
+                     MHD_RESPMEM_MUST_FREE, K_DATA, extra);
+}
+
 /* The body is complete: answer what needs no job, or submit the job. */
 static enum MHD_Result start_request(struct req *r)
 {
@@ -778,11 +856,15 @@ static enum MHD_Result start_request(struct req *r)
         return send_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "message body over 64 KiB");
 
     switch (r->route) {
-    case R_LIVE:
+    case R_LIVE: {
+        int retry_s = 1;
+        if (!limits_message_allowed(r->job.code, &retry_s))
+            return send_too_many(c, retry_s, "too many messages: slow down");
         r->job.kind = RT_JOB_LIVE;
         if ((ret = parse_body(r, &sent)) != MHD_YES || sent)
             return ret;
         break;
+    }
     case R_API_CREATE:
         r->job.kind = RT_JOB_CREATE_SESSION;
         if ((ret = parse_body(r, &sent)) != MHD_YES || sent)
@@ -805,6 +887,26 @@ static enum MHD_Result start_request(struct req *r)
     case R_API_LIST: r->job.kind = RT_JOB_LIST_SESSIONS; break;
     case R_API_STATE: r->job.kind = RT_JOB_SESSION_STATE; break;
     case R_API_EXPORT: r->job.kind = RT_JOB_EXPORT; break;
+    case R_ROOM_ENTER: r->job.kind = RT_JOB_ROOM_ENTER; break;
+    case R_ROOM_STATUS: r->job.kind = RT_JOB_ROOM_STATUS; break;
+    case R_API_ROOMS_LIST: r->job.kind = RT_JOB_ROOM_LIST; break;
+    case R_API_CLOSE: r->job.kind = RT_JOB_SESSION_CLOSE; break;
+    case R_API_DATABASE: r->job.kind = RT_JOB_DATABASE; break;
+    case R_API_ROOMS_CREATE:
+        r->job.kind = RT_JOB_ROOM_CREATE;
+        if ((ret = parse_body(r, &sent)) != MHD_YES || sent)
+            return ret;
+        break;
+    case R_API_WATCH:           /* the monitor's stream: as R_EVENTS, no replay */
+        r->job.kind = RT_JOB_SESSION_WATCH;
+        r->stream = sse_stream_new();
+        if (!r->stream)
+            return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+        r->job.stream = r->stream;
+        r->job.replay = sse_replay;
+        r->job.activate = sse_activate;
+        r->job.last_event_id = -1;
+        break;
     case R_ADMIN_LOGIN: {
         char *pw = r->body ? form_field(r->body, r->body_len, "password") : NULL;
         bool ok = pw && net.admin_password && net.admin_password[0] &&
@@ -826,9 +928,11 @@ static enum MHD_Result start_request(struct req *r)
     r->job.udata = r;
     r->phase = PH_WAITING;
     r->submitted = true;
+    drain_enter(r);
     MHD_suspend_connection(c);
     if (rt_submit(&r->job) != 0) {
         /* Never accepted: the job's body is still ours (req_free). */
+        drain_leave(r);
         r->submitted = false;
         r->job.status = MHD_HTTP_SERVICE_UNAVAILABLE;
         __atomic_store_n(&r->phase, PH_DONE, __ATOMIC_RELEASE);
@@ -863,6 +967,130 @@ static enum MHD_Result send_job_reply(struct req *r, const char *ctype_override,
                      MHD_RESPMEM_MUST_FREE, K_DATA, status < 400 ? extra : NULL);
 }
 
+/* ---- experimenter features (runtime/admin.h) -------------------------------------- */
+
+/* Cookie that keeps a browser's seat in a room: the participant code, scoped
+ * to the room's path. */
+#define ROOM_COOKIE "lv_seat"
+/* How long a seat cookie lives (s): longer than any lab session. */
+#define ROOM_COOKIE_MAX_AGE_S (7 * 24 * 3600)
+
+/* GET /room/NAME is done: 303 to the participant's page when the group is
+ * full, else the wait page (room.html, which polls /room/NAME/status); both
+ * (re)set the seat cookie.  Errors pass through as JSON. */
+static enum MHD_Result finish_room_enter(struct req *r)
+{
+    struct rt_job *j = &r->job;
+    if (j->status != 200 && j->status != 303)
+        return send_job_reply(r, NULL, NULL);
+    char cookie[RT_CODE_MAX + sizeof j->name + 120];
+    snprintf(cookie, sizeof cookie, ROOM_COOKIE "=%s; Path=/room/%s; Max-Age=%d; HttpOnly; "
+             "SameSite=Lax", j->code, j->name, ROOM_COOKIE_MAX_AGE_S);
+    if (j->status == 303) {
+        char loc[RT_CODE_MAX + 8];
+        snprintf(loc, sizeof loc, "/p/%s", j->code);
+        return send_redirect(r->conn, loc, cookie);
+    }
+    const struct lv_asset *a = asset("room.html");
+    if (!a)
+        return send_error(r->conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                          "the wait page (room.html) is not built in");
+    const char *extra[] = { MHD_HTTP_HEADER_SET_COOKIE, cookie, NULL };
+    return send_body(r->conn, MHD_HTTP_OK, a->mime, (const char *)a->data, a->len,
+                     MHD_RESPMEM_PERSISTENT, K_PAGE, extra);
+}
+
+/* GET /api/database is done: the binary copy of the SQLite file. */
+static enum MHD_Result finish_database(struct req *r)
+{
+    struct rt_job *j = &r->job;
+    if (j->status != 200 || !j->reply)
+        return send_job_reply(r, NULL, NULL);
+    char disp[128];
+    snprintf(disp, sizeof disp, "attachment; filename=\"%s.sqlite3\"", net.game->name);
+    const char *extra[] = { "Content-Disposition", disp, NULL };
+    char *body = j->reply;
+    j->reply = NULL;
+    return send_body(r->conn, MHD_HTTP_OK, "application/vnd.sqlite3", body, j->reply_len,
+                     MHD_RESPMEM_MUST_FREE, K_DATA, extra);
+}
+
+/* Routes of the experimenter features: rooms, closing a session, its monitor
+ * stream, the database download (runtime/admin.h).  Returns 0 when url is
+ * none of them; 1 when it answered at once (*ret); 2 when it filled *rt and
+ * *job, which the caller submits. */
+static int route_more(struct req *r, const char *url, const char *method,
+                      enum route *rt, struct rt_job *job, enum MHD_Result *ret)
+{
+    struct MHD_Connection *c = r->conn;
+    if (strncmp(url, "/room/", 6) == 0) {
+        const char *name = url + 6, *slash = strchr(name, '/');
+        size_t n = slash ? (size_t)(slash - name) : strlen(name);
+        if (slash && strcmp(slash, "/status") != 0) {
+            *ret = send_error(c, MHD_HTTP_NOT_FOUND, "not found");
+            return 1;
+        }
+        if (!method_is(method, "GET")) {        /* not HEAD: entering takes a seat */
+            *ret = send_method_not_allowed(c, "GET");
+            return 1;
+        }
+        if (!valid_code(name, n) || n >= sizeof job->name) {
+            *ret = send_error(c, MHD_HTTP_NOT_FOUND, "there is no such room");
+            return 1;
+        }
+        memcpy(job->name, name, n);
+        job->name[n] = '\0';
+        const char *seat = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, ROOM_COOKIE);
+        if (seat && valid_code(seat, strlen(seat)))
+            snprintf(job->code, sizeof job->code, "%s", seat);
+        *rt = slash ? R_ROOM_STATUS : R_ROOM_ENTER;
+        return 2;
+    }
+    bool rooms = strcmp(url, "/api/rooms") == 0;
+    bool database = strcmp(url, "/api/database") == 0;
+    const char *code = NULL, *slash = NULL;
+    if (strncmp(url, "/api/sessions/", 14) == 0) {
+        code = url + 14;
+        slash = strchr(code, '/');
+        if (!slash || (strcmp(slash, "/close") != 0 && strcmp(slash, "/events") != 0))
+            return 0;
+    } else if (!rooms && !database) {
+        return 0;
+    }
+    bool post = rooms ? method_is(method, "POST") : (code && slash[1] == 'c');
+    if (post && !method_is(method, "POST")) {
+        *ret = send_method_not_allowed(c, "POST");
+        return 1;
+    }
+    if (!post && !(rooms || database ? is_get(method) : method_is(method, "GET"))) {
+        *ret = send_method_not_allowed(c, rooms ? "GET, HEAD, POST" : "GET");
+        return 1;
+    }
+    if (post && !same_origin(c)) {
+        *ret = send_error(c, MHD_HTTP_FORBIDDEN, "cross-origin request refused");
+        return 1;
+    }
+    if (!is_admin(c)) {
+        *ret = send_error(c, MHD_HTTP_UNAUTHORIZED, "admin password required");
+        return 1;
+    }
+    if (rooms) {
+        *rt = post ? R_API_ROOMS_CREATE : R_API_ROOMS_LIST;
+    } else if (database) {
+        *rt = R_API_DATABASE;
+    } else {
+        size_t n = (size_t)(slash - code);
+        if (!valid_code(code, n)) {
+            *ret = send_error(c, MHD_HTTP_NOT_FOUND, "unknown session");
+            return 1;
+        }
+        memcpy(job->code, code, n);
+        job->code[n] = '\0';
+        *rt = post ? R_API_CLOSE : R_API_WATCH;
+    }
+    return 2;
+}
+
 /* The job is done: answer from its outputs. */
 static enum MHD_Result finish_request(struct req *r)
 {
@@ -870,11 +1098,19 @@ static enum MHD_Result finish_request(struct req *r)
     struct rt_job *j = &r->job;
 
     switch (r->route) {
+    case R_API_WATCH:
     case R_EVENTS: {
         if (j->status != 200) {
             sse_stream_discard(r->stream);
             r->stream = NULL;
             return send_job_reply(r, NULL, NULL);
+        }
+        if (r->route == R_EVENTS &&     /* issue 5; this stream is counted */
+            sse_count(j->participant_id) > LIMITS_STREAMS_PER_PARTICIPANT) {
+            sse_stream_discard(r->stream);
+            r->stream = NULL;
+            return send_too_many(c, SSE_STREAM_RETRY_S,
+                                 "too many open event streams for this participant");
         }
         struct MHD_Response *resp = sse_response(r->stream, c);
         if (!resp)
@@ -884,6 +1120,7 @@ static enum MHD_Result finish_request(struct req *r)
         MHD_add_response_header(resp, "Referrer-Policy", "same-origin");
         enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
         MHD_destroy_response(resp);
+        drain_leave(r);         /* a stream is answered once it started */
         return ret;
     }
     case R_PAGE: {
@@ -904,6 +1141,10 @@ static enum MHD_Result finish_request(struct req *r)
         snprintf(loc, sizeof loc, "/p/%s", j->code);
         return send_redirect(c, loc, NULL);
     }
+    case R_ROOM_ENTER:
+        return finish_room_enter(r);
+    case R_API_DATABASE:
+        return finish_database(r);
     case R_API_EXPORT: {
         char disp[RT_CODE_MAX + EXPORT_NAME_MAX + 48];
         snprintf(disp, sizeof disp, "attachment; filename=\"%s-%s.csv\"", j->code, j->name);
@@ -940,6 +1181,13 @@ static enum MHD_Result route(struct req *r, const char *url, const char *method,
     struct rt_job job;
     memset(&job, 0, sizeof job);
     *go = false;
+
+    enum MHD_Result more_ret = MHD_NO;
+    switch (route_more(r, url, method, &rt, &job, &more_ret)) {
+    case 1: return more_ret;
+    case 2: goto make;
+    default: break;
+    }
 
     if (strcmp(url, "/healthz") == 0) {
         if (!is_get(method))
@@ -1034,6 +1282,8 @@ static enum MHD_Result route(struct req *r, const char *url, const char *method,
                 return send_error(c, MHD_HTTP_NOT_FOUND, "unknown session");
             goto make;
         }
+        if (rt == R_API_CREATE && !same_origin(c))      /* issue 5: CSRF */
+            return send_error(c, MHD_HTTP_FORBIDDEN, "cross-origin request refused");
         if (!is_admin(c))
             return send_error(c, MHD_HTTP_UNAUTHORIZED, "admin password required");
         goto make;
@@ -1111,6 +1361,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
         if (!r->routed) {
             bool go;
             r->routed = true;
+            deadline_request_received(c);         /* its deadline is met */
             enum MHD_Result ret = route(r, url, method, &go);
             if (!go)
                 return ret;
@@ -1131,10 +1382,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     (void)cls;
-    (void)c;
     (void)toe;
     req_free(*con_cls);
     *con_cls = NULL;
+    deadline_request_finished(c);         /* the next request's deadline runs */
 }
 
 /* libmicrohttpd's error log, prefixed with the game's name.  A client that
@@ -1231,6 +1482,13 @@ int net_start(const struct net_config *cfg)
         close(fd);
         goto fail;
     }
+    if (deadline_start(game) != 0) {
+        sse_close_all();
+        sse_fini();
+        close(fd);
+        goto fail;
+    }
+    const struct limits_config *lim = limits_get();
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ITC | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
     net.daemon = MHD_start_daemon(
@@ -1239,12 +1497,16 @@ int net_start(const struct net_config *cfg)
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)THREAD_POOL_SIZE,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
+        MHD_OPTION_CONNECTION_TIMEOUT, lim->timeout_s,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, lim->max_per_ip,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY_LIMIT,
+        MHD_OPTION_NOTIFY_CONNECTION, deadline_notify_connection, NULL,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
         MHD_OPTION_END);
     if (!net.daemon) {
         fprintf(stderr, "%s: cannot start the HTTP server on %s:%d\n", game,
                 cfg->host, cfg->port);
+        deadline_stop();
         sse_close_all();
         sse_fini();
         close(fd);
@@ -1271,9 +1533,11 @@ void net_stop(void)
 {
     if (!net.daemon)
         return;
+    drain_wait();
     sse_close_all();
     MHD_stop_daemon(net.daemon);
     net.daemon = NULL;
+    deadline_stop();
     sse_fini();
     if (net.quiesced_fd != MHD_INVALID_SOCKET) {
         close(net.quiesced_fd);

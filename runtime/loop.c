@@ -27,6 +27,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "admin.h"
 #include "ctx.h"
 #include "store.h"
 
@@ -205,7 +206,10 @@ static void job_live(lv_ctx *ctx, struct rt_job *job)
 
     int rc = 0;
     json_t *type = json_object_get(body, "type");
-    if (!json_is_object(body)) {
+    if (p->group->session->closed) {
+        rt_ctx_set_reason(ctx, "the session is closed");
+        rc = -1;
+    } else if (!json_is_object(body)) {
         rt_ctx_set_reason(ctx, "message must be a JSON object");
         rc = -1;
     } else if (type && !json_is_string(type)) {
@@ -334,11 +338,11 @@ static void job_list_sessions(lv_ctx *ctx, struct rt_job *job)
 {
     json_t *list = json_array();
     for (struct rt_session *s = ctx->rt->sessions; s; s = s->next)
-        json_array_append_new(list, json_pack("{s:s, s:I, s:I, s:i}", "code", s->code,
+        json_array_append_new(list, json_pack("{s:s, s:I, s:I, s:i, s:b}", "code", s->code,
                                               "created", (json_int_t)s->created_ms,
                                               "participants",
                                               (json_int_t)s->n_groups * ctx->rt->game->players,
-                                              "groups", s->n_groups));
+                                              "groups", s->n_groups, "closed", s->closed));
     reply_json(job, 200, list);
 }
 
@@ -376,8 +380,10 @@ static void job_session_state(lv_ctx *ctx, struct rt_job *job)
             "fields", rt_struct_json(game->group_fields, game->n_group_fields, grp->state),
             "players", players, "tables", tables));
     }
-    reply_json(job, 200, json_pack("{s:s, s:I, s:o}", "code", s->code,
-                                   "created", (json_int_t)s->created_ms, "groups", groups));
+    json_t *state = json_pack("{s:s, s:I, s:o}", "code", s->code,
+                              "created", (json_int_t)s->created_ms, "groups", groups);
+    admin_state_extras(ctx->rt, s, state);      /* "closed", each group's "recent" */
+    reply_json(job, 200, state);
 }
 
 /* ---- CSV (RFC 4180: CRLF line ends, cells quoted when they need it) ---------- */
@@ -638,6 +644,29 @@ static void run_item(struct item *it)
     case RT_JOB_EXPORT:
         job_export(ctx, job);
         break;
+    case RT_JOB_ROOM_CREATE:
+        if (rooms_check_create(ctx, job) == 0) {
+            job_create_session(ctx, job);
+            if (job->status == 201)
+                rooms_register(ctx, job);
+        }
+        break;
+    case RT_JOB_ROOM_LIST:
+        rooms_list(ctx, job);
+        break;
+    case RT_JOB_ROOM_ENTER:
+    case RT_JOB_ROOM_STATUS:
+        rooms_enter(ctx, job, job->kind == RT_JOB_ROOM_ENTER);
+        break;
+    case RT_JOB_SESSION_CLOSE:
+        admin_close_session(ctx, job);
+        break;
+    case RT_JOB_SESSION_WATCH:
+        admin_watch(ctx, job);
+        break;
+    case RT_JOB_DATABASE:
+        admin_database(ctx, job);
+        break;
     default:
         reply_error(job, 400, "unknown job");
         break;
@@ -648,13 +677,20 @@ static void deliver_item(struct item *it)
 {
     struct rt_job *job = it->job;
     lv_ctx *ctx = it->ctx;
-    if (job && job->kind == RT_JOB_SUBSCRIBE && ctx->subscribe_ok) {
+    if (job && (job->kind == RT_JOB_SUBSCRIBE || job->kind == RT_JOB_SESSION_WATCH) &&
+        ctx->subscribe_ok) {
         if (ctx->replay_upto > ctx->replay_after && job->replay &&
             store_replay(rt_core->store, job->participant_id, ctx->replay_after,
-                         ctx->replay_upto, job->replay, job->stream) < 0)
-            fprintf(stderr, "%s: replay: %s\n", rt_core->game->name, store_error(rt_core->store));
-        if (job->activate)
+                         ctx->replay_upto, job->replay, job->stream) < 0) {
+            /* a stream that missed events must not go live: the client
+             * retries with the same Last-Event-ID (issue 5) */
+            char why[RT_REASON_MAX];
+            snprintf(why, sizeof why, "storage failure: replay: %s", store_error(rt_core->store));
+            fprintf(stderr, "%s: %s\n", rt_core->game->name, why);
+            reply_error(job, 503, why);
+        } else if (job->activate) {
             job->activate(job->stream, job->participant_id);
+        }
     }
     for (size_t i = 0; i < ctx->events.n; i++) {
         struct rt_event *e = rt_vec_at(&ctx->events, i);
@@ -662,6 +698,7 @@ static void deliver_item(struct item *it)
     }
     for (size_t i = 0; i < ctx->timers_armed.n; i++)
         heap_push(*(struct rt_timer_entry *)rt_vec_at(&ctx->timers_armed, i));
+    admin_note_changes(ctx);    /* the admin monitor's change notices */
 }
 
 /* Runs items[0..n) as one transaction (see the top of the file). */
@@ -778,7 +815,8 @@ int rt_open(const struct lv_game *game, const char *path, char *err, size_t errs
     rt_vec_init(&rt->timer_heap, sizeof(struct rt_timer_entry));
     rt_core = rt;
     if (store_open(&rt->store, game, path, err, errsize) < 0 ||
-        store_load(rt->store, rt, err, errsize) < 0) {
+        store_load(rt->store, rt, err, errsize) < 0 ||
+        admin_open(rt, err, errsize) < 0) {
         rt_close();
         return -1;
     }

@@ -46,7 +46,17 @@ enum rt_job_kind {
     RT_JOB_CREATE_SESSION,  /* POST /api/sessions: in body {"participants": N} */
     RT_JOB_LIST_SESSIONS,   /* GET /api/sessions: out reply (JSON array) */
     RT_JOB_SESSION_STATE,   /* GET /api/sessions/S: in code (session) */
-    RT_JOB_EXPORT           /* GET /api/sessions/S/export/NAME.csv: in code, name */
+    RT_JOB_EXPORT,          /* GET /api/sessions/S/export/NAME.csv: in code, name */
+    /* experimenter features (runtime/admin.h) */
+    RT_JOB_ROOM_CREATE,     /* POST /api/rooms: in body {"name", "participants"} */
+    RT_JOB_ROOM_LIST,       /* GET /api/rooms */
+    RT_JOB_ROOM_ENTER,      /* GET /room/NAME: in name, code (seat cookie or "");
+                               out code (the seat), status 303 ready / 200 wait */
+    RT_JOB_ROOM_STATUS,     /* GET /room/NAME/status: as ENTER, never assigns */
+    RT_JOB_SESSION_CLOSE,   /* POST /api/sessions/S/close: in code */
+    RT_JOB_SESSION_WATCH,   /* GET /api/sessions/S/events: in code, stream (as
+                               SUBSCRIBE; events "change" {"group": G}) */
+    RT_JOB_DATABASE         /* GET /api/database: out reply + reply_len (binary) */
 };
 
 struct rt_job {
@@ -71,6 +81,7 @@ struct rt_job {
     int64_t participant_id;     /* database id, used by net_deliver */
     int64_t id_in_group;
     int page_index;             /* index into game->pages; == n_pages: "finished" */
+    size_t reply_len;           /* DATABASE: the length of a binary reply */
 
     /* Called once on the game thread when the job is finished. */
     void (*done)(struct rt_job *job);

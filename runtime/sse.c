@@ -273,6 +273,18 @@ void sse_activate(void *stream, int64_t pid)
     pthread_mutex_unlock(&reg.lock);
 }
 
+/* See net.h (issue 5: the cap on streams per participant). */
+int sse_count(int64_t pid)
+{
+    int n = 0;
+    pthread_mutex_lock(&reg.lock);
+    for (struct sse_stream *s = reg.buckets[bucket_of(pid)]; s; s = s->next)
+        if (s->registered && s->pid == pid)
+            n++;
+    pthread_mutex_unlock(&reg.lock);
+    return n;
+}
+
 void net_deliver(int64_t pid, int64_t seq, const char *event, const char *data)
 {
     size_t n;

@@ -9,16 +9,29 @@
  *   GET  /api/sessions/S           {groups: [{id, fields, players: [{code,
  *                                  id_in_group, page, fields}], tables: {NAME: [rows]}}]}
  *   GET  /api/sessions/S/export/NAME.csv
+ *   GET  /api/sessions/S/events    SSE: `event: change`, data {"group": G}
+ *                                  after each committed change of the session
+ *   POST /api/sessions/S/close     200 {code, closed: true}
+ *   GET  /api/rooms                [{name, session, url, participants, arrived, closed}]
+ *   POST /api/rooms {"name", "participants"}   201 as POST /api/sessions + {room, url}
+ *   GET  /api/database             the SQLite file (a download link)
  * Any 401 shows the login form instead.  The selected session (kept in the
- * URL's #fragment, so a reload keeps it) is polled every POLL_MS and
+ * URL's #fragment, so a reload keeps it) is fetched again whenever its
+ * event stream reports a change (at most every REFRESH_MIN_MS), and every
+ * FALLBACK_POLL_MS anyway (every POLL_MS while the stream is down); it is
  * redrawn only when its state changed.  Everything received is inserted as
  * text, never as HTML.
  */
 (function () {
   'use strict';
 
-  /* How often the selected session's state is fetched (ms). */
+  /* How often the selected session's state is fetched while its event
+   * stream is not open (ms). */
   var POLL_MS = 2000;
+  /* ... and while it is open: the stream says when to fetch (ms). */
+  var FALLBACK_POLL_MS = 15000;
+  /* Shortest time between two fetches caused by change events (ms). */
+  var REFRESH_MIN_MS = 250;
   /* How often the list of sessions is fetched (ms). */
   var LIST_POLL_MS = 10000;
 
@@ -28,6 +41,10 @@
   var pollTimer = null;
   var listTimer = null;
   var loggedOut = false;
+  var watch = null;           /* EventSource of the selected session */
+  var watchOpen = false;
+  var lastFetch = 0;
+  var changeTimer = null;
 
   /* Creates an element with a class and text (never parsed as HTML). */
   function el(tag, className, text) {
@@ -68,6 +85,7 @@
   /* Switches to the login form (the API answered 401). */
   function needLogin() {
     loggedOut = true;
+    if (watch) { watch.close(); watch = null; }
     if (pollTimer) { clearTimeout(pollTimer); pollTimer = null; }
     if (listTimer) { clearTimeout(listTimer); listTimer = null; }
     $('app').hidden = true;
@@ -120,6 +138,7 @@
       tr.appendChild(el('td', null, showTime(s.created)));
       tr.appendChild(el('td', null, show(s.participants)));
       tr.appendChild(el('td', null, show(s.groups)));
+      tr.appendChild(el('td', s.closed ? 'bad' : null, s.closed ? 'closed' : 'open'));
       body.appendChild(tr);
     });
   }
@@ -132,6 +151,7 @@
       $('login').hidden = true;
       var list = Array.isArray(r.json) ? r.json : [];
       renderSessions(list);
+      loadRooms();
       if (!selected && list.length) select(list[list.length - 1].code);
     }).catch(function (e) {
       if (!loggedOut) problem('Cannot list the sessions: ' + e.message);
@@ -267,6 +287,18 @@
     wrap.appendChild(t);
     card.appendChild(wrap);
 
+    var recent = Array.isArray(g.recent) ? g.recent : [];
+    if (recent.length) {
+      card.appendChild(el('h3', null, 'Recent messages (newest first)'));
+      card.appendChild(rowsTable(recent.map(function (m) {
+        return {
+          time: typeof m.time === 'number' ? new Date(m.time).toLocaleTimeString() : show(m.time),
+          player: m.id_in_group, type: m.type, body: m.body,
+          outcome: m.outcome, reason: m.reason
+        };
+      })));
+    }
+
     var tables = g.tables || {};
     Object.keys(tables).forEach(function (name) {
       var rows = Array.isArray(tables[name]) ? tables[name] : [];
@@ -279,6 +311,9 @@
   function renderState(code, state) {
     $('detail').hidden = false;
     $('detail-heading').textContent = 'Session ' + code;
+    var closed = !!(state && state.closed);
+    $('closed-note').hidden = !closed;
+    $('close-session').hidden = closed;
     var base = '/api/sessions/' + encodeURIComponent(code) + '/export/';
     $('csv-players').href = base + 'players.csv';
     $('csv-groups').href = base + 'groups.csv';
@@ -308,6 +343,7 @@
     if (pollTimer) { clearTimeout(pollTimer); pollTimer = null; }
     if (!selected || loggedOut) return;
     var code = selected;
+    lastFetch = Date.now();
     api('GET', '/api/sessions/' + encodeURIComponent(code)).then(function (r) {
       if (code !== selected) return;
       problem('');
@@ -315,13 +351,124 @@
         lastStateText = r.text;
         renderState(code, r.json);
       }
-      $('updated').textContent = 'updated ' + new Date().toLocaleTimeString();
+      $('updated').textContent = (watchOpen ? 'live · ' : '') + 'updated ' +
+        new Date().toLocaleTimeString();
     }).catch(function (e) {
       if (!loggedOut) problem('Cannot read session ' + code + ': ' + e.message);
     }).then(function () {
-      if (!loggedOut && code === selected) pollTimer = setTimeout(poll, POLL_MS);
+      if (!loggedOut && code === selected && !pollTimer) {
+        pollTimer = setTimeout(poll, watchOpen ? FALLBACK_POLL_MS : POLL_MS);
+      }
     });
   }
+
+  /* A change event: fetch the state again, at most every REFRESH_MIN_MS. */
+  function changed() {
+    if (changeTimer) return;
+    var wait = Math.max(0, lastFetch + REFRESH_MIN_MS - Date.now());
+    changeTimer = setTimeout(function () { changeTimer = null; poll(); }, wait);
+  }
+
+  /* Follows the event stream of session `code` (closing the previous one). */
+  function watchSession(code) {
+    if (watch) { watch.close(); watch = null; }
+    watchOpen = false;
+    if (typeof EventSource !== 'function' || loggedOut) return;
+    var es = new EventSource('/api/sessions/' + encodeURIComponent(code) + '/events');
+    watch = es;
+    es.addEventListener('open', function () {
+      if (watch !== es) return;
+      watchOpen = true;
+      changed();              /* whatever happened while it was down */
+    });
+    es.addEventListener('change', function () { if (watch === es) changed(); });
+    es.addEventListener('error', function () {
+      if (watch !== es) return;
+      watchOpen = false;      /* EventSource retries; polling covers the gap */
+      if (es.readyState === EventSource.CLOSED) {
+        watch = null;
+        setTimeout(function () { if (!watch && selected === code && !loggedOut) watchSession(code); }, POLL_MS);
+      }
+    });
+  }
+
+  /* ---- closing a session, rooms ------------------------------------------ */
+
+  $('close-session').addEventListener('click', function () {
+    var code = selected;
+    if (!code) return;
+    if (!window.confirm('Close session ' + code + '? Its participants cannot send anything afterwards.')) return;
+    var result = $('close-result');
+    result.className = 'result';
+    result.textContent = 'closing…';
+    api('POST', '/api/sessions/' + encodeURIComponent(code) + '/close').then(function () {
+      result.className = 'result ok';
+      result.textContent = 'closed ✓';
+      lastStateText = null;
+      poll();
+      loadSessions();
+    }).catch(function (e) {
+      result.className = 'result bad';
+      result.textContent = loggedOut ? '' : 'refused: ' + e.message;
+    });
+  });
+
+  function renderRooms(list) {
+    var body = $('rooms');
+    clear(body);
+    $('no-rooms').hidden = list.length > 0;
+    list.forEach(function (r) {
+      var tr = el('tr');
+      tr.appendChild(el('td', 'mono', r.name));
+      var td = el('td');
+      var url = window.location.origin + r.url;
+      var input = el('input');
+      input.type = 'text';
+      input.readOnly = true;
+      input.value = url;
+      input.setAttribute('aria-label', 'link of room ' + r.name);
+      input.addEventListener('focus', function () { input.select(); });
+      td.appendChild(input);
+      td.appendChild(document.createTextNode(' '));
+      td.appendChild(copyButton(url, input));
+      tr.appendChild(td);
+      tr.appendChild(el('td', null, show(r.arrived) + ' of ' + show(r.participants) +
+        (r.closed ? ' (closed)' : '')));
+      var st = el('td');
+      var a = el('a', 'mono', r.session);
+      a.href = '#' + encodeURIComponent(r.session);
+      st.appendChild(a);
+      tr.appendChild(st);
+      body.appendChild(tr);
+    });
+  }
+
+  function loadRooms() {
+    return api('GET', '/api/rooms').then(function (r) {
+      renderRooms(Array.isArray(r.json) ? r.json : []);
+    }).catch(function (e) {
+      if (!loggedOut) problem('Cannot list the rooms: ' + e.message);
+    });
+  }
+
+  $('room-create').addEventListener('submit', function (ev) {
+    ev.preventDefault();
+    var result = $('room-result');
+    result.className = 'result';
+    result.textContent = 'opening…';
+    api('POST', '/api/rooms', {
+      name: $('room-name').value, participants: Number($('room-participants').value)
+    }).then(function (r) {
+      result.className = 'result ok';
+      result.textContent = 'room ' + r.json.room + ' opened with session ' + r.json.code + ' ✓';
+      loadRooms();
+      select(r.json.code);
+      loadSessions();
+    }).catch(function (e) {
+      result.className = 'result bad';
+      result.textContent = loggedOut ? '' : 'refused: ' + e.message;
+    });
+  });
 
   /* Shows session `code` and starts polling it. */
   function select(code) {
@@ -332,6 +479,10 @@
         window.location.hash = encodeURIComponent(code);
       }
       clear($('groups'));
+      $('close-result').textContent = '';
+    }
+    if (!watch || watch.url.indexOf('/api/sessions/' + encodeURIComponent(code) + '/events') < 0) {
+      watchSession(code);
     }
     var rows = $('sessions').querySelectorAll('tr');
     for (var i = 0; i < rows.length; i++) {
@@ -346,5 +497,5 @@
   });
 
   loadSessions();
-  if (selected) poll();
+  if (selected) select(selected);
 })();
