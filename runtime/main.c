@@ -4,7 +4,8 @@
  *
  *   ./GAME [--host ADDR] [--port N] [--db PATH] [--admin-password PW] [--help]
  *
- * Environment LIVE_HOST, LIVE_PORT, LIVE_DB, LIVE_ADMIN_PASSWORD give the
+ * Environment LIVE_HOST, LIVE_PORT, LIVE_DB, LIVE_ADMIN_PASSWORD (and, for the
+ * limits of limits.h, LIVE_RATE, LIVE_MAX_PER_IP, LIVE_TIMEOUT) give the
  * same settings; flags win.  Start-up: raise RLIMIT_NOFILE, open and load the
  * database, start the network side, create a demo session if the database
  * has none, start the game thread, print `listening on http://HOST:PORT/`.
@@ -26,6 +27,8 @@
 #include <sys/resource.h>
 
 #include "ctx.h"
+#include "faults.h"
+#include "limits.h"
 
 /* Exit status for usage, database and port problems (PROTOCOL.md). */
 #define EXIT_USAGE 2
@@ -37,6 +40,9 @@ struct options {
     const char *port;
     const char *db;
     const char *password;
+    const char *rate;           /* issue 5: limits.h */
+    const char *max_per_ip;
+    const char *timeout;
 };
 
 static void usage(FILE *out, const char *game)
@@ -46,19 +52,28 @@ static void usage(FILE *out, const char *game)
             "  --host ADDR            address to listen on (LIVE_HOST, default 127.0.0.1)\n"
             "  --port N               port, 0 for any free one (LIVE_PORT, default 8000)\n"
             "  --db PATH              SQLite database (LIVE_DB, default ./%s.sqlite3)\n"
-            "  --admin-password PW    admin password (LIVE_ADMIN_PASSWORD, default: generated)\n",
-            game, game);
+            "  --admin-password PW    admin password (LIVE_ADMIN_PASSWORD, default: generated)\n"
+            "  --rate N[/s|/min]      messages per participant per second (or minute) before\n"
+            "                         429 Too Many Requests; 0 or off: no limit\n"
+            "                         (LIVE_RATE, default %g/s, bursts of twice that)\n"
+            "  --max-per-ip N         simultaneous connections from one IP address, 0: no cap\n"
+            "                         (LIVE_MAX_PER_IP, default %d)\n"
+            "  --timeout S            seconds a connection may stay silent, and to send a\n"
+            "                         whole request (LIVE_TIMEOUT, default %d)\n",
+            game, game, LIMITS_DEFAULT_RATE, LIMITS_DEFAULT_PER_IP, LIMITS_DEFAULT_TIMEOUT_S);
 }
 
 /* Parses argv into o: 0, 1 for --help, or -1 after one line on stderr. */
 static int parse_args(const char *game, int argc, char **argv, struct options *o)
 {
-    static const char *const names[] = { "--host", "--port", "--db", "--admin-password" };
+    static const char *const names[] = { "--host", "--port", "--db", "--admin-password",
+                                         "--rate", "--max-per-ip", "--timeout" };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
             return 1;
-        const char **slot[] = { &o->host, &o->port, &o->db, &o->password };
+        const char **slot[] = { &o->host, &o->port, &o->db, &o->password,
+                                &o->rate, &o->max_per_ip, &o->timeout };
         bool matched = false;
         for (size_t k = 0; k < sizeof names / sizeof names[0] && !matched; k++) {
             size_t len = strlen(names[k]);
@@ -96,6 +111,42 @@ static int parse_port(const char *s, int *port)
     return 0;
 }
 
+/* Reads a whole number 0..max into *out: 0 or -1. */
+static int parse_uint(const char *s, unsigned max, unsigned *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < 0 || (unsigned long)v > max)
+        return -1;
+    *out = (unsigned)v;
+    return 0;
+}
+
+/* Sets the network limits (limits.h) from o; -1 after one line on stderr. */
+static int set_limits(const char *game, const struct options *o)
+{
+    struct limits_config lim = *limits_get();
+    if (o->rate && *o->rate && limits_parse_rate(o->rate, &lim.rate) < 0) {
+        fprintf(stderr, "%s: bad rate '%s': give N, N/s or N/min (0 or off: no limit)\n",
+                game, o->rate);
+        return -1;
+    }
+    if (o->max_per_ip && *o->max_per_ip && parse_uint(o->max_per_ip, 1000000, &lim.max_per_ip) < 0) {
+        fprintf(stderr, "%s: bad --max-per-ip '%s': give a number of connections (0: no cap)\n",
+                game, o->max_per_ip);
+        return -1;
+    }
+    if (o->timeout && *o->timeout &&
+        (parse_uint(o->timeout, 86400, &lim.timeout_s) < 0 || lim.timeout_s < 1)) {
+        fprintf(stderr, "%s: bad --timeout '%s': give a number of seconds from 1 to 86400\n",
+                game, o->timeout);
+        return -1;
+    }
+    limits_set(&lim);
+    return 0;
+}
+
 /* Raises the open file limit to its hard maximum (every SSE stream is a
  * socket). */
 static void raise_nofile(void)
@@ -125,7 +176,8 @@ static void print_demo(const char *game, const char *base, const char *reply)
 int lv_main(const struct lv_game *game, int argc, char **argv)
 {
     struct options o = { getenv("LIVE_HOST"), getenv("LIVE_PORT"), getenv("LIVE_DB"),
-                         getenv("LIVE_ADMIN_PASSWORD") };
+                         getenv("LIVE_ADMIN_PASSWORD"), getenv("LIVE_RATE"),
+                         getenv("LIVE_MAX_PER_IP"), getenv("LIVE_TIMEOUT") };
     int rc = parse_args(game->name, argc, argv, &o);
     if (rc > 0) {
         usage(stdout, game->name);
@@ -140,6 +192,8 @@ int lv_main(const struct lv_game *game, int argc, char **argv)
         fprintf(stderr, "%s: bad port '%s': give a number from 0 to 65535\n", game->name, o.port);
         return EXIT_USAGE;
     }
+    if (set_limits(game->name, &o) < 0)
+        return EXIT_USAGE;
     char default_db[DEFAULT_DB_MAX];
     if (!o.db || !*o.db) {
         snprintf(default_db, sizeof default_db, "./%s.sqlite3", game->name);
@@ -163,6 +217,8 @@ int lv_main(const struct lv_game *game, int argc, char **argv)
     raise_nofile();
 
     char err[RT_REASON_MAX + 600];
+    if (rt_faults_init(game->name) < 0)     /* test hook: LIVE_TEST_FAULTS */
+        return EXIT_USAGE;
     if (rt_open(game, o.db, err, sizeof err) < 0) {
         fprintf(stderr, "%s: %s\n", game->name, err);
         return EXIT_USAGE;

@@ -54,6 +54,10 @@ void sse_replay(void *stream, int64_t seq, const char *event, const char *data);
  * pid, after which net_deliver reaches it. */
 void sse_activate(void *stream, int64_t pid);
 
+/* How many activated streams participant pid has now (streams whose
+ * connection closed count until libmicrohttpd reports it).  Thread-safe. */
+int sse_count(int64_t pid);
+
 /* The 200 text/event-stream response for stream s on connection c, with its
  * headers set except the security headers (http.c adds those).  On success
  * the response owns s (freed by the response's free callback when the

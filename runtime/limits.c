@@ -1,0 +1,130 @@
+/*
+ * limits.c -- admission limits of the game server (issue 5; see limits.h).
+ *
+ * Rate limit.  One token bucket per participant code in a fixed,
+ * direct-mapped table under one mutex (a check is a hash and a few
+ * arithmetic operations): refilled at `rate` tokens per second up to two
+ * seconds' worth; a message takes one token, or is answered 429 with
+ * Retry-After.  The table never grows, so codes made up by a client cannot
+ * exhaust memory; a collision only forgets a bucket.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "rt.h"
+#include "limits.h"
+
+/* Buckets of the rate table: a power of two.  More participants than this
+ * at once only make collisions (a more lenient limit). */
+#define RATE_SLOTS 16384
+/* Bucket capacity in seconds of the rate. */
+#define RATE_BURST_S 2.0
+
+static struct limits_config config = {
+    .rate = LIMITS_DEFAULT_RATE,
+    .max_per_ip = LIMITS_DEFAULT_PER_IP,
+    .timeout_s = LIMITS_DEFAULT_TIMEOUT_S,
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* See limits.h. */
+const struct limits_config *limits_get(void)
+{
+    return &config;
+}
+
+/* See limits.h. */
+void limits_set(const struct limits_config *cfg)
+{
+    config = *cfg;
+    if (config.timeout_s < 1)
+        config.timeout_s = 1;
+}
+
+/* See limits.h. */
+int limits_parse_rate(const char *s, double *rate)
+{
+    if (strcmp(s, "off") == 0) {
+        *rate = 0;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || !isfinite(v) || v < 0)
+        return -1;
+    if (strcmp(end, "") == 0 || strcmp(end, "/s") == 0)
+        *rate = v;
+    else if (strcmp(end, "/min") == 0 || strcmp(end, "/m") == 0)
+        *rate = v / 60.0;
+    else
+        return -1;
+    return 0;
+}
+
+/* ---- rate limit --------------------------------------------------------------- */
+
+struct bucket {
+    char code[RT_CODE_MAX];     /* "" for a free slot */
+    double tokens;
+    int64_t at_ms;              /* when tokens was computed */
+};
+
+static struct bucket *buckets;  /* RATE_SLOTS, allocated on first use */
+static pthread_mutex_t rate_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static size_t slot_of(const char *code)
+{
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    for (const char *p = code; *p; p++)
+        h = (h ^ (unsigned char)*p) * UINT64_C(0x100000001b3);
+    return (size_t)(h & (RATE_SLOTS - 1));
+}
+
+/* See limits.h. */
+bool limits_message_allowed(const char *code, int *retry_after_s)
+{
+    double rate = config.rate;
+    if (rate <= 0)
+        return true;
+    double cap = fmax(1.0, rate * RATE_BURST_S);
+    int64_t now = now_ms();
+    bool ok = true;
+    pthread_mutex_lock(&rate_lock);
+    if (!buckets)
+        buckets = calloc(RATE_SLOTS, sizeof *buckets);
+    if (!buckets) {                     /* out of memory: do not limit */
+        pthread_mutex_unlock(&rate_lock);
+        return true;
+    }
+    struct bucket *b = &buckets[slot_of(code)];
+    if (strcmp(b->code, code) != 0) {
+        snprintf(b->code, sizeof b->code, "%s", code);
+        b->tokens = cap;
+        b->at_ms = now;
+    }
+    b->tokens = fmin(cap, b->tokens + (double)(now - b->at_ms) * rate / 1000.0);
+    b->at_ms = now;
+    if (b->tokens >= 1.0) {
+        b->tokens -= 1.0;
+    } else {
+        ok = false;
+        double wait_s = (1.0 - b->tokens) / rate;
+        *retry_after_s = wait_s < 1.0 ? 1 : (int)ceil(wait_s);
+    }
+    pthread_mutex_unlock(&rate_lock);
+    return ok;
+}

@@ -1,0 +1,53 @@
+/*
+ * limits.h -- admission limits of the game server's network side (issue 5):
+ * the per-participant message rate limit, the per-address connection cap,
+ * the timeout and whole-request deadline that drop stalled clients.
+ * main.c sets the configuration from the command line before net_start();
+ * http.c applies it (runtime/limits.c holds the configuration and the rate
+ * limiter, runtime/deadline.c the deadline).
+ */
+#ifndef LIVE_LIMITS_H
+#define LIVE_LIMITS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Default messages per second per participant (--rate, LIVE_RATE).  Far
+ * above what a person clicks, low enough that one runaway page cannot take
+ * the game thread from everybody else. */
+#define LIMITS_DEFAULT_RATE 100.0
+/* Default cap on simultaneous connections from one IP address
+ * (--max-per-ip, LIVE_MAX_PER_IP): a lab behind one NAT address with a few
+ * hundred participants, each with a stream or two, stays well under it. */
+#define LIMITS_DEFAULT_PER_IP 1000
+/* Default seconds (--timeout, LIVE_TIMEOUT) a connection may be silent, and
+ * also the most time a client may take to send one whole request (headers
+ * and body), counted from the moment the connection could send it.  Idle
+ * event streams are not concerned: they are suspended, and pinged. */
+#define LIMITS_DEFAULT_TIMEOUT_S 30
+/* Most open event streams of one participant (tabs); one more is 429. */
+#define LIMITS_STREAMS_PER_PARTICIPANT 16
+
+struct limits_config {
+    double rate;                /* messages/s per participant; 0: no limit */
+    unsigned max_per_ip;        /* 0: no cap */
+    unsigned timeout_s;         /* >= 1 */
+};
+
+/* The configuration in force (defaults until limits_set). */
+const struct limits_config *limits_get(void);
+/* Sets the configuration; call before net_start(). */
+void limits_set(const struct limits_config *cfg);
+
+/* Parses a rate: "N", "N/s", "N/min" (N a decimal number >= 0; "0" or
+ * "off" turn the limit off).  Returns 0 and sets *rate (per second), or -1. */
+int limits_parse_rate(const char *s, double *rate);
+
+/* Token bucket of participant `code` (capacity: two seconds' worth, at least
+ * one message): true if one more message may go now; otherwise false and
+ * *retry_after_s is the whole number of seconds (>= 1) until it may.
+ * Thread-safe.  Codes share a fixed table; a collision forgets the other
+ * code's history (it can only make the limit more lenient). */
+bool limits_message_allowed(const char *code, int *retry_after_s);
+
+#endif /* LIVE_LIMITS_H */

@@ -1,0 +1,171 @@
+// limits.js -- limits and abuse (issue 5): real participants are served
+// promptly beside 1,500 stalled connections; stalled clients (silent,
+// trickling headers -- slowloris --, half-sent bodies) are dropped after the
+// timeout while event streams stay open; the per-address connection cap;
+// the per-participant message rate limit (429 + Retry-After); the cap on
+// open streams per participant; the header size limit (431).
+//
+// The server runs with LIVE_TIMEOUT=2 (seconds), LIVE_MAX_PER_IP=600 and
+// LIVE_RATE=20 (per participant and second, bursts of 40).  The stalled
+// connections come from 127.0.0.2-4 (500 each), the over-cap ones from
+// 127.0.0.5, the participants from 127.0.0.1, so the per-address cap holds
+// each group separately.
+// Environment: LIVEC, GAMES (as tests/e2e/lib.js).
+'use strict';
+const net = require('net');
+const path = require('path');
+const {
+  sleep, check, run, tmpdir, compile, Server, http, newSession, openStream, isError, Stream,
+} = require(path.join(__dirname, '..', 'e2e', 'lib.js'));
+
+const TIMEOUT_S = 2;
+const PER_IP = 600;
+const RATE = 20;
+const STALLED_PER_ADDR = 500;
+const STALLED_ADDRS = ['127.0.0.2', '127.0.0.3', '127.0.0.4'];
+const OVER_ADDR = '127.0.0.5';
+const OVER_EXTRA = 50;
+/* "Promptly": the slowest of the participants' requests beside the stalled
+ * connections (a generous bound for a shared 2-core machine). */
+const PROMPT_MS = 1000;
+/* Streams per participant (runtime/limits.h LIMITS_STREAMS_PER_PARTICIPANT). */
+const STREAMS_MAX = 16;
+
+/* Opens a raw connection from `from` and runs `kind` on it:
+ * 'silent' sends nothing, 'trickle' sends a request line and then one
+ * header byte every 300 ms, 'halfbody' sends a POST's headers and half its
+ * body.  Resolves with {sock, opened: Promise<bool>, closedAt: ms|null}. */
+function stalled(port, from, kind, code) {
+  const c = { closedAt: null, timer: null };
+  c.sock = net.connect({ port, host: '127.0.0.1', localAddress: from });
+  c.opened = new Promise((resolve) => {
+    c.sock.once('connect', () => resolve(true));
+    c.sock.once('error', () => resolve(false));
+  });
+  c.sock.on('error', () => {});
+  c.sock.on('close', () => { c.closedAt = Date.now(); clearInterval(c.timer); });
+  c.sock.once('connect', () => {
+    if (kind === 'trickle') {
+      c.sock.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ');
+      c.timer = setInterval(() => { if (!c.sock.destroyed) c.sock.write('a'); }, 300);
+    } else if (kind === 'halfbody') {
+      c.sock.write(`POST /p/${code}/live HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n` +
+        'Content-Length: 100\r\n\r\n{"type": "add", ');
+    }
+  });
+  return c;
+}
+
+async function main() {
+  const dir = tmpdir('limits');
+  const bin = compile('counter', dir);
+  if (!bin) return;
+  process.env.LIVE_TIMEOUT = String(TIMEOUT_S);
+  process.env.LIVE_MAX_PER_IP = String(PER_IP);
+  process.env.LIVE_RATE = String(RATE);
+  const srv = new Server(bin, dir);
+  if (!check('server starts with --timeout 2, --max-per-ip 600, --rate 20', await srv.start(), srv.stderr)) return;
+  const base = srv.base;
+  const port = Number(new URL(base).port);
+  const s = await newSession(base, 2);
+  if (!s) return;
+  const [pa, pb] = s.participants;
+
+  // ---- 1,500 stalled connections ------------------------------------------
+  const kinds = ['silent', 'trickle', 'halfbody'];
+  const conns = [];
+  for (const addr of STALLED_ADDRS) {
+    for (let i = 0; i < STALLED_PER_ADDR; i++) conns.push(stalled(port, addr, kinds[i % 3], pa.code));
+  }
+  const opened = await Promise.all(conns.map((c) => c.opened));
+  const t0 = Date.now();
+  check(`${conns.length} stalled connections are open`, opened.every(Boolean), `${opened.filter(Boolean).length} opened`);
+
+  // ---- the per-address cap ---------------------------------------------------
+  const over = [];
+  for (let i = 0; i < PER_IP + OVER_EXTRA; i++) over.push(stalled(port, OVER_ADDR, 'silent'));
+  await Promise.all(over.map((c) => c.opened));
+  await sleep(300);
+  const refused = over.filter((c) => c.closedAt !== null).length;
+  check(`the per-address cap: of ${PER_IP + OVER_EXTRA} connections from one address, ${OVER_EXTRA} are closed at once`,
+    refused === OVER_EXTRA, `${refused} closed`);
+
+  // ---- real participants beside them -------------------------------------------
+  const a = await openStream(base, pa.code, undefined, 'player 1 beside the stalled connections');
+  const b = await openStream(base, pb.code, undefined, 'player 2 beside the stalled connections');
+  await a.waitCount(1);
+  await b.waitCount(1);
+  let worst = 0;
+  let bad = [];
+  for (let i = 0; i < 30; i++) {
+    const who = i % 2 ? pb : pa;
+    const t = Date.now();
+    const r = await http(base, 'POST', `/p/${who.code}/live`, { type: 'add', amount: 1 });
+    worst = Math.max(worst, Date.now() - t);
+    if (r.status !== 200) bad.push(`${r.status} ${r.text}`);
+  }
+  check(`30 messages beside ${conns.length + PER_IP} stalled connections are all accepted, each within ${PROMPT_MS} ms`,
+    bad.length === 0 && worst < PROMPT_MS, `worst ${worst} ms; ${bad.slice(0, 3).join(' | ')}`);
+  check('their events arrive', !!(await a.waitFor((d) => d.total === 30)) && !!(await b.waitFor((d) => d.total === 30)),
+    JSON.stringify(a.events.slice(-1)));
+
+  // ---- stalled clients are dropped; streams stay -------------------------------
+  const all = conns.concat(over);
+  const deadline = t0 + (TIMEOUT_S + 3) * 1000;
+  while (Date.now() < deadline && all.some((c) => c.closedAt === null)) await sleep(100);
+  for (const kind of kinds) {
+    const mine = conns.filter((_, i) => kinds[i % 3] === kind);
+    const left = mine.filter((c) => c.closedAt === null).length;
+    check(`${kind} connections are dropped within the timeout (+ a sweep)`, left === 0, `${left} of ${mine.length} still open`);
+  }
+  for (const c of all) { clearInterval(c.timer); c.sock.destroy(); }
+  check(`the event streams stayed open while idle for more than ${TIMEOUT_S} s`, !a.ended && !b.ended,
+    `${a.ended} ${b.ended} ${a.error} ${b.error}`);
+  let r = await http(base, 'POST', `/p/${pa.code}/live`, { type: 'add', amount: 1 });
+  check('and still deliver', r.status === 200 && !!(await b.waitFor((d) => d.total === 31)), `${r.status} ${r.text}`);
+
+  // ---- rate limit -------------------------------------------------------------
+  // a full bucket, and every pooled keep-alive socket closed by the server's
+  // timeout (so that no request of the burst races a closing socket)
+  await sleep((TIMEOUT_S + 1.5) * 1000);
+  const burst = await Promise.all(Array.from({ length: 3 * RATE },
+    () => http(base, 'POST', `/p/${pa.code}/live`, { type: 'add', amount: 1 })));
+  const ok = burst.filter((x) => x.status === 200).length;
+  const limited = burst.filter((x) => x.status === 429);
+  check(`rate ${RATE}/s: a burst of ${3 * RATE} messages has about ${2 * RATE} accepted, the rest 429`,
+    ok >= 2 * RATE && ok <= 2 * RATE + 5 && ok + limited.length === burst.length,
+    JSON.stringify(burst.map((x) => x.status)));
+  const one = limited[0];
+  check('a 429 carries Retry-After (whole seconds) and a JSON reason',
+    one && isError(one, 429, /too many/) && /^[1-9][0-9]*$/.test(one.headers.get('retry-after') || ''),
+    one && `${one.headers.get('retry-after')} ${one.text}`);
+  r = await http(base, 'POST', `/p/${pb.code}/live`, { type: 'add', amount: 1 });
+  check('another participant is not limited', r.status === 200, `${r.status} ${r.text}`);
+  await sleep(1000 * Number((one && one.headers.get('retry-after')) || 1));
+  r = await http(base, 'POST', `/p/${pa.code}/live`, { type: 'add', amount: 1 });
+  check('after Retry-After the participant is accepted again', r.status === 200, `${r.status} ${r.text}`);
+
+  // ---- streams per participant ---------------------------------------------------
+  const more = [];
+  for (let i = 1; i < STREAMS_MAX; i++) more.push(await new Stream(base, pb.code, 0).open());
+  check(`${STREAMS_MAX} open streams of one participant are allowed`, more.every((x) => x.status === 200),
+    more.map((x) => x.status).join());
+  const extra = await new Stream(base, pb.code, 0).open();
+  check(`stream ${STREAMS_MAX + 1} of one participant is 429 with Retry-After`,
+    extra.status === 429 && /too many/.test(extra.text || ''), `${extra.status} ${extra.text}`);
+  r = await http(base, 'POST', `/p/${pa.code}/live`, { type: 'add', amount: 1 });
+  const got = await Promise.all(more.map((x) => x.waitFor((d) => d.by === 1 && d.total > 31)));
+  check('the allowed streams all receive the next message', r.status === 200 && got.every(Boolean),
+    `${r.status} ${got.filter(Boolean).length}`);
+  for (const x of more) x.close();
+  a.close();
+  b.close();
+
+  // ---- header limit ------------------------------------------------------------------
+  r = await http(base, 'GET', '/healthz', undefined, { 'X-Big': 'x'.repeat(40 * 1024) });
+  check('a request with 40 KiB of headers is refused (431)', r.status === 431, `${r.status} ${r.text.slice(0, 100)}`);
+  r = await http(base, 'GET', '/healthz');
+  check('the server is healthy after all that', r.status === 200, `${r.status}`);
+}
+
+run(main);
