@@ -26,6 +26,7 @@
 #include "ctx.h"
 
 struct rt_core *rt_core;
+struct rt_test_hooks rt_test_hooks;
 
 /* Strings of the arena are carved from blocks of this size (larger strings
  * get a block of their own). */
@@ -258,6 +259,8 @@ uint64_t rt_random_u64(void)
 int64_t rt_now_ms(void)
 {
     struct timespec ts;
+    if (rt_test_hooks.active)
+        return rt_test_hooks.now_ms;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
@@ -533,7 +536,7 @@ struct rt_session *rt_session_new(struct rt_core *rt, int n_groups)
     s->id = rt->next_session_id++;
     rt_random_code(s->code);
     s->created_ms = rt_now_ms();
-    s->seed = rt_random_u64();
+    s->seed = rt_test_hooks.active ? rt_test_hooks.seed : rt_random_u64();
     s->rng = s->seed;
     s->n_groups = n_groups;
     s->groups = rt_xcalloc((size_t)n_groups, sizeof *s->groups);

@@ -27,7 +27,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "limits.h"
+#include "admission.h"
 #include "deadline.h"
 
 /* How often the deadline thread looks (ms). */

@@ -52,7 +52,7 @@
 #include "live.h"
 #include "rt.h"
 #include "net.h"
-#include "limits.h"
+#include "admission.h"
 #include "deadline.h"
 
 /* Largest POST body accepted (PROTOCOL.md: over 64 KiB is 413). */
@@ -63,7 +63,7 @@
 /* Simultaneous connections; each open SSE stream holds one.  The core
  * raises RLIMIT_NOFILE above this at start-up. */
 #define CONNECTION_LIMIT 20000
-/* Seconds of inactivity before a connection is closed: limits.h
+/* Seconds of inactivity before a connection is closed: admission.h
  * (LIMITS_DEFAULT_TIMEOUT_S, --timeout).  Idle SSE streams are suspended (no
  * timeout) and pinged more often than that. */
 /* libmicrohttpd's memory per connection, which bounds the request line and

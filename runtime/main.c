@@ -5,7 +5,7 @@
  *   ./GAME [--host ADDR] [--port N] [--db PATH] [--admin-password PW] [--help]
  *
  * Environment LIVE_HOST, LIVE_PORT, LIVE_DB, LIVE_ADMIN_PASSWORD (and, for the
- * limits of limits.h, LIVE_RATE, LIVE_MAX_PER_IP, LIVE_TIMEOUT) give the
+ * limits of admission.h, LIVE_RATE, LIVE_MAX_PER_IP, LIVE_TIMEOUT) give the
  * same settings; flags win.  Start-up: raise RLIMIT_NOFILE, open and load the
  * database, start the network side, create a demo session if the database
  * has none, start the game thread, print `listening on http://HOST:PORT/`.
@@ -18,7 +18,7 @@
 #include "config.h"
 
 #include <errno.h>
-#include <limits.h>
+#include <admission.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,7 +28,7 @@
 
 #include "ctx.h"
 #include "faults.h"
-#include "limits.h"
+#include "admission.h"
 
 /* Exit status for usage, database and port problems (PROTOCOL.md). */
 #define EXIT_USAGE 2
@@ -40,7 +40,7 @@ struct options {
     const char *port;
     const char *db;
     const char *password;
-    const char *rate;           /* issue 5: limits.h */
+    const char *rate;           /* issue 5: admission.h */
     const char *max_per_ip;
     const char *timeout;
 };
@@ -123,7 +123,7 @@ static int parse_uint(const char *s, unsigned max, unsigned *out)
     return 0;
 }
 
-/* Sets the network limits (limits.h) from o; -1 after one line on stderr. */
+/* Sets the network limits (admission.h) from o; -1 after one line on stderr. */
 static int set_limits(const char *game, const struct options *o)
 {
     struct limits_config lim = *limits_get();

@@ -1,13 +1,13 @@
 /*
- * limits.h -- admission limits of the game server's network side (issue 5):
+ * admission.h -- admission limits of the game server's network side (issue 5):
  * the per-participant message rate limit, the per-address connection cap,
  * the timeout and whole-request deadline that drop stalled clients.
  * main.c sets the configuration from the command line before net_start();
- * http.c applies it (runtime/limits.c holds the configuration and the rate
+ * http.c applies it (runtime/admission.c holds the configuration and the rate
  * limiter, runtime/deadline.c the deadline).
  */
-#ifndef LIVE_LIMITS_H
-#define LIVE_LIMITS_H
+#ifndef LIVE_ADMISSION_H
+#define LIVE_ADMISSION_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -50,4 +50,4 @@ int limits_parse_rate(const char *s, double *rate);
  * code's history (it can only make the limit more lenient). */
 bool limits_message_allowed(const char *code, int *retry_after_s);
 
-#endif /* LIVE_LIMITS_H */
+#endif /* LIVE_ADMISSION_H */

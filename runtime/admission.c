@@ -1,5 +1,5 @@
 /*
- * limits.c -- admission limits of the game server (issue 5; see limits.h).
+ * admission.c -- admission limits of the game server (issue 5; see admission.h).
  *
  * Rate limit.  One token bucket per participant code in a fixed,
  * direct-mapped table under one mutex (a check is a hash and a few
@@ -19,7 +19,7 @@
 #include <time.h>
 
 #include "rt.h"
-#include "limits.h"
+#include "admission.h"
 
 /* Buckets of the rate table: a power of two.  More participants than this
  * at once only make collisions (a more lenient limit). */
@@ -40,13 +40,13 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* See limits.h. */
+/* See admission.h. */
 const struct limits_config *limits_get(void)
 {
     return &config;
 }
 
-/* See limits.h. */
+/* See admission.h. */
 void limits_set(const struct limits_config *cfg)
 {
     config = *cfg;
@@ -54,7 +54,7 @@ void limits_set(const struct limits_config *cfg)
         config.timeout_s = 1;
 }
 
-/* See limits.h. */
+/* See admission.h. */
 int limits_parse_rate(const char *s, double *rate)
 {
     if (strcmp(s, "off") == 0) {
@@ -94,7 +94,7 @@ static size_t slot_of(const char *code)
     return (size_t)(h & (RATE_SLOTS - 1));
 }
 
-/* See limits.h. */
+/* See admission.h. */
 bool limits_message_allowed(const char *code, int *retry_after_s)
 {
     double rate = config.rate;
