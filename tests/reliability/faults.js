@@ -50,7 +50,10 @@ async function main() {
   };
   let r = await add(5);
   check('a message is accepted before any fault', r.status === 200, `${r.status} ${r.text}`);
+  // Both streams must have the event before `before` is taken below, or a
+  // late delivery of this accepted message would look like a leak.
   await a.waitFor((d) => d.total === 5);
+  await b.waitFor((d) => d.total === 5);
 
   for (const [fault, re] of [['full', /full/i], ['ioerr', /I\/O|disk/i]]) {
     fs.writeFileSync(trigger, fault + '\n');
@@ -77,6 +80,7 @@ async function main() {
     r = await add(11);
     check(`${fault}: once the fault is gone, messages are accepted again`, r.status === 200, `${r.status} ${r.text}`);
     const ev = await a.waitFor((d) => d.total === expectTotal);
+    await b.waitFor((d) => d.total === expectTotal);
     check(`${fault}: the next event has the next sequence number and the right total`,
       ev && consecutive(a.ids(), 1) && consecutive(b.ids(), 1), JSON.stringify(a.events.slice(-3)));
   }
