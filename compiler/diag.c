@@ -57,6 +57,17 @@ static int is_cont(unsigned char c)
     return (c & 0xC0) == 0x80;
 }
 
+/* Where find_line() last found a line: diagnostics come mostly in line
+ * order, so the next search starts there and a file with thousands of
+ * errors is not scanned from the top for each (that was quadratic).  Like
+ * last_gutter, one file at a time, from one thread. */
+static struct {
+    const char *src;    /* the source it is about */
+    size_t src_len;
+    int line;           /* 1-based line number of `at` */
+    const char *at;     /* first byte of that line */
+} line_cache;
+
 void diag_init(struct diag *d, const char *path, const char *src, size_t len)
 {
     d->path = path;
@@ -65,7 +76,10 @@ void diag_init(struct diag *d, const char *path, const char *src, size_t len)
     d->out = NULL;
     d->errors = 0;
     d->warnings = 0;
+    /* A new file (possibly at the address of a freed one). */
+    line_cache.src = NULL;
 }
+
 
 /* Finds line `line` (1-based) of d->src: sets *start and *len (without the
  * line terminator).  A line past the end is empty.  No allocation. */
@@ -74,13 +88,25 @@ static void find_line(const struct diag *d, int line, const char **start,
 {
     const char *p = d->src ? d->src : "";
     const char *end = p + (d->src ? d->src_len : 0);
-    for (int l = 1; l < line && p < end; l++) {
+    int l = 1;
+    if (d->src && line_cache.src == d->src &&
+            line_cache.src_len == d->src_len && line_cache.line <= line) {
+        l = line_cache.line;
+        p = line_cache.at;
+    }
+    for (; l < line && p < end; l++) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         if (!nl) {
             p = end;
             break;
         }
         p = nl + 1;
+    }
+    if (d->src && l == line) {
+        line_cache.src = d->src;
+        line_cache.src_len = d->src_len;
+        line_cache.line = line;
+        line_cache.at = p;
     }
     const char *nl = memchr(p, '\n', (size_t)(end - p));
     const char *e = nl ? nl : end;

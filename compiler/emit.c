@@ -2060,6 +2060,228 @@ static void index_lines(struct em *m)
             m->lines[m->nlines++] = p + 1;
 }
 
+/* ---- test blocks (livec test) ------------------------------------------------------ */
+
+/* The C name of the eval function of step k of test n (both 1-based). */
+static char *step_fn(struct em *m, int n, int k)
+{
+    return fmt_str("%s__test%d_step%d", m->G, n, k);
+}
+
+/* Does a test step have an expression to evaluate at run time? */
+static bool step_has_eval(const struct ast_test_step *t)
+{
+    return t->kind == T_SEND || t->kind == T_RECEIVE || t->kind == T_EXPECT ||
+           t->kind == T_AFTER;
+}
+
+/* A comparison whose sides can be shown as JSON when it fails. */
+static bool shows_sides(const struct ast_expr *e)
+{
+    return e->kind == E_BINARY && e->op >= OP_EQ && e->op <= OP_GE &&
+           (is_scalar_kind(e->a->ty.kind) || e->a->ty.kind == TY_ARRAY) &&
+           (is_scalar_kind(e->b->ty.kind) || e->b->ty.kind == TY_ARRAY);
+}
+
+/*
+ * step-eval := 'static void' NAME '(lv_ctx *ctx, struct lv_test_value *out)'
+ *              '{' (temporaries)* 'out->' FIELD '=' VALUE ';' ... '}'
+ * The message of `sends`, the pattern of `receives` (JSON), the condition
+ * of `expect` (and both sides of a comparison, to show them) or the
+ * duration of `after`.
+ */
+static void gen_test_step(struct em *m, void *arg)
+{
+    struct ast_test_step *t = arg;
+    char *v;
+    switch (t->kind) {
+    case T_SEND:
+    case T_RECEIVE:
+        v = json(m, t->a);
+        line(m, "out->json = %s;", v);
+        free(v);
+        break;
+    case T_EXPECT:
+        if (shows_sides(t->a)) {
+            v = json(m, t->a->a);
+            line(m, "out->left = %s;", v);
+            free(v);
+            v = json(m, t->a->b);
+            line(m, "out->right = %s;", v);
+            free(v);
+        }
+        v = strip_parens(expr_str(m, t->a));
+        line(m, "out->ok = %s;", v);
+        free(v);
+        break;
+    case T_AFTER:
+        v = strip_parens(expr_str(m, t->a));
+        line(m, "out->num = %s;", v);
+        free(v);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Writes a step's source text as a C string: comments dropped, every run
+ * of white space one blank. */
+static void step_text(struct em *m, const char *s)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&buf, &len);
+    bool blank = false, any = false;
+    if (!fp) {
+        perror("livec: open_memstream");
+        exit(2);
+    }
+    while (*s) {
+        if (s[0] == '/' && s[1] == '/') {
+            while (*s && *s != '\n')
+                s++;
+            blank = true;
+        } else if (s[0] == '/' && s[1] == '*') {
+            const char *e = strstr(s + 2, "*/");
+            s = e ? e + 2 : s + strlen(s);
+            blank = true;
+        } else if (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n') {
+            s++;
+            blank = true;
+        } else {
+            if (blank && any)
+                fputc(' ', fp);
+            blank = false;
+            any = true;
+            if (*s == '"') {
+                fputc(*s++, fp);
+                while (*s && *s != '"') {
+                    if (*s == '\\' && s[1])
+                        fputc(*s++, fp);
+                    fputc(*s++, fp);
+                }
+                if (*s)
+                    fputc(*s++, fp);
+            } else {
+                fputc(*s++, fp);
+            }
+        }
+    }
+    fclose(fp);
+    cstr(m, buf, len);
+    free(buf);
+}
+
+/* The eval functions of every test step (in the bodies' pass, so that
+ * query functions they need are written too). */
+static void test_functions(struct em *m)
+{
+    int n = 0;
+    for (struct ast_decl *d = m->f->decls; d; d = d->next) {
+        if (d->kind != D_TEST || !d->name)
+            continue;
+        n++;
+        int k = 0;
+        for (struct ast_test_step *t = d->test_steps; t; t = t->next) {
+            k++;
+            if (!step_has_eval(t))
+                continue;
+            char *name = step_fn(m, n, k);
+            char *head = fmt_str("static void %s(lv_ctx *ctx, struct lv_test_value *out)", name);
+            const char *params[] = { "ctx", "out", NULL };
+            function(m, t->loc.line, head, params, gen_test_step, t);
+            free(head);
+            free(name);
+        }
+    }
+}
+
+/*
+ * tests := ('static const struct lv_test_step' NAME '[]' '=' '{' step, ... '};')*
+ *          'static const struct lv_test' G '__tests[]' '=' '{' test, ... '};'
+ *          'int main(...)' '{' 'return lv_test_main(...);' '}'
+ */
+static void test_tables(struct em *m)
+{
+    static const char *kinds[] = {
+        [T_SEED] = "LV_STEP_SEED", [T_SEND] = "LV_STEP_SEND",
+        [T_RECEIVE] = "LV_STEP_RECEIVE", [T_NOTHING] = "LV_STEP_NOTHING",
+        [T_LOAD] = "LV_STEP_LOAD", [T_NEXT] = "LV_STEP_NEXT",
+        [T_FINISHED] = "LV_STEP_FINISHED", [T_EXPECT] = "LV_STEP_EXPECT",
+        [T_AFTER] = "LV_STEP_AFTER"
+    };
+    static const char *ops[] = {
+        [OP_EQ] = "==", [OP_NE] = "!=", [OP_LT] = "<", [OP_LE] = "<=",
+        [OP_GT] = ">", [OP_GE] = ">="
+    };
+    const char *G = m->G;
+    int n = 0;
+    out(m, "/* ---- tests: run by `livec test` (runtime/testing.h) ---- */\n\n");
+    for (struct ast_decl *d = m->f->decls; d; d = d->next) {
+        if (d->kind != D_TEST || !d->name || !d->test_steps) {
+            n += d->kind == D_TEST && d->name;
+            continue;
+        }
+        n++;
+        out(m, "/* %s:%d: ", m->base, d->loc.line);
+        quote_line(m, d->loc.line);
+        out(m, " */\nstatic const struct lv_test_step %s__test%d_steps[] = {\n", G, n);
+        int k = 0;
+        for (struct ast_test_step *t = d->test_steps; t; t = t->next) {
+            k++;
+            out(m, "    { .kind = %s, .line = %d, .text = ", kinds[t->kind], t->loc.line);
+            step_text(m, t->text);
+            if (t->player)
+                out(m, ", .player = %d", (int)t->player->ival);
+            if (step_has_eval(t)) {
+                char *name = step_fn(m, n, k);
+                out(m, ", .eval = %s", name);
+                free(name);
+            }
+            if (t->kind == T_SEED) {
+                out(m, ", .num = ");
+                cint(m->out, t->a->ival);
+            }
+            if (t->rejected)
+                out(m, ", .rejected = true");
+            if (t->reason) {
+                out(m, ", .reason = ");
+                cstr(m, t->reason, t->reason_len);
+            }
+            if (t->subset)
+                out(m, ", .subset = true");
+            if (t->kind == T_EXPECT && shows_sides(t->a))
+                out(m, ", .op = \"%s\"", ops[t->a->op]);
+            out(m, " },\n");
+        }
+        out(m, "};\n\n");
+    }
+    if (n == 0) {
+        out(m, "int main(int argc, char **argv)\n{\n"
+               "    return lv_test_main(&%s__game, NULL, 0, argc, argv);\n}\n", G);
+        return;
+    }
+    out(m, "static const struct lv_test %s__tests[] = {\n", G);
+    n = 0;
+    for (struct ast_decl *d = m->f->decls; d; d = d->next) {
+        if (d->kind != D_TEST || !d->name)
+            continue;
+        n++;
+        int k = 0;
+        for (struct ast_test_step *t = d->test_steps; t; t = t->next)
+            k++;
+        out(m, "    { ");
+        cstr(m, d->name, strlen(d->name));
+        if (k)
+            out(m, ", %d, %s__test%d_steps, %d },\n", d->loc.line, G, n, k);
+        else
+            out(m, ", %d, NULL, 0 },\n", d->loc.line);
+    }
+    out(m, "};\n\n");
+    out(m, "int main(int argc, char **argv)\n{\n"
+           "    return lv_test_main(&%s__game, %s__tests, %d, argc, argv);\n}\n", G, G, n);
+}
+
 /* ---- the file ------------------------------------------------------------------ */
 
 int emit_c(struct ast_file *f, FILE *fp, const struct emit_options *o)
@@ -2087,7 +2309,10 @@ int emit_c(struct ast_file *f, FILE *fp, const struct emit_options *o)
         else
             fputc(*p, m->out);
     }
-    out(m, ". DO NOT EDIT. */\n#include \"live.h\"\n\n");
+    out(m, ". DO NOT EDIT. */\n#include \"live.h\"\n");
+    if (m->o.tests)
+        out(m, "#include \"testing.h\"\n");
+    out(m, "\n");
 
     /* State. */
     out(m, "/* ---- state ---- */\n\n");
@@ -2221,6 +2446,9 @@ int emit_c(struct ast_file *f, FILE *fp, const struct emit_options *o)
         }
     }
 
+    if (m->o.tests)
+        test_functions(m);
+
     /* Query functions (written while the bodies were) go before them. */
     fclose(m->out);
     m->out = rest_out;
@@ -2317,7 +2545,10 @@ int emit_c(struct ast_file *f, FILE *fp, const struct emit_options *o)
         out(m, "    .tables = NULL,\n");
     out(m, "    .n_tables = %d,\n", P->n_tables);
     out(m, "    .pages = %s__pages,\n    .n_pages = %d,\n};\n\n", G, P->n_pages ? P->n_pages : 1);
-    out(m, "int main(int argc, char **argv)\n{\n    return lv_main(&%s__game, argc, argv);\n}\n", G);
+    if (m->o.tests)
+        test_tables(m);
+    else
+        out(m, "int main(int argc, char **argv)\n{\n    return lv_main(&%s__game, argc, argv);\n}\n", G);
     fclose(m->out);
     m->out = file_out;
     array_types(m, rest);

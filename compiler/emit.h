@@ -16,6 +16,8 @@
 
 struct emit_options {
     bool line_directives;   /* emit `#line N "FILE"` above each statement */
+    bool tests;             /* `livec test`: add the test blocks and a main()
+                               that runs them (runtime/testing.h) */
 };
 
 /* Writes the C for f to out.  f must have passed sema_check() with no

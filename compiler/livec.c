@@ -2,7 +2,7 @@
  * livec.c -- the compiler driver (PROTOCOL.md "The compiler").
  *
  *   livec [-o OUT] [--emit-c] [--check] [--line-directives] FILE.live
- *   livec test FILE.live
+ *   livec test FILE.live [TEST-NAME...]    (runs the file's test blocks)
  *   livec --help | --version
  *
  * Reads the file, parses it (dsl/), checks it (sema.c), writes C (emit.c)
@@ -55,10 +55,12 @@ enum { EXIT_OK = 0, EXIT_PROGRAM = 1, EXIT_USAGE = 2 };
 
 static const char usage_text[] =
     "usage: livec [-o OUT] [--emit-c] [--check] [--line-directives] FILE.live\n"
-    "       livec test FILE.live\n"
+    "       livec test FILE.live [TEST-NAME...]\n"
     "       livec --help | --version\n"
     "\n"
     "Compiles a .live game to a server binary named after `game NAME`.\n"
+    "'livec test' runs the file's test blocks instead (docs/testing.md):\n"
+    "one line per test, then 'N passed, M failed'; exit status 1 if any failed.\n"
     "\n"
     "  -o OUT             write the binary (or the C, with --emit-c) to OUT\n"
     "  --emit-c           write only the generated C (NAME.c, or OUT; '-' is stdout)\n"
@@ -212,8 +214,9 @@ static void shell_quote(FILE *cmd, const char *s)
     fputc('\'', cmd);
 }
 
-/* Compiles c_path into out_path with the runtime.  Returns an exit status. */
-static int compile_c(const char *c_path, const char *out_path)
+/* Compiles c_path into out_path with the runtime, with $CFLAGS or else
+ * default_cflags.  Returns an exit status. */
+static int compile_c(const char *c_path, const char *out_path, const char *default_cflags)
 {
     char hdr[PATH_MAX], lib[PATH_MAX];
     const char *cc = getenv("CC"), *cflags = getenv("CFLAGS");
@@ -229,7 +232,7 @@ static int compile_c(const char *c_path, const char *out_path)
     if (!cc || !*cc)
         cc = LIVEC_DEFAULT_CC;
     if (!cflags)
-        cflags = "-O2";
+        cflags = default_cflags;
     cmd = open_memstream(&cmdline, &cmdlen);
     if (!cmd)
         return EXIT_USAGE;
@@ -273,6 +276,86 @@ static int compile_c(const char *c_path, const char *out_path)
     return EXIT_OK;
 }
 
+/*
+ * livec test FILE.live [NAME...]
+ * Emits the game with its test blocks (emit_options.tests) into a private
+ * temporary directory, compiles it (without optimisation unless CFLAGS says
+ * otherwise: the tests run for milliseconds, the compiler for longer) and
+ * runs it with the test names, if any.  Its output (runtime/testing.c) goes
+ * straight to our stdout.  Returns its exit status: 0 all passed, 1 a test
+ * failed; 2 if it could not be built or run.
+ */
+static int run_tests(struct ast_file *f, const struct sema_prog *P, char **names, int n_names)
+{
+    const char *tmpdir = getenv("TMPDIR");
+    char dir[PATH_MAX], c_path[PATH_MAX + 64], exe[PATH_MAX + 64];
+    struct emit_options eo = { .tests = true };
+    FILE *fp;
+    int rc, status;
+    pid_t pid;
+
+    if (!tmpdir || !*tmpdir)
+        tmpdir = "/tmp";
+    snprintf(dir, sizeof dir, "%s/livec-test-XXXXXX", tmpdir);
+    if (!mkdtemp(dir)) {
+        fprintf(stderr, "livec: cannot create a temporary directory in '%s': %s\n", tmpdir,
+                strerror(errno));
+        return EXIT_USAGE;
+    }
+    snprintf(c_path, sizeof c_path, "%s/%s.c", dir, P->name);
+    snprintf(exe, sizeof exe, "%s/%s", dir, P->name);
+    fp = fopen(c_path, "w");
+    if (!fp || emit_c(f, fp, &eo) != 0 || fclose(fp) != 0) {
+        fprintf(stderr, "livec: cannot write '%s': %s\n", c_path, strerror(errno));
+        rc = EXIT_USAGE;
+        goto done;
+    }
+    rc = compile_c(c_path, exe, "-O0");
+    if (rc != EXIT_OK)
+        goto done;
+    fflush(stdout);
+    pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "livec: cannot run the tests: %s\n", strerror(errno));
+        rc = EXIT_USAGE;
+        goto done;
+    }
+    if (pid == 0) {
+        char **args = calloc((size_t)n_names + 2, sizeof *args);
+        if (!args)
+            _exit(EXIT_USAGE);
+        args[0] = exe;
+        for (int i = 0; i < n_names; i++)
+            args[i + 1] = names[i];
+        execv(exe, args);
+        fprintf(stderr, "livec: cannot run '%s': %s\n", exe, strerror(errno));
+        _exit(EXIT_USAGE);
+    }
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            fprintf(stderr, "livec: cannot wait for the tests: %s\n", strerror(errno));
+            rc = EXIT_USAGE;
+            goto done;
+        }
+    }
+    if (WIFEXITED(status)) {
+        rc = WEXITSTATUS(status);
+    } else {
+        fprintf(stderr, "livec: the tests of '%s' stopped with signal %d (a livec bug, please "
+                        "report it)\n", f->path, WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+        rc = EXIT_USAGE;
+    }
+done:
+    if (getenv("LIVEC_KEEP_C")) {
+        fprintf(stderr, "livec: kept the generated C in %s\n", c_path);
+    } else {
+        unlink(c_path);
+        unlink(exe);
+        rmdir(dir);
+    }
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     const char *out_path = NULL, *in_path = NULL;
@@ -284,13 +367,13 @@ int main(int argc, char **argv)
     char *src;
     int i, rc;
 
-    if (argc >= 2 && strcmp(argv[1], "test") == 0) {
-        if (argc != 3)
-            return usage_error("'test' takes one FILE.live%s", "");
-        fprintf(stderr, "livec: test blocks are not supported yet\n");
-        return EXIT_USAGE;
+    bool test_mode = argc >= 2 && strcmp(argv[1], "test") == 0;
+    if (test_mode) {
+        if (argc < 3 || argv[2][0] == '-')
+            return usage_error("'test' takes a FILE.live (and optionally test names)%s", "");
+        in_path = argv[2];
     }
-    for (i = 1; i < argc; i++) {
+    for (i = 1; i < argc && !test_mode; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             fputs(usage_text, stdout);
@@ -347,6 +430,10 @@ int main(int argc, char **argv)
         goto done;
 
     const struct sema_prog *P = sema_prog(&file);
+    if (test_mode) {
+        rc = run_tests(&file, P, argv + 3, argc - 3);
+        goto done;
+    }
     if (emit_only) {
         char *path = NULL;
         FILE *fp;
@@ -400,7 +487,7 @@ int main(int argc, char **argv)
             rc = EXIT_USAGE;
             goto done;
         }
-        rc = compile_c(tmpl, out_path ? out_path : P->name);
+        rc = compile_c(tmpl, out_path ? out_path : P->name, "-O2");
         if (!getenv("LIVEC_KEEP_C"))
             unlink(tmpl);
         else

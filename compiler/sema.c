@@ -2243,6 +2243,91 @@ static void check_handler(struct sema *s, struct ast_decl *d)
     pop_scope(s);
 }
 
+/* ---- test blocks (livec test) --------------------------------------------------- */
+
+/* Folds `player(E)`'s E in a test step to an int literal in 1..players, or
+ * reports why it cannot be.  Returns false after an error. */
+static bool check_test_player(struct sema *s, struct ast_test_step *t)
+{
+    struct cval *v = const_eval(s, t->player);
+    if (!v)
+        return false;
+    if (v->kind != TY_INT) {
+        ERR(s, t->player->loc, "player id must be an 'int', not '%s'", kind_name(v->kind));
+        return false;
+    }
+    if (s->prog->players && (v->i < 1 || v->i > s->prog->players)) {
+        ERR(s, t->player->loc, "player %" PRId64 " does not exist: the group has players 1..%" PRId64,
+            v->i, s->prog->players);
+        return false;
+    }
+    struct ast_expr *e = zalloc(s, sizeof *e);
+    e->kind = E_INT;
+    e->loc = t->player->loc;
+    e->ival = v->i;
+    e->ty = mkty(TY_INT);
+    t->player = e;
+    return true;
+}
+
+/*
+ * test ::= 'test' STRING '{' step* '}'   (parser.y; docs/testing.md)
+ * Each step's expression is checked like one in a handler: `group`,
+ * `player(i)`, constants, views and fns are in scope; `me` is player P in
+ * `player(P) sends/receives` (so `...state` works for a view with `me`)
+ * and absent elsewhere; there is no `msg`.  `seed` must come first and be
+ * a constant; player ids are constants in 1..players.
+ */
+static void check_test(struct sema *s, struct ast_decl *d, struct nmap *seen)
+{
+    char *where = arena_alloc(s->A, strlen(d->name) + 16);
+    bool started = false;
+    sprintf(where, "test \"%s\"", d->name);
+    struct ast_decl *first = nmap_get(seen, d->name);
+    if (first) {
+        ERR(s, d->name_loc, "duplicate test \"%s\"", d->name);
+        diag_note(s->d, "the first is on line %d", first->loc.line);
+    } else {
+        nmap_put(s, seen, d->name, d);
+    }
+    for (struct ast_test_step *t = d->test_steps; t; t = t->next) {
+        bool me = t->kind == T_SEND || t->kind == T_RECEIVE;
+        if (t->player && !check_test_player(s, t))
+            continue;
+        begin_body(s, d, where, me, NULL);
+        switch (t->kind) {
+        case T_SEED: {
+            if (started)
+                ERR(s, t->loc, "'seed' must come before the other steps of a test");
+            started = true;
+            struct cval *v = const_eval(s, t->a);
+            if (v && v->kind != TY_INT)
+                ERR(s, t->a->loc, "the seed must be an 'int', not '%s'", kind_name(v->kind));
+            else if (v)
+                t->a->ival = v->i;      /* emit reads the folded seed here */
+            break;
+        }
+        case T_SEND:
+        case T_RECEIVE:
+            check_expr(s, t->a);
+            break;
+        case T_EXPECT:
+            check_cond(s, t->a);
+            break;
+        case T_AFTER:
+            check_expr(s, t->a);
+            if (t->a->ty.kind != TY_ERROR && t->a->ty.kind != TY_INT)
+                ERR(s, t->a->loc, "'after' takes a duration (an 'int' of milliseconds), not '%s'",
+                    tn(&t->a->ty));
+            break;
+        default:
+            break;
+        }
+        pop_scope(s);
+        started = true;
+    }
+}
+
 /* ---- whole program ------------------------------------------------------------ */
 
 /* DFS over the call graph from fn `at`; path holds the fns on the stack. */
@@ -2460,7 +2545,8 @@ int sema_check(struct ast_file *f, struct diag *d)
                     ERR(s, x->name_loc, "duplicate handler 'on %s%s'",
                         x->on == ON_TIMER ? "timer " : "", x->name);
                 diag_note(d, "the first is on line %d", o->loc.line);
-                x->kind = D_TEST;       /* skip it from now on */
+                x->kind = D_TEST;       /* skip it from now on (a test */
+                x->name = NULL;         /* without a name is no test) */
                 x->sym = NULL;
             }
         }
@@ -2495,6 +2581,7 @@ int sema_check(struct ast_file *f, struct diag *d)
             collect_timers_stmt(s, x->body, s->prog->timers, &s->prog->n_timers);
 
     /* Pass 2: bodies, in source order. */
+    struct nmap seen_tests = { 0 };     /* test name -> its first decl */
     for (x = f->decls; x; x = x->next) {
         if (x->kind == D_VIEW && x->sym && ((struct sym *)x->sym)->decl == x)
             check_view(s, x->sym);
@@ -2502,6 +2589,8 @@ int sema_check(struct ast_file *f, struct diag *d)
             check_fn(s, x);
         else if (x->kind == D_ON)
             check_handler(s, x);
+        else if (x->kind == D_TEST && x->name)
+            check_test(s, x, &seen_tests);
     }
 
     /* Pass 3: recursion, unhandled messages. */

@@ -174,6 +174,36 @@ struct ast_stmt {
     void *sym;                  /* filled by sema (the local declared, ...) */
 };
 
+/* ---- test blocks (livec test) ---------------------------------------- */
+
+/* One step of a `test "name" { ... }` block (docs/testing.md). */
+enum test_step_kind {
+    T_SEED,         /* seed a;   a: int constant (sema folds it into a->ival) */
+    T_SEND,         /* player(P) sends OBJ [rejected ["why"]];  a: E_OBJECT */
+    T_RECEIVE,      /* player(P) receives OBJ;        a: E_OBJECT; subset */
+    T_NOTHING,      /* player(P) receives nothing; */
+    T_LOAD,         /* player(P) loads; */
+    T_NEXT,         /* player(P) advances;            (the page's Next button) */
+    T_FINISHED,     /* player(P) finished; */
+    T_EXPECT,       /* expect a;                      a: bool expression */
+    T_AFTER         /* after a;                       a: duration (int ms) */
+};
+
+struct ast_test_step {
+    enum test_step_kind kind;
+    struct loc loc;             /* of the first token */
+    int end_line;               /* last line of the step */
+    struct ast_expr *player;    /* P of player(P), or NULL; sema folds
+                                   it to an E_INT in 1..players */
+    struct ast_expr *a;         /* see the kinds above */
+    bool rejected;              /* T_SEND: `rejected` was written */
+    const char *reason;         /* T_SEND: `rejected "why"`, or NULL */
+    size_t reason_len;
+    bool subset;                /* T_RECEIVE: the pattern ends with `...` */
+    const char *text;           /* the step's source text, as written */
+    struct ast_test_step *next;
+};
+
 /* ---- declarations ----------------------------------------------------- */
 
 enum decl_kind {
@@ -239,6 +269,7 @@ struct ast_decl {
     struct ast_type *ret;       /* D_FN: NULL when it returns nothing */
     struct ast_stmt *body;      /* D_FN, D_ON */
     const char *test_text;      /* D_TEST: the source between the braces */
+    struct ast_test_step *test_steps;   /* D_TEST: the steps, in order */
     struct loc end_loc;         /* the closing brace */
     struct ast_decl *next;
 

@@ -11,7 +11,9 @@
  * and keeps going: a malformed literal still yields a token of its kind, a
  * run of stray characters is skipped.  So that the parser does not report a
  * second error for the same mistake, the lexer records in `quiet_upto` the
- * index of the last token a syntax error must not be reported at.
+ * index of the last token a syntax error must not be reported at.  After a
+ * syntax error the parser sets `skip_until` to the end of the bad
+ * statement: the lexer then drops the tokens before it, silently.
  *
  * It also tracks the brackets that are open.  At end of file, and when a
  * declaration keyword (`on`, `fn`, `message`, ...) starts a line while a
@@ -61,6 +63,16 @@ struct lexer {
 
     unsigned long ntok;         /* tokens returned so far */
     unsigned long quiet_upto;   /* no syntax error at token index <= this */
+    size_t tok_off;             /* byte offset of the token being scanned */
+    size_t skip_until;          /* tokens that start before this byte
+                                   offset are dropped unseen: the parser
+                                   sets it to the end of a statement with a
+                                   syntax error, so that error recovery
+                                   resumes after it, not inside it; their
+                                   lexical errors are not reported either */
+    unsigned long cascade_tok;  /* index of the last ')' or ']' whose
+                                   bracket holds an error already reported:
+                                   a syntax error there is a cascade */
 
     struct lex_open open[LEX_MAX_NESTING];
     int depth;                  /* entries of open[] in use */

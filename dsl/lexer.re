@@ -88,7 +88,9 @@ static void set_loc(const struct lexer *lx, const char *tok, YYLTYPE *loc)
     loc->end_off = (size_t)(lx->cur - lx->src);
 }
 
-/* Reports a lexical error and marks the next token quiet. */
+/* Reports a lexical error and marks the next token quiet; says nothing
+ * about a token in the rest of a statement that already has a syntax error
+ * (skip_until): one mistake, one message. */
 static void lex_error(struct lexer *lx, struct loc at, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void lex_error(struct lexer *lx, struct loc at, const char *fmt, ...)
@@ -98,6 +100,8 @@ static void lex_error(struct lexer *lx, struct loc at, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (lx->tok_off < lx->skip_until)
+        return; /* in the rest of a bad statement: see skip_until */
     diag_error(lx->diag, at, "%s", msg);
     lx->errors++;
     /* The token being scanned is number ntok + 1; the parser must not
@@ -105,6 +109,27 @@ static void lex_error(struct lexer *lx, struct loc at, const char *fmt, ...)
     if (lx->quiet_upto < lx->ntok + 2)
         lx->quiet_upto = lx->ntok + 2;
 }
+
+/* Adds a `= help:` (or, with note, `= note:`) line to the lexical error
+ * just reported, unless lex_error() kept quiet about it. */
+static void lex_trailer(struct lexer *lx, bool note, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void lex_trailer(struct lexer *lx, bool note, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    if (lx->tok_off < lx->skip_until)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (note)
+        diag_note(lx->diag, "%s", msg);
+    else
+        diag_help(lx->diag, "%s", msg);
+}
+#define lex_help(lx, ...) lex_trailer((lx), false, __VA_ARGS__)
+#define lex_note(lx, ...) lex_trailer((lx), true, __VA_ARGS__)
 
 /* Copies at most QUOTE_MAX bytes of [p, p + n) into buf (size >=
  * QUOTE_MAX + 4) for quoting in a message, adding "..." when cut. */
@@ -231,7 +256,7 @@ static int scan_string(struct lexer *lx, const char *tok, YYSTYPE *val)
             eol--;
         lex_error(lx, here(lx, tok, (size_t)(eol - tok)),
                   "unterminated string literal");
-        diag_help(lx->diag, "close it with '\"' on the same line (a string "
+        lex_help(lx, "close it with '\"' on the same line (a string "
                   "cannot span lines; \\n is a line break)");
         reported = true;
     }
@@ -276,7 +301,7 @@ static int scan_string(struct lexer *lx, const char *tok, YYSTYPE *val)
                     k = 1;
                 lex_error(lx, here(lx, q, 1 + k),
                           "unknown escape sequence '\\%.*s'", (int)k, q + 1);
-                diag_help(lx->diag, "the escapes are \\\" \\\\ \\n \\t and "
+                lex_help(lx, "the escapes are \\\" \\\\ \\n \\t and "
                           "\\uXXXX");
                 reported = true;
             }
@@ -355,7 +380,7 @@ static bool skip_block_comment(struct lexer *lx, const char *tok)
     }
     lx->cur = end;
     lex_error(lx, at, "unterminated comment");
-    diag_note(lx->diag, "the file ends before its '*/'");
+    lex_note(lx, "the file ends before its '*/'");
     return false;
 }
 
@@ -411,9 +436,9 @@ static void stray(struct lexer *lx, const char *tok)
               chars == 1 ? "unexpected character '%s'"
                          : "unexpected characters '%s'", shown);
     if (chars == 1 && (*tok == '&' || *tok == '|'))
-        diag_help(lx->diag, "did you mean '%c%c'?", *tok, *tok);
+        lex_help(lx, "did you mean '%c%c'?", *tok, *tok);
     else if (chars == 1 && *tok == '#')
-        diag_help(lx->diag, "comments start with '//'");
+        lex_help(lx, "comments start with '//'");
 
 }
 
@@ -441,7 +466,7 @@ static int int_literal(struct lexer *lx, const char *tok, YYSTYPE *val)
         char q[QUOTE_MAX + 4];
         lex_error(lx, here(lx, tok, n),
                   "integer literal '%s' is out of range", quote(q, tok, n));
-        diag_note(lx->diag, "the largest int is %" PRId64, INT64_MAX);
+        lex_note(lx, "the largest int is %" PRId64, INT64_MAX);
         val->ival = 0;
     }
     return INTLIT;
@@ -473,16 +498,16 @@ static void malformed_help(struct lexer *lx, const char *tok, size_t n)
     if (!fraction && s == tok + 1 && *tok == '0' &&
             (*s == 'x' || *s == 'X' || *s == 'b' || *s == 'B' ||
              *s == 'o' || *s == 'O')) {
-        diag_help(lx->diag, "integers are written in decimal");
+        lex_help(lx, "integers are written in decimal");
         return;
     }
     if (*s == 'e' || *s == 'E') {
-        diag_help(lx->diag, "an exponent is 'e' and digits, as in 1e-3 "
+        lex_help(lx, "an exponent is 'e' and digits, as in 1e-3 "
                   "or 2.5e6");
         return;
     }
     if (all_letters(s, e))
-        diag_help(lx->diag, fraction
+        lex_help(lx, fraction
                   ? "a duration is a whole number followed by 'ms', 's' or "
                     "'m': use a smaller unit"
                   : "a duration is an integer followed by 'ms', 's' or 'm'");
@@ -516,7 +541,10 @@ static void push_open(struct lexer *lx, const char *tok)
 }
 
 /* Forgets the bracket a closer c closes: '}' closes up to the innermost
- * '{'; ')' and ']' only a matching innermost opener. */
+ * '{'; ')' and ']' only a matching innermost opener, and are marked as
+ * cascade_tok when an error was reported inside their brackets (after a
+ * bad argument the parser may recover inside the parentheses and then
+ * stumble on their balanced closer). */
 static void pop_open(struct lexer *lx, char c)
 {
     if (lx->overflow > 0) {
@@ -531,6 +559,9 @@ static void pop_open(struct lexer *lx, char c)
     } else if (lx->depth > 0 &&
                lx->open[lx->depth - 1].ch == (c == ')' ? '(' : '[')) {
         lx->depth--;
+        /* This closer becomes token ntok + 1 (lexer_next numbers it). */
+        if (lx->diag->errors > lx->open[lx->depth].errors_before)
+            lx->cascade_tok = lx->ntok + 1;
     }
 }
 
@@ -604,6 +635,7 @@ static int scan(struct lexer *lx, YYSTYPE *val, YYLTYPE *loc)
 
 loop:
     tok = lx->cur;
+    lx->tok_off = (size_t)(tok - lx->src);
     /*!re2c
     re2c:define:YYCTYPE = "unsigned char";
     re2c:define:YYCURSOR = "lx->cur";
@@ -708,7 +740,7 @@ loop:
         size_t n = (size_t)(lx->cur - tok);
         lex_error(lx, here(lx, tok, n), "malformed literal '%s'",
                   quote(q, tok, n));
-        diag_help(lx->diag, "a float needs digits after the '.': write "
+        lex_help(lx, "a float needs digits after the '.': write "
                   "'%.*s0'", (int)(n > QUOTE_MAX ? QUOTE_MAX : n), tok);
         kind = FLOATLIT;
         val->fval = 0;
@@ -782,7 +814,7 @@ loop:
         size_t n = (size_t)(lx->cur - tok);
         char q[QUOTE_MAX + 4];
         lex_error(lx, here(lx, tok, n), "a string in single quotes");
-        diag_help(lx->diag, "strings are written in double quotes: \"%s\"",
+        lex_help(lx, "strings are written in double quotes: \"%s\"",
                   quote(q, tok + 1, n - 2));
         val->str.s = arena_strndup(lx->arena, tok + 1, n - 2);
         val->str.n = n - 2;
@@ -855,6 +887,11 @@ int lexer_next(struct lexer *lx, YYSTYPE *val, YYLTYPE *loc)
         *loc = lx->last.loc;
     } else {
         kind = scan(lx, val, loc);
+        /* The rest of a statement with a syntax error (skip_until). */
+        while (kind > 0 && loc->off < lx->skip_until) {
+            memset(val, 0, sizeof *val);
+            kind = scan(lx, val, loc);
+        }
         if (kind < 0 || (kind == END && (lx->depth > 0 || lx->overflow))) {
             lx->held_kind = kind < 0 ? -kind : END;
             lx->held_val = *val;

@@ -7,12 +7,17 @@
  *
  * Errors.  Syntax errors are reported by yyreport_syntax_error (parse.error
  * custom) in words: what was expected (with LAC the expected set is exact),
- * what was found, and for a missing ';' what it should follow.  Recovery
- * rules (`error`) sit at the declaration, field, property and statement
- * level; bison then stays silent until three tokens were shifted, and the
- * lexer marks the tokens right after its own errors "quiet", so one mistake
- * gives one message.  Unclosed brackets are the lexer's business (it reports
- * them at the opener and inserts the closers).
+ * what was found, and for a missing ';' what it should follow, with a
+ * `= help:` line for the usual slips (syntax_help).  Recovery rules
+ * (`error`) sit at the declaration, field, property and statement level.
+ * So that one mistake gives one message, the rest of the bad statement is
+ * found on the raw text (statement_end: up to its ';', or its block's '}')
+ * and the lexer drops it unseen (skip_until) and reports nothing in it,
+ * so bison resumes at the next statement instead of inside this one; bison
+ * then stays silent until three tokens were shifted, and the lexer marks
+ * the tokens right after its own errors "quiet".  Unclosed brackets are the
+ * lexer's business (it reports them at the opener and inserts the closers).
+ * tests/unit/test_parser.c one_mistake_one_error measures the result.
  *
  * Lists are built left-recursively with head/tail pairs, in source order.
  * Expression nesting is counted in the locations (`depth`) and limited to
@@ -44,6 +49,7 @@ typedef struct live_yyltype {
 %code {
 #include "config.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +64,9 @@ struct parser {
     struct diag *d;
     struct ast_decl **tail;     /* where the next declaration goes */
     bool depth_reported;
+    size_t quiet_off;           /* no syntax error before this byte offset:
+                                   the rest of a statement with an error
+                                   (the lexer also skips it: skip_until) */
 };
 
 static int yylex(YYSTYPE *val, YYLTYPE *loc, struct parser *p);
@@ -151,8 +160,10 @@ static struct ast_stmt *stmt_new(struct parser *p, enum stmt_kind k,
 }
 
 /* True if an action may report an error at l: bison is not recovering
- * from a syntax error and the lexer did not mark the token quiet. */
-#define ACTION_MAY_REPORT(l) (!YYRECOVERING() && (l).tok > p->lx.quiet_upto)
+ * from a syntax error, and neither the lexer nor an earlier syntax error
+ * (quiet_off) made the place quiet. */
+#define ACTION_MAY_REPORT(l) (!YYRECOVERING() && (l).tok > p->lx.quiet_upto \
+                              && (l).off >= p->quiet_off)
 
 /* A new declaration of kind k: keyword at kw, closing token at end. */
 static struct ast_decl *decl_new(struct parser *p, enum decl_kind k,
@@ -183,6 +194,36 @@ static void add_decl(struct parser *p, struct ast_decl *d)
     *p->tail = d;
     p->tail = &d->next;
 }
+
+/* ---- test blocks (livec test) ---- */
+/* A new test step of kind k: first token at first, all of it at whole. */
+static struct ast_test_step *test_step_new(struct parser *p,
+                                           enum test_step_kind k,
+                                           const YYLTYPE *first,
+                                           const YYLTYPE *whole)
+{
+    struct ast_test_step *t = NEW(struct ast_test_step);
+    t->kind = k;
+    t->loc = LOC(*first);
+    t->end_line = whole->end_line;
+    t->text = arena_strndup(ARENA, p->lx.src + whole->off,
+                            whole->end_off - whole->off);
+    return t;
+}
+
+/* Reports (if `report`, see ACTION_MAY_REPORT) the unknown word `word` at
+ * l in a test step and what was expected instead; returns NULL: the step is
+ * dropped. */
+static struct ast_test_step *test_step_bad(struct parser *p, bool report,
+                                           const char *word, const YYLTYPE *l,
+                                           const char *expected)
+{
+    if (report)
+        diag_error(p->d, LOC(*l), "expected %s in a test, found '%s'",
+                   expected, word);
+    return NULL;
+}
+/* ---- end of test blocks ---- */
 
 /* A written type: scalar kind k, or an array of it with size expression. */
 static struct ast_type *type_new(struct parser *p, enum type_kind k,
@@ -244,6 +285,8 @@ static void check_constraint_name(struct parser *p, const char *name,
     struct ast_prop *prop;
     struct { struct ast_prop *head, *tail; } props;
     enum send_to to;
+    struct ast_test_step *tstep;                          /* test blocks */
+    struct { struct ast_test_step *head, *tail; } tsteps; /* test blocks */
 }
 
 %token END 0 "end of file"
@@ -303,6 +346,8 @@ static void check_constraint_name(struct parser *p, const char *name,
 %type <to> send_target
 %type <name> order_key
 %type <flag> order_dir
+%type <tsteps> test_steps          /* test blocks (livec test) */
+%type <tstep> test_step test_object
 
 %start file
 
@@ -587,29 +632,156 @@ on_decl:
     }
   ;
 
-/* test ::= 'test' STRING '{' balanced-tokens '}'
- * The body's syntax is designed later: it is kept as raw source text. */
+/* ---- test blocks (livec test) ---- */
+/* test ::= 'test' STRING '{' step* '}'                    (docs/testing.md)
+ * step ::= 'seed' expr ';'  |  'expect' expr ';'  |  'after' expr ';'
+ *        | 'player' '(' expr ')' WORD ';'             -- loads, finished, advances
+ *        | 'player' '(' expr ')' 'receives' 'nothing' ';'
+ *        | 'player' '(' expr ')' 'receives' object ';'
+ *        | 'player' '(' expr ')' 'sends' object ('rejected' STRING?)? ';'
+ * object ::= '{' (entry (',' entry)*)? (',' '...')? ','? '}'
+ * The step words are identifiers, not keywords: the actions check them.
+ * A trailing bare '...' makes a `receives` pattern match a superset. */
 test_decl:
-    KW_TEST STRING '{' raw_tokens '}' {
+    KW_TEST STRING '{' test_steps '}' {
         $$ = decl_new(p, D_TEST, &@1, &@5);
         $$->name = $2.s;
         $$->name_loc = LOC(@2);
         $$->test_text = arena_strndup(ARENA, p->lx.src + @3.end_off,
                                       @5.off - @3.end_off);
+        $$->test_steps = $4.head;
     }
   ;
-raw_tokens:
-    %empty
-  | raw_tokens raw_token
-  | raw_tokens '{' raw_tokens '}'
+test_steps:
+    %empty                      { $$.head = $$.tail = NULL; }
+  | test_steps test_step        { $$ = $1; APPEND($$, $2); }
   ;
-raw_token:
-    IDENT | INTLIT | DURATION | FLOATLIT | STRING | soft_kw | decl_kw
-  | '(' | ')' | '[' | ']' | ',' | ';' | ':' | '.' | '=' | '<' | '>'
-  | '+' | '-' | '*' | '/' | '%' | '!' | '?'
-  | DOTDOT | ELLIPSIS | ARROW | PLUSEQ | MINUSEQ | STAREQ | EQEQ | NOTEQ
-  | LE | GE | ANDAND | OROR
+test_step:
+    IDENT expr ';' {
+        $$ = test_step_new(p, T_EXPECT, &@1, &@$);
+        $$->a = $2;
+        if (strcmp($1, "seed") == 0)
+            $$->kind = T_SEED;
+        else if (strcmp($1, "expect") != 0)
+            $$ = test_step_bad(p, ACTION_MAY_REPORT(@1), $1, &@1,
+                               "'seed', 'expect', 'after' or 'player(N)'");
+    }
+  | KW_AFTER expr ';' {
+        $$ = test_step_new(p, T_AFTER, &@1, &@$);
+        $$->a = $2;
+    }
+  | KW_PLAYER '(' expr ')' IDENT ';' {
+        $$ = test_step_new(p, T_LOAD, &@1, &@$);
+        $$->player = $3;
+        if (strcmp($5, "finished") == 0)
+            $$->kind = T_FINISHED;
+        else if (strcmp($5, "advances") == 0)
+            $$->kind = T_NEXT;
+        else if (strcmp($5, "sends") == 0 || strcmp($5, "receives") == 0) {
+            if (ACTION_MAY_REPORT(@6))
+                diag_error(p->d, LOC(@6), "expected %s after '%s', found ';'",
+                           $5[0] == 's' ? "a '{' object"
+                                        : "a '{' object or 'nothing'", $5);
+            $$ = NULL;
+        } else if (strcmp($5, "loads") != 0)
+            $$ = test_step_bad(p, ACTION_MAY_REPORT(@5), $5, &@5,
+                               "'sends', 'receives', 'loads', 'advances' "
+                               "or 'finished'");
+    }
+  | KW_PLAYER '(' expr ')' IDENT IDENT ';' {
+        $$ = test_step_new(p, T_NOTHING, &@1, &@$);
+        $$->player = $3;
+        if (strcmp($5, "loads") == 0 || strcmp($5, "finished") == 0 ||
+            strcmp($5, "advances") == 0) {
+            if (ACTION_MAY_REPORT(@6))
+                diag_error(p->d, LOC(@6), "expected ';' after '%s', found '%s'",
+                           $5, $6);
+            $$ = NULL;
+        } else if (strcmp($5, "sends") == 0)
+            $$ = test_step_bad(p, ACTION_MAY_REPORT(@6), $6, &@6,
+                               "a '{' object after 'sends'");
+        else if (strcmp($5, "receives") != 0)
+            $$ = test_step_bad(p, ACTION_MAY_REPORT(@5), $5, &@5,
+                               "'sends', 'receives', 'loads', 'advances' "
+                               "or 'finished'");
+        else if (strcmp($6, "nothing") != 0)
+            $$ = test_step_bad(p, ACTION_MAY_REPORT(@6), $6, &@6,
+                               "'nothing' or a '{' object");
+    }
+  | KW_PLAYER '(' expr ')' IDENT test_object ';' {
+        $$ = $6;
+        $$->kind = T_SEND;
+        $$->loc = LOC(@1);
+        $$->end_line = @$.end_line;
+        $$->text = arena_strndup(ARENA, p->lx.src + @$.off, @$.end_off - @$.off);
+        $$->player = $3;
+        if (strcmp($5, "receives") == 0)
+            $$->kind = T_RECEIVE;
+        else if (strcmp($5, "sends") != 0)
+            $$ = test_step_bad(p, ACTION_MAY_REPORT(@5), $5, &@5, "'sends' or 'receives'");
+        else if ($$->subset) {
+            if (ACTION_MAY_REPORT(@6))
+                diag_error(p->d, LOC(@6), "a message to send cannot end "
+                           "with '...' (that is for 'receives')");
+            $$ = NULL;
+        }
+    }
+  | KW_PLAYER '(' expr ')' IDENT test_object IDENT ';' {
+        $$ = $6;
+        $$->kind = T_SEND;
+        $$->loc = LOC(@1);
+        $$->end_line = @$.end_line;
+        $$->text = arena_strndup(ARENA, p->lx.src + @$.off, @$.end_off - @$.off);
+        $$->player = $3;
+        $$->rejected = true;
+        if (strcmp($5, "sends") != 0)
+            $$ = test_step_bad(p, ACTION_MAY_REPORT(@5), $5, &@5, "'sends'");
+        else if (strcmp($7, "rejected") != 0)
+            $$ = test_step_bad(p, ACTION_MAY_REPORT(@7), $7, &@7, "'rejected' or ';'");
+    }
+  | KW_PLAYER '(' expr ')' IDENT test_object IDENT STRING ';' {
+        $$ = $6;
+        $$->kind = T_SEND;
+        $$->loc = LOC(@1);
+        $$->end_line = @$.end_line;
+        $$->text = arena_strndup(ARENA, p->lx.src + @$.off, @$.end_off - @$.off);
+        $$->player = $3;
+        $$->rejected = true;
+        $$->reason = $8.s;
+        $$->reason_len = $8.n;
+        if (strcmp($5, "sends") != 0)
+            $$ = test_step_bad(p, ACTION_MAY_REPORT(@5), $5, &@5, "'sends'");
+        else if (strcmp($7, "rejected") != 0)
+            $$ = test_step_bad(p, ACTION_MAY_REPORT(@7), $7, &@7, "'rejected'");
+    }
+  | error                       { $$ = NULL; }
   ;
+/* A message or a pattern: a step whose `a` is the object (and `subset`). */
+test_object:
+    '{' entries_opt '}' {
+        $$ = test_step_new(p, T_SEND, &@1, &@$);
+        $$->a = expr_new(p, E_OBJECT, &@$);
+        $$->a->entries = $2.head;
+    }
+  | '{' ELLIPSIS '}' {
+        $$ = test_step_new(p, T_SEND, &@1, &@$);
+        $$->a = expr_new(p, E_OBJECT, &@$);
+        $$->subset = true;
+    }
+  | '{' entry_list ',' ELLIPSIS '}' {
+        $$ = test_step_new(p, T_SEND, &@1, &@$);
+        $$->a = expr_new(p, E_OBJECT, &@$);
+        $$->a->entries = $2.head;
+        $$->subset = true;
+    }
+  | '{' entry_list ',' ELLIPSIS ',' '}' {
+        $$ = test_step_new(p, T_SEND, &@1, &@$);
+        $$->a = expr_new(p, E_OBJECT, &@$);
+        $$->a->entries = $2.head;
+        $$->subset = true;
+    }
+  ;
+/* ---- end of test blocks ---- */
 
 /* Keywords usable as property keys, object keys and after '.', and the
  * declaration keywords (usable as object keys and after '.' only). */
@@ -1195,6 +1367,149 @@ static const char *semi_context(const struct lex_tokinfo *prev)
     }
 }
 
+/* Declaration keywords: one at the start of a line ends the scan of
+ * statement_end (the lexer closes open brackets there too). */
+static bool decl_keyword_at(const char *p, const char *end)
+{
+    static const char *const kws[] = {
+        "game", "group", "player", "message", "table", "view", "fn",
+        "const", "on", "page", "test", NULL
+    };
+    for (const char *const *k = kws; *k; k++) {
+        size_t n = strlen(*k);
+        if ((size_t)(end - p) > n && memcmp(p, *k, n) == 0 &&
+                (p[n] == ' ' || p[n] == '\t'))
+            return true;
+    }
+    return false;
+}
+
+/* Skips white space and comments from p; returns the next byte's address
+ * (end if none). */
+static const char *skip_space(const char *p, const char *end)
+{
+    while (p < end) {
+        if (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') {
+            p++;
+        } else if (*p == '/' && p + 1 < end && p[1] == '/') {
+            while (p < end && *p != '\n')
+                p++;
+        } else if (*p == '/' && p + 1 < end && p[1] == '*') {
+            const char *e = p + 2;
+            while (e + 1 < end && !(e[0] == '*' && e[1] == '/'))
+                e++;
+            p = e + 1 < end ? e + 2 : end;
+        } else {
+            break;
+        }
+    }
+    return p;
+}
+
+/* The byte offset where the statement (or field, property, declaration
+ * header) holding a syntax error at offset `off` ends, found on the raw
+ * text so that the rest of it can stay quiet: one mistake, one message.
+ * Scanning from the bad token with a bracket count d (a ')' or ']' that
+ * closes a bracket opened before the bad token does not count): a ';' at
+ * d <= 0 ends it (included); a '}' bringing d back to 0 ends it when it
+ * ends its line (a block) or a ';' follows, unless an `else` follows; a
+ * '}' below 0 closes an object literal the error is in when a ';' or more
+ * on the same line follows, else the enclosing block (excluded).
+ * A declaration keyword at the start of a line also ends it.  Strings and
+ * comments are skipped. */
+static size_t statement_end(const char *src, size_t len, size_t off)
+{
+    const char *p = src + off, *end = src + len;
+    int d = 0;
+    while (p < end) {
+        char c = *p;
+        if (c == '"') {
+            for (p++; p < end && *p != '"' && *p != '\n'; p++)
+                if (*p == '\\' && p + 1 < end && p[1] != '\n')
+                    p++;
+            if (p < end && *p == '"')
+                p++;
+            continue;
+        }
+        if (c == '/' && p + 1 < end && (p[1] == '/' || p[1] == '*')) {
+            p = skip_space(p, end);
+            continue;
+        }
+        if (c == '\n') {
+            p++;
+            if (p > src + off + 1 && decl_keyword_at(p, end))
+                return (size_t)(p - src);
+            continue;
+        }
+        if (c == '(' || c == '[' || c == '{') {
+            d++;
+        } else if (c == ')' || c == ']') {
+            /* Below 0 it closes a bracket the error is in: the statement
+             * goes on after it. */
+            if (d > 0)
+                d--;
+        } else if (c == ';' && d <= 0) {
+            return (size_t)(p + 1 - src);
+        } else if (c == '}') {
+            d--;
+            const char *n = skip_space(p + 1, end);
+            if (d == 0) {
+                if (end - n >= 4 && memcmp(n, "else", 4) == 0 &&
+                        (end - n == 4 || !(n[4] == '_' || isalnum((unsigned char)n[4])))) {
+                    p = n + 4;
+                    continue;
+                }
+                if (n < end && *n == ';')
+                    return (size_t)(n + 1 - src);
+                /* A block ends its line; an object literal need not. */
+                if (memchr(p + 1, '\n', (size_t)(n - p - 1)) || n == end)
+                    return (size_t)(p + 1 - src);
+            }
+            if (d < 0) {
+                if (n < end && *n == ';')
+                    return (size_t)(n + 1 - src);
+                /* The enclosing block's '}' ends a line. */
+                if (memchr(p + 1, '\n', (size_t)(n - p - 1)) || n == end)
+                    return (size_t)(p - src);
+            }
+        }
+        p++;
+    }
+    return len;
+}
+
+/* The byte offset of the closer that matches the opener at src[off], or
+ * `len` when there is none before the end or before a declaration keyword
+ * that starts a line.  Strings and comments are skipped. */
+static size_t matching_closer(const char *src, size_t len, size_t off)
+{
+    const char *p = src + off, *end = src + len;
+    int d = 0;
+    while (p < end) {
+        char c = *p;
+        if (c == '"') {
+            for (p++; p < end && *p != '"' && *p != '\n'; p++)
+                if (*p == '\\' && p + 1 < end && p[1] != '\n')
+                    p++;
+            if (p < end && *p == '"')
+                p++;
+            continue;
+        }
+        if (c == '/' && p + 1 < end && (p[1] == '/' || p[1] == '*')) {
+            p = skip_space(p, end);
+            continue;
+        }
+        if (c == '\n' && p + 1 < end && decl_keyword_at(p + 1, end))
+            return len;
+        if (c == '(' || c == '[' || c == '{')
+            d++;
+        else if ((c == ')' || c == ']' || c == '}') && --d == 0)
+            return (size_t)(p - src);
+        p++;
+    }
+    return len;
+}
+
 /* True if the symbol bison spells `name` is a keyword ("'game'" ...). */
 static bool is_keyword(const char *name)
 {
@@ -1216,6 +1531,9 @@ static void syntax_help(struct parser *p, yysymbol_kind_t t,
     } else if (strcmp(tname, "';'") == 0 && has(e, n, "'game'") &&
                !has(e, n, "identifier")) {
         diag_help(p->d, "a declaration ends with its '}', without ';'");
+    } else if (strcmp(tname, "';'") == 0 && has(e, n, "'let'") &&
+               has(e, n, "'if'")) {
+        diag_help(p->d, "an extra ';' (there is no empty statement)");
     } else if (is_keyword(tname) && has(e, n, "identifier") &&
                !has(e, n, "'let'")) {
         diag_help(p->d, "'%.*s' is a keyword and cannot be a name",
@@ -1231,12 +1549,14 @@ static void syntax_help(struct parser *p, yysymbol_kind_t t,
 }
 
 /* Reports one syntax error (bison calls this only when it is not already
- * recovering from one).  Silent at tokens the lexer marked quiet. */
+ * recovering from one).  Silent at tokens the lexer marked quiet, and at a
+ * ')' or ']' whose brackets already hold an error (the same mistake). */
 static int yyreport_syntax_error(const yypcontext_t *ctx, struct parser *p)
 {
     yysymbol_kind_t t = yypcontext_token(ctx);
     const YYLTYPE *l = yypcontext_location(ctx);
-    if (l->tok <= p->lx.quiet_upto || t == YYSYMBOL_YYUNDEF)
+    if (l->tok <= p->lx.quiet_upto || t == YYSYMBOL_YYUNDEF ||
+            l->tok == p->lx.cascade_tok || l->off < p->quiet_off)
         return 0;
 
     yysymbol_kind_t e[YYNTOKENS];
@@ -1256,10 +1576,29 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, struct parser *p)
             strcmp(tname, "'}'") == 0 && *semi_context(prev))
         only_semi = true;
     if (only_semi && have_prev && prev->loc.end_line < l->line) {
-        /* Point just after the statement or field that lacks its ';'. */
+        /* Point just after the statement or field that lacks its ';'.
+         * The next line is a statement of its own: not quiet. */
         struct loc at = { prev->loc.end_line, prev->loc.end_col, 1 };
         diag_error(p->d, at, "expected ';'%s", semi_context(prev));
-    } else if (only_semi && have_prev) {
+        return 0;
+    }
+    /* The rest of the bad statement stays quiet. */
+    size_t q = statement_end(p->lx.src, p->lx.len, l->off);
+    if (q > p->quiet_off)
+        p->quiet_off = q;
+    /* The lexer drops the rest unseen, so that recovery resumes after it.
+     * But a bad opening bracket may still be taken by the recovery (as a
+     * block, say): then its closer must come through. */
+    size_t skip = q;
+    if (strcmp(tname, "'{'") == 0 || strcmp(tname, "'('") == 0 ||
+            strcmp(tname, "'['") == 0) {
+        size_t m = matching_closer(p->lx.src, p->lx.len, l->off);
+        if (m < skip)
+            skip = m;
+    }
+    if (skip > p->lx.skip_until)
+        p->lx.skip_until = skip;
+    if (only_semi && have_prev) {
         diag_error(p->d, LOC(*l), "expected ';'%s, found %s",
                    semi_context(prev), found);
     } else if (named) {

@@ -113,6 +113,7 @@ struct rt_map {
 /* Text of one message to send, encoded once and shared by its recipients. */
 struct rt_text {
     int refs;
+    int64_t sent_id;            /* its row in the `sent` table once written, else 0 */
     char s[];
 };
 
@@ -189,12 +190,14 @@ struct rt_core {
 extern struct rt_core *rt_core;
 
 /* Test hook (runtime/testing.c, `livec test`): while `active`, rt_now_ms()
- * reads the virtual clock now_ms and every new session gets `seed`.  A
- * server never sets it. */
+ * reads the virtual clock now_ms, every new session gets `seed`, and a
+ * rejected timer handler leaves its reason in timer_error (instead of on
+ * stderr).  A server never sets it. */
 struct rt_test_hooks {
     bool active;
     int64_t now_ms;
     uint64_t seed;
+    char timer_error[RT_REASON_MAX + 64];
 };
 extern struct rt_test_hooks rt_test_hooks;
 
@@ -346,5 +349,9 @@ void rt_run_job_sync(struct rt_job *job);
 /* Fires every timer due at or before now_ms on the calling thread (tests and
  * start-up; the game thread does this by itself).  Returns how many fired. */
 int rt_fire_due_timers(int64_t now_ms);
+/* Fires at most one batch of the timers due at or before now_ms (`livec
+ * test`: a timer re-armed with no delay must not loop forever).  Returns
+ * how many fired. */
+int rt_fire_due_timers_once(int64_t now_ms);
 
 #endif /* LIVE_CTX_H */

@@ -68,7 +68,7 @@
  * timeout) and pinged more often than that. */
 /* libmicrohttpd's memory per connection, which bounds the request line and
  * headers: a request whose headers do not fit is answered 431 (issue 5). */
-#define CONNECTION_MEMORY_LIMIT (32 * 1024)
+#define CONNECTION_MEMORY_LIMIT (16 * 1024)
 /* Retry-After of a stream refused because its participant has too many. */
 #define SSE_STREAM_RETRY_S 10
 /* libmicrohttpd worker threads (DESIGN.md: measured best on 2 cores). */

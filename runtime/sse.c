@@ -47,7 +47,7 @@
 /* Bytes a stream may hold unsent before it is closed as too slow. */
 #define SSE_MAX_BUFFERED (2u * 1024u * 1024u)
 /* Largest chunk handed to libmicrohttpd per reader call. */
-#define SSE_BLOCK_SIZE (32u * 1024u)
+#define SSE_BLOCK_SIZE (4u * 1024u)
 /* What every stream starts with: the reconnection delay for EventSource and
  * a comment, so that the client sees the stream open at once. */
 #define SSE_PREAMBLE "retry: 2000\n: connected\n\n"

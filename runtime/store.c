@@ -8,12 +8,21 @@
  *   groups(id, session_id, gid, <group fields>)
  *   participants(id, code UNIQUE, session_id, group_id, id_in_group,
  *                page_index, next_seq, <player fields>)
- *   outbox(participant_id, seq, event, data)        every event ever sent
+ *   sent(id, event, data)                 the text of every event, once
+ *   outbox(participant_id, seq, sent_id)  every event ever sent, per recipient
  *   messages(id, time_ms, participant_id, type, body, outcome, reason)
  *   timers(group_id, timer, due_ms)                 armed group timers
  *   row_ids(group_id, tbl, next_id)                 per-group row id counters
  *   "t_<table>"(group_id, id, <columns>)            one per game table
  * int and bool are INTEGER, float REAL, string TEXT, arrays JSON TEXT.
+ *
+ * The outbox is what a reconnecting stream replays (Last-Event-ID).  A text
+ * sent to many players (`send all`) is stored once in `sent`; each recipient
+ * gets a small (participant, seq, sent_id) row.  participants.next_seq is
+ * not written per event: at start-up each participant's next sequence number
+ * is one past its last outbox row (or the stored next_seq if larger).  A
+ * database of storage format 1 (the outbox held a copy of the text per
+ * recipient) is converted when it is opened.
  *
  * Durability: WAL with synchronous=FULL, so a COMMIT that returned is on disk;
  * the game thread commits a batch of jobs at once (group commit).  The
@@ -40,8 +49,14 @@
 /* How long a statement waits for a lock another process holds (an admin's
  * sqlite3 shell reading the file) before failing. */
 #define STORE_BUSY_TIMEOUT_MS 5000
+/* SQLite's page cache (KiB): the default 2 MiB made the writes of a busy
+ * game read pages back from the file (bench/RESULTS.md, finding 1). */
+#define STORE_CACHE_KIB 16384
 /* Version of the fixed part of the schema. */
-#define STORE_FORMAT "1"
+#define STORE_FORMAT "2"
+
+#define RT_STR_(x) #x
+#define RT_STR(x) RT_STR_(x)
 
 struct table_stmts {
     sqlite3_stmt *upsert;       /* group_id, id, fields */
@@ -58,7 +73,8 @@ struct rt_store {
     sqlite3_stmt *ins_session, *upd_session_rng;
     sqlite3_stmt *ins_group, *upd_group;
     sqlite3_stmt *ins_participant, *upd_participant;
-    sqlite3_stmt *ins_outbox, *ins_message;
+    sqlite3_stmt *ins_sent, *ins_outbox, *ins_message;
+    sqlite3_stmt *last_seq;
     sqlite3_stmt *set_timer, *del_timer;
     sqlite3_stmt *set_row_id;
     sqlite3_stmt *replay, *messages;
@@ -184,8 +200,9 @@ static const char fixed_schema[] =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);\n"
     "CREATE TABLE IF NOT EXISTS sessions(id INTEGER PRIMARY KEY, code TEXT NOT NULL UNIQUE, "
     "created_ms INTEGER NOT NULL, seed INTEGER NOT NULL, rng_state INTEGER NOT NULL);\n"
+    "CREATE TABLE IF NOT EXISTS sent(id INTEGER PRIMARY KEY, event TEXT, data TEXT NOT NULL);\n"
     "CREATE TABLE IF NOT EXISTS outbox(participant_id INTEGER NOT NULL, seq INTEGER NOT NULL, "
-    "event TEXT, data TEXT NOT NULL, PRIMARY KEY(participant_id, seq)) WITHOUT ROWID;\n"
+    "sent_id INTEGER NOT NULL, PRIMARY KEY(participant_id, seq)) WITHOUT ROWID;\n"
     "CREATE TABLE IF NOT EXISTS messages(id INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL, "
     "participant_id INTEGER NOT NULL, type TEXT, body TEXT NOT NULL, outcome TEXT NOT NULL, "
     "reason TEXT);\n"
@@ -369,6 +386,35 @@ static int check_meta(struct rt_store *st, const char *fingerprint)
     return 0;
 }
 
+/* Storage format 1 kept a copy of each event's text per recipient in
+ * outbox(participant_id, seq, event, data); converts such a database to
+ * sent + outbox(participant_id, seq, sent_id), one text per row as before.
+ * Runs inside store_open's transaction.  0 or -1. */
+static int migrate_format1(struct rt_store *st)
+{
+    sqlite3_stmt *s = prep(st, "SELECT 1 FROM pragma_table_info('outbox') WHERE name = 'data'");
+    if (!s)
+        return -1;
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc == SQLITE_DONE)
+        return 0;               /* a new database, or format 2 already */
+    if (rc != SQLITE_ROW)
+        return fail(st, "cannot read the schema");
+    return exec(st,
+        "ALTER TABLE outbox RENAME TO outbox_format1;\n"
+        "CREATE TABLE sent(id INTEGER PRIMARY KEY, event TEXT, data TEXT NOT NULL);\n"
+        "CREATE TABLE outbox(participant_id INTEGER NOT NULL, seq INTEGER NOT NULL, "
+        "sent_id INTEGER NOT NULL, PRIMARY KEY(participant_id, seq)) WITHOUT ROWID;\n"
+        "INSERT INTO sent(id, event, data) SELECT "
+        "ROW_NUMBER() OVER (ORDER BY participant_id, seq), event, data FROM outbox_format1;\n"
+        "INSERT INTO outbox(participant_id, seq, sent_id) SELECT participant_id, seq, "
+        "ROW_NUMBER() OVER (ORDER BY participant_id, seq) FROM outbox_format1;\n"
+        "DROP TABLE outbox_format1;\n"
+        "UPDATE meta SET value = '" STORE_FORMAT "' WHERE key = 'format';\n",
+        "cannot convert the outbox of storage format 1");
+}
+
 static int prepare_all(struct rt_store *st)
 {
     const struct lv_game *g = st->game;
@@ -380,14 +426,16 @@ static int prepare_all(struct rt_store *st)
     PREP(rollback, "ROLLBACK");
     PREP(ins_session, "INSERT INTO sessions(id, code, created_ms, seed, rng_state) VALUES (?, ?, ?, ?, ?)");
     PREP(upd_session_rng, "UPDATE sessions SET rng_state = ? WHERE id = ?");
-    PREP(ins_outbox, "INSERT INTO outbox(participant_id, seq, event, data) VALUES (?, ?, ?, ?)");
+    PREP(ins_sent, "INSERT INTO sent(event, data) VALUES (?, ?)");
+    PREP(ins_outbox, "INSERT INTO outbox(participant_id, seq, sent_id) VALUES (?, ?, ?)");
+    PREP(last_seq, "SELECT MAX(seq) FROM outbox WHERE participant_id = ?");
     PREP(ins_message, "INSERT INTO messages(time_ms, participant_id, type, body, outcome, reason) "
                       "VALUES (?, ?, ?, ?, ?, ?)");
     PREP(set_timer, "INSERT OR REPLACE INTO timers(group_id, timer, due_ms) VALUES (?, ?, ?)");
     PREP(del_timer, "DELETE FROM timers WHERE group_id = ? AND timer = ?");
     PREP(set_row_id, "INSERT OR REPLACE INTO row_ids(group_id, tbl, next_id) VALUES (?, ?, ?)");
-    PREP(replay, "SELECT seq, event, data FROM outbox WHERE participant_id = ? AND seq > ? AND seq <= ? "
-                 "ORDER BY seq");
+    PREP(replay, "SELECT o.seq, s.event, s.data FROM outbox o JOIN sent s ON s.id = o.sent_id "
+                 "WHERE o.participant_id = ? AND o.seq > ? AND o.seq <= ? ORDER BY o.seq");
     PREP(messages, "SELECT m.time_ms, p.code, m.type, m.body, m.outcome, m.reason FROM messages m "
                    "JOIN participants p ON p.id = m.participant_id WHERE p.session_id = ? ORDER BY m.id");
 
@@ -492,8 +540,10 @@ int store_open(struct rt_store **out, const struct lv_game *game, const char *pa
     char fingerprint[32];
     snprintf(fingerprint, sizeof fingerprint, "%016" PRIx64, fnv1a(schema));
     if (exec(st, "PRAGMA journal_mode=WAL", "cannot use WAL") < 0 ||
-        exec(st, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF", "cannot set pragmas") < 0 ||
+        exec(st, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF; "
+                 "PRAGMA cache_size=-" RT_STR(STORE_CACHE_KIB), "cannot set pragmas") < 0 ||
         exec(st, "BEGIN IMMEDIATE", "cannot lock") < 0 ||
+        migrate_format1(st) < 0 ||
         exec(st, fixed_schema, "cannot create the schema") < 0 ||
         check_meta(st, fingerprint) < 0 ||
         exec(st, schema, "cannot create the game's tables") < 0 ||
@@ -679,11 +729,17 @@ int store_write_job(struct rt_store *st, lv_ctx *ctx)
     }
     for (size_t i = 0; i < ctx->events.n; i++) {
         const struct rt_event *e = rt_vec_at(&ctx->events, i);
+        if (e->text->sent_id == 0) {    /* the text's first recipient: store it */
+            if (e->event)
+                sqlite3_bind_text(st->ins_sent, 1, e->event, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st->ins_sent, 2, e->text->s, -1, SQLITE_STATIC);
+            if (run(st, st->ins_sent, "cannot save an outgoing message") < 0)
+                return -1;
+            e->text->sent_id = sqlite3_last_insert_rowid(st->db);
+        }
         sqlite3_bind_int64(st->ins_outbox, 1, e->pid);
         sqlite3_bind_int64(st->ins_outbox, 2, e->seq);
-        if (e->event)
-            sqlite3_bind_text(st->ins_outbox, 3, e->event, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st->ins_outbox, 4, e->text->s, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st->ins_outbox, 3, e->text->sent_id);
         if (run(st, st->ins_outbox, "cannot save an outgoing message") < 0)
             return -1;
     }
@@ -860,6 +916,21 @@ static int load_groups(struct rt_store *st, struct rt_core *rt, struct rt_vec *s
     return rc == SQLITE_DONE ? 0 : fail(st, "cannot read groups");
 }
 
+/* Raises p->next_seq to one past p's last outbox row (next_seq is not
+ * written per event): 0 or -1. */
+static int load_next_seq(struct rt_store *st, struct rt_participant *p)
+{
+    sqlite3_stmt *s = st->last_seq;
+    sqlite3_bind_int64(s, 1, p->id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL &&
+        sqlite3_column_int64(s, 0) >= p->next_seq)
+        p->next_seq = sqlite3_column_int64(s, 0) + 1;
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(st, "cannot read the outbox");
+}
+
 static int load_participants(struct rt_store *st, struct rt_core *rt, struct group_index *gi)
 {
     const struct lv_game *g = st->game;
@@ -888,6 +959,11 @@ static int load_participants(struct rt_store *st, struct rt_core *rt, struct gro
         if (p->page_index < 0 || p->page_index > g->n_pages)
             p->page_index = g->n_pages;
         p->next_seq = sqlite3_column_int64(s, 5);
+        if (load_next_seq(st, p) < 0) {
+            free(p);
+            sqlite3_finalize(s);
+            return -1;
+        }
         p->state = rt_xcalloc(1, g->player_size);
         rt_strings_init(g->player_fields, g->n_player_fields, p->state);
         grp->players[k - 1] = p;

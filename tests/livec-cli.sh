@@ -42,8 +42,9 @@ expect 2 "no input file exits 2" "$livec"
 expect 2 "missing file exits 2" "$livec" --check does-not-exist.live
 grep -q "^livec: cannot read 'does-not-exist.live'" out && ok "missing file message" || bad "missing file message: $(cat out)"
 expect 2 "-o without a name exits 2" "$livec" counter.live -o
-expect 2 "livec test is not supported yet" "$livec" test "$top/games/counter.live"
-grep -q "test blocks are not supported yet" out && ok "livec test message" || bad "livec test message"
+expect 2 "livec test without a file exits 2" "$livec" test
+expect 1 "livec test on a bad file exits 1" "$livec" test bad.live
+grep -q "^bad.live:4:25: error: " out && ok "livec test reports diagnostics" || bad "livec test diagnostics: $(cat out)"
 expect 0 "--help" "$livec" --help
 grep -q "^usage: livec" out && ok "--help prints usage" || bad "--help output"
 expect 0 "--version" "$livec" --version

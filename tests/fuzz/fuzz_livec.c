@@ -12,7 +12,7 @@
  *
  * Page templates are read relative to the .live file: at start-up the target
  * creates a scratch directory holding a few template files whose names the
- * seed corpus uses, so `page` declarations can reach emit.
+ * seed corpus uses, so `page` declarations can reach emit (removed at exit).
  *
  * Built and run by tests/fuzz/Makefile.inc (`make fuzz`, `make fuzz-smoke`).
  */
@@ -39,10 +39,22 @@ static const char *const template_names[] = {
 static const char template_body[] =
     "<!doctype html><title>fuzz</title><p>{{ x }}</p>\n";
 
-/* The input file's path: inside the scratch directory. */
+/* The scratch directory and the input file's path inside it. */
+static char scratch_dir[64];
 static char live_path[256];
 /* Sinks for diagnostics and generated C, opened once. */
 static FILE *null_out;
+
+/* Removes the scratch directory and its templates (at exit). */
+static void remove_scratch(void)
+{
+    char path[sizeof live_path];
+    for (int i = 0; template_names[i]; i++) {
+        snprintf(path, sizeof path, "%s/%s", scratch_dir, template_names[i]);
+        unlink(path);
+    }
+    rmdir(scratch_dir);
+}
 
 /* Creates the scratch directory and its templates, opens /dev/null.
  * Called once by libFuzzer before the first input; exits on failure. */
@@ -65,6 +77,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
             exit(1);
         }
     }
+    snprintf(scratch_dir, sizeof scratch_dir, "%s", dir);
+    atexit(remove_scratch);
     snprintf(live_path, sizeof live_path, "%s/fuzz.live", dir);
     null_out = fopen("/dev/null", "w");
     if (!null_out) {

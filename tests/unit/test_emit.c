@@ -56,12 +56,12 @@ static char *slurp(const char *path, size_t *len)
     return s;
 }
 
-/* Parses, checks and emits src (named path); returns the C (caller frees). */
-static char *gen(const char *path, const char *src, bool line_directives)
+/* Parses, checks and emits src (named path) with options o; returns the C
+ * (caller frees). */
+static char *gen_o(const char *path, const char *src, struct emit_options o)
 {
     struct ast_file f;
     struct diag d;
-    struct emit_options o = { .line_directives = line_directives };
     char *buf = NULL, *dbuf = NULL;
     size_t len = 0, dlen = 0;
     FILE *mem = open_memstream(&buf, &len), *dmem = open_memstream(&dbuf, &dlen);
@@ -80,6 +80,12 @@ static char *gen(const char *path, const char *src, bool line_directives)
     free(dbuf);
     arena_free(&f.arena);
     return buf;
+}
+
+static char *gen(const char *path, const char *src, bool line_directives)
+{
+    struct emit_options o = { .line_directives = line_directives };
+    return gen_o(path, src, o);
 }
 
 static void chdir_src(void)
@@ -338,6 +344,91 @@ START_TEST(empty_game)
 }
 END_TEST
 
+/* ---- test blocks (livec test) ------------------------------------------------ */
+
+static const char tested[] =
+    "game tg { players 2; }\n"
+    "group { n: int; board: int[3]; }\n"
+    "player { score: int; }\n"
+    "table mark { v: int; }\n"
+    "message add { k: int; }\n"
+    "view mine { score: me.score, marks: mark }\n"
+    "on add {\n"
+    "  require msg.k > 0 else \"k must be positive\";\n"
+    "  group.n += msg.k;\n"
+    "  insert mark { v: msg.k };\n"
+    "  send me { ...mine };\n"
+    "}\n";
+
+static const char tests_text[] =
+    "test \"adds\" {\n"
+    "  seed 7;\n"
+    "  player(1) sends { type: \"add\", k: 2 };  // a comment\n"
+    "  player(2) sends { type: \"add\", k: 0 }\n"
+    "    rejected \"positive\";\n"
+    "  player(1) receives { ...mine, ... };\n"
+    "  expect count(mark where v > 1) == 1 && group.board == [0, 0, 0];\n"
+    "  expect group.n >= 2;\n"
+    "  after group.n * 1s;\n"
+    "  player(2) receives nothing;\n"
+    "}\n"
+    "test \"nothing\" { }\n";
+
+START_TEST(tests_left_out_of_builds)
+{
+    /* A normal build ignores test blocks: the C is the same byte for byte. */
+    char *with = malloc(sizeof tested + sizeof tests_text);
+    strcpy(with, tested);
+    strcat(with, tests_text);
+    char *a = gen("tg.live", tested, false), *b = gen("tg.live", with, false);
+    ck_assert_str_eq(a, b);
+    ck_assert_ptr_null(strstr(b, "testing.h"));
+    free(a);
+    free(b);
+    free(with);
+}
+END_TEST
+
+START_TEST(tests_compile)
+{
+    char *with = malloc(sizeof tested + sizeof tests_text);
+    strcpy(with, tested);
+    strcat(with, tests_text);
+    struct emit_options o = { .tests = true };
+    char *c = gen_o("tg.live", with, o);
+    chdir_src();
+    compiles("tg.live (tests)", c);
+    ck_assert_ptr_nonnull(strstr(c, "#include \"live.h\"\n#include \"testing.h\"\n"));
+    ck_assert_ptr_null(strstr(c, "lv_main("));
+    ck_assert_ptr_nonnull(strstr(c, "return lv_test_main(&tg__game, tg__tests, 2, argc, argv);"));
+    ck_assert_ptr_nonnull(strstr(c, "{ \"adds\", 13, tg__test1_steps, 8 },"));
+    ck_assert_ptr_nonnull(strstr(c, "{ \"nothing\", 24, NULL, 0 },"));
+    /* The step as written, on one line, without its comment. */
+    ck_assert_ptr_nonnull(strstr(c, "{ .kind = LV_STEP_SEED, .line = 14, .text = \"seed 7;\", .num = 7 },"));
+    ck_assert_ptr_nonnull(strstr(c, ".text = \"player(1) sends { type: \\\"add\\\", k: 2 };\", "
+                                    ".player = 1, .eval = tg__test1_step2 },"));
+    ck_assert_ptr_nonnull(strstr(c, ".player = 2, .eval = tg__test1_step3, .rejected = true, "
+                                    ".reason = \"positive\" },"));
+    ck_assert_ptr_nonnull(strstr(c, ".eval = tg__test1_step4, .subset = true },"));
+    ck_assert_ptr_nonnull(strstr(c, ".eval = tg__test1_step6, .op = \">=\" },"));
+    ck_assert_ptr_nonnull(strstr(c, "{ .kind = LV_STEP_NOTHING, .line = 22, .text = "
+                                    "\"player(2) receives nothing;\", .player = 2 },"));
+    /* Eval functions: views with me, queries, both sides of a comparison. */
+    ck_assert_ptr_nonnull(strstr(c, "static void tg__test1_step4(lv_ctx *ctx, struct lv_test_value *out)"));
+    ck_assert_ptr_nonnull(strstr(c, "lv_spread(o1, tg__view_mine(ctx));"));
+    ck_assert_ptr_nonnull(strstr(c, "out->left = lv_jint(ctx, GROUP->n);"));
+    ck_assert_ptr_nonnull(strstr(c, "out->num = lv_mul(ctx, 21, GROUP->n, 1000);"));
+    free(c);
+    free(with);
+
+    /* A file without tests still gets a driver (that runs none). */
+    c = gen_o("tg.live", tested, o);
+    compiles("tg.live (no tests)", c);
+    ck_assert_ptr_nonnull(strstr(c, "return lv_test_main(&tg__game, NULL, 0, argc, argv);"));
+    free(c);
+}
+END_TEST
+
 static Suite *emit_suite(void)
 {
     Suite *s = suite_create("emit");
@@ -352,6 +443,8 @@ static Suite *emit_suite(void)
     tcase_add_test(tc, compiles_tables);
     tcase_add_test(tc, c_names);
     tcase_add_test(tc, empty_game);
+    tcase_add_test(tc, tests_left_out_of_builds);
+    tcase_add_test(tc, tests_compile);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -468,6 +468,64 @@ START_TEST(diag_format)
 }
 END_TEST
 
+/* Diagnostics in any line order quote the right lines, also with the
+ * line cache of diag.c (a file with 50k errors took 14 s before it: each
+ * quote scanned the file from the top), and after diag_init of a new file
+ * at the same address. */
+START_TEST(diag_many_lines)
+{
+    const char *src = "one\ntwo\r\nthree\nfour";
+    char *out = NULL;
+    size_t len = 0;
+    struct diag d;
+    diag_init(&d, "t.live", src, strlen(src));
+    d.out = open_memstream(&out, &len);
+    int order[] = { 3, 1, 4, 2, 2, 5 };
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        struct loc l = { order[i], 1, 1 };
+        diag_error(&d, l, "e%d", order[i]);
+    }
+    fclose(d.out);
+    ck_assert_str_eq(out,
+        "t.live:3:1: error: e3\n   3 | three\n     | ^\n"
+        "t.live:1:1: error: e1\n   1 | one\n     | ^\n"
+        "t.live:4:1: error: e4\n   4 | four\n     | ^\n"
+        "t.live:2:1: error: e2\n   2 | two\n     | ^\n"
+        "t.live:2:1: error: e2\n   2 | two\n     | ^\n"
+        "t.live:5:1: error: e5\n   5 |\n     | ^\n");
+    free(out);
+
+    /* Many lines, one error on each. */
+    enum { LINES = 20000 };
+    char *big = malloc(LINES * 2 + 1);
+    ck_assert_ptr_nonnull(big);
+    for (int i = 0; i < LINES; i++) {
+        big[2 * i] = 'x';
+        big[2 * i + 1] = '\n';
+    }
+    big[LINES * 2] = '\0';
+    diag_init(&d, "big.live", big, LINES * 2);
+    d.out = fopen("/dev/null", "w");
+    ck_assert_ptr_nonnull(d.out);
+    for (int i = 1; i <= LINES; i++) {
+        struct loc l = { i, 1, 1 };
+        diag_error(&d, l, "bad");
+    }
+    fclose(d.out);
+    ck_assert_int_eq(d.errors, LINES);
+    /* A new file at the same address is found afresh. */
+    memcpy(big, "ab\ncd\n", 7);
+    diag_init(&d, "big.live", big, 6);
+    d.out = open_memstream(&out, &len);
+    struct loc l2 = { 2, 2, 1 };
+    diag_error(&d, l2, "again");
+    fclose(d.out);
+    ck_assert_str_eq(out, "big.live:2:2: error: again\n   2 | cd\n     |  ^\n");
+    free(out);
+    free(big);
+}
+END_TEST
+
 START_TEST(suggest)
 {
     const char *const c[] = { "bid", "amount", "note", "side", NULL };
@@ -495,8 +553,11 @@ START_TEST(arena)
 {
     struct arena a = { 0 };
     char *big = arena_alloc(&a, 1 << 20);
+    /* One assertion, not a million (each one costs Check a pipe write). */
+    size_t nonzero = 0;
     for (size_t i = 0; i < (1u << 20); i++)
-        ck_assert_int_eq(big[i], 0);
+        nonzero += big[i] != 0;
+    ck_assert_uint_eq(nonzero, 0);
     int *small = arena_alloc(&a, sizeof(int) * 4);
     ck_assert_int_eq(small[3], 0);
     ck_assert_uint_eq((uintptr_t)small % _Alignof(max_align_t), 0);
@@ -526,6 +587,7 @@ static Suite *lexer_suite(void)
     tcase_add_test(tc, unclosed_brackets);
     tcase_add_test(tc, nesting_limit);
     tcase_add_test(tc, diag_format);
+    tcase_add_test(tc, diag_many_lines);
     tcase_add_test(tc, suggest);
     tcase_add_test(tc, arena);
     suite_add_tcase(s, tc);

@@ -401,6 +401,48 @@ END_TEST
 
 /* ---- the corpus ----------------------------------------------------------- */
 
+/* ---- test blocks (livec test) ------------------------------------------------ */
+
+#define TGAME HEAD "group { n: int; board: int[3]; }\nplayer { score: int; }\n" \
+    "message add { k: int; }\nview mine { score: me.score }\nview g { n: group.n }\n" \
+    "on add { group.n += msg.k; send me { ...mine }; }\n"
+
+START_TEST(test_blocks)
+{
+    /* Every step kind, with group, player(i), views with `me` where a player
+     * sends or receives, consts, builtins and fns in scope. */
+    expect_ok(TGAME "const K = 2;\nfn twice(x: int) -> int { return 2 * x; }\n"
+              "test \"all steps\" {\n  seed K + 1;\n"
+              "  player(1) sends { type: \"add\", k: twice(K) };\n"
+              "  player(K) sends { type: \"add\", k: me.score } rejected;\n"
+              "  player(2) sends { type: \"nope\" } rejected \"unknown\";\n"
+              "  player(1) receives { ...mine, ... };\n  player(1) receives { ...g };\n"
+              "  player(2) receives nothing;\n  player(1) loads;\n  player(1) advances;\n"
+              "  player(2) finished;\n  after 2 * 1s;\n"
+              "  expect group.n == 4 && player(1).score == 0 && len(group.board) == 3;\n"
+              "  expect now() > 0 && player(2).page == \"finished\";\n}\n"
+              "test \"empty\" { }\n");
+    /* Errors are ordinary diagnostics with line:col. */
+    expect(TGAME "test \"t\" {\n  player(1) sends { type: \"add\", k: bogus };\n}\n",
+           "9:37: error: unknown name 'bogus'\n");
+    expect(TGAME "test \"t\" {\n  expect group.n;\n}\n",
+           "9:16: error: condition must be 'bool', not 'int'\n");
+    expect(TGAME "test \"t\" {\n  expect me.score == 1;\n}\n",
+           "9:10: error: 'me' is not available in test \"t\"\n");
+    expect(TGAME "test \"t\" {\n  player(3) loads;\n  player(group.n) loads;\n}\n",
+           "9:10: error: player 3 does not exist: the group has players 1..2\n"
+           "10:16: error: expected a constant expression\n");
+    expect(TGAME "test \"t\" {\n  player(1) loads;\n  seed 1;\n  after 1.5;\n}\n",
+           "10:3: error: 'seed' must come before the other steps of a test\n"
+           "11:9: error: 'after' takes a duration (an 'int' of milliseconds), not 'float'\n");
+    expect(TGAME "test \"t\" { seed \"x\"; }\ntest \"t\" { }\n",
+           "8:17: error: the seed must be an 'int', not 'string'\n"
+           "9:6: error: duplicate test \"t\"\n");
+    expect(TGAME "test \"t\" { expect msg.k == 1; }\n",
+           "8:19: error: 'msg' is not available in test \"t\"\n");
+}
+END_TEST
+
 static char *slurp(const char *path)
 {
     FILE *fp = fopen(path, "rb");
@@ -492,6 +534,7 @@ static Suite *sema_suite(void)
     tcase_add_test(tc, constants_and_fields);
     tcase_add_test(tc, tables);
     tcase_add_test(tc, template_missing);
+    tcase_add_test(tc, test_blocks);
     tcase_add_test(tc, corpus);
     suite_add_tcase(s, tc);
     return s;
