@@ -2144,7 +2144,7 @@ static void check_stmt(struct sema *s, struct ast_stmt *st)
             return;
         }
         if (!st->a) {
-            ERR(s, st->loc, "fn '%s' must return a '%s'", s->cur->name, tn(s->cur->ret));
+            ERR(s, st->loc, "fn '%s' must return a value of type '%s'", s->cur->name, tn(s->cur->ret));
             return;
         }
         check_expr(s, st->a);
