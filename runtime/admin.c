@@ -201,7 +201,9 @@ void admin_watch(lv_ctx *ctx, struct rt_job *job)
     struct rt_session *s = find_session(ctx, job);
     if (!s)
         return;
-    s->watched = true;          /* never undone: at worst a few unread notices */
+    /* never undone: at worst a few unread notices; atomic: loop.c's sync
+     * thread reads it (note_group) */
+    __atomic_store_n(&s->watched, true, __ATOMIC_RELAXED);
     ctx->subscribe_ok = true;
     ctx->replay_after = ctx->replay_upto = 0;
     job->participant_id = -s->id;
@@ -212,7 +214,7 @@ void admin_watch(lv_ctx *ctx, struct rt_job *job)
  * job (seen[0..*n) of at most max). */
 static void note_group(struct rt_group *g, struct rt_group **seen, size_t *n, size_t max)
 {
-    if (!g || !g->session || !g->session->watched)
+    if (!g || !g->session || !__atomic_load_n(&g->session->watched, __ATOMIC_RELAXED))
         return;
     for (size_t i = 0; i < *n; i++)
         if (seen[i] == g)

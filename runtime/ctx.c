@@ -664,8 +664,13 @@ static void undo_push(lv_ctx *ctx, const struct rt_undo *u)
 void rt_ctx_save_bytes(lv_ctx *ctx, void *addr, size_t size)
 {
     struct rt_undo u = { .kind = RT_UNDO_BYTES, .addr = addr, .size = size };
-    u.saved = rt_xmalloc(size);
-    memcpy(u.saved, addr, size);
+    if (size <= RT_UNDO_SMALL_MAX) {
+        u.kind = RT_UNDO_SMALL;
+        memcpy(u.small, addr, size);
+    } else {
+        u.saved = rt_xmalloc(size);
+        memcpy(u.saved, addr, size);
+    }
     undo_push(ctx, &u);
 }
 
@@ -707,6 +712,9 @@ void rt_ctx_rollback(lv_ctx *ctx)
         case RT_UNDO_BYTES:
             memcpy(u->addr, u->saved, u->size);
             free(u->saved);
+            break;
+        case RT_UNDO_SMALL:
+            memcpy(u->addr, u->small, u->size);
             break;
         case RT_UNDO_STRUCT:
             rt_strings_free(u->fields, u->n_fields, u->addr);
@@ -750,6 +758,8 @@ void rt_ctx_commit(lv_ctx *ctx)
         switch (u->kind) {
         case RT_UNDO_BYTES:
             free(u->saved);
+            break;
+        case RT_UNDO_SMALL:
             break;
         case RT_UNDO_STRUCT:
             rt_strings_free(u->fields, u->n_fields, u->saved);

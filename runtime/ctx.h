@@ -126,8 +126,13 @@ struct rt_event {
     struct rt_text *text;
 };
 
+/* Largest change whose undo copy is kept inside the undo record. */
+#define RT_UNDO_SMALL_MAX 8
 enum rt_undo_kind {
     RT_UNDO_BYTES,              /* restore size bytes at addr */
+    RT_UNDO_SMALL,              /* the same, at most RT_UNDO_SMALL_MAX bytes kept
+                                   in `small` (no allocation: a sequence number
+                                   per recipient of every event) */
     RT_UNDO_STRUCT,             /* restore a state struct (deep copy) */
     RT_UNDO_ROW_INSERT,         /* remove and free the row */
     RT_UNDO_ROW_DELETE,         /* put the row back */
@@ -139,6 +144,7 @@ struct rt_undo {
     void *addr;                 /* BYTES, STRUCT: where; ROW_*: struct rt_row * */
     size_t size;
     void *saved;                /* BYTES, STRUCT: the copy */
+    unsigned char small[RT_UNDO_SMALL_MAX];     /* SMALL: the copy */
     const struct lv_field *fields;      /* STRUCT: its string fields */
     int n_fields;
     struct rt_rows *rows;       /* ROW_*: the table of the row */

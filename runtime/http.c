@@ -67,7 +67,11 @@
  * (LIMITS_DEFAULT_TIMEOUT_S, --timeout).  Idle SSE streams are suspended (no
  * timeout) and pinged more often than that. */
 /* libmicrohttpd's memory per connection, which bounds the request line and
- * headers: a request whose headers do not fit is answered 431 (issue 5). */
+ * headers: a request whose headers do not fit is answered 431 (issue 5).
+ * Every open stream holds one, and libmicrohttpd clears it between two
+ * requests of a connection: 32 KiB made 10,000 streams take 310 MiB and was
+ * the largest memset per POST; 16 KiB (with SSE_BLOCK_SIZE 4 KiB) takes
+ * 195 MiB and still leaves ~12 KiB for headers (bench/RESULTS.md). */
 #define CONNECTION_MEMORY_LIMIT (16 * 1024)
 /* Retry-After of a stream refused because its participant has too many. */
 #define SSE_STREAM_RETRY_S 10
@@ -799,7 +803,7 @@ static char *render_page(const char *code, int64_t id_in_group, int page_index,
 
 /* ---- jobs --------------------------------------------------------------------------- */
 
-/* job->done, on the game thread: record and resume, nothing else. */
+/* job->done, on a core thread (rt.h): record and resume, nothing else. */
 static void job_done(struct rt_job *job)
 {
     struct req *r = job->udata;

@@ -8,13 +8,27 @@
  *   2. BEGIN; run each job in memory with its own lv_ctx (a rejected handler
  *      is rolled back in memory at once and writes only its message-log
  *      row); write what each job changed (store_write_job);
- *   3. COMMIT -- one fsync for the whole batch;
- *   4. only then, job by job in order: replay/activate streams, deliver the
- *      job's events (net_deliver), answer (done()).
+ *   3. COMMIT (the frames reach the WAL file; the disk is not waited for);
+ *      read the replays of new streams, arm the timers, and hand the batch
+ *      to the sync thread;
+ *   4. the sync thread makes it durable (store_sync: one fdatasync for every
+ *      batch committed meanwhile), and only then, batch by batch and job by
+ *      job in order: activates streams, delivers the job's events
+ *      (net_deliver), answers (done()).  The game thread frees the batch
+ *      afterwards.
+ * So the game thread runs batch k+1's handlers while batch k's fsync is in
+ * progress, and nothing is answered or delivered before it is on disk.  While
+ * the sync thread is busy, the game thread keeps its batch open and runs the
+ * jobs that arrive meanwhile, so that there is about one COMMIT per fsync
+ * (fewer WAL pages per message) rather than many small ones.
  * Handlers never write to SQLite themselves: their changes are written after
  * they finished, so a rejected handler needs no SAVEPOINT.  If any write or
  * the COMMIT fails, the whole batch is rolled back -- SQLite's and memory,
- * every job newest first -- and each job is answered 503.
+ * every job newest first -- and each job is answered 503 (batches committed
+ * before it are not concerned).  If the fdatasync fails, what the disk holds
+ * is unknown: the server stops at once without answering the batches it
+ * covered, as if it had been killed, and the next start reads back what was
+ * durable (the client of an unanswered message cannot assume it was taken).
  */
 #include "config.h"
 
@@ -26,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "admin.h"
 #include "ctx.h"
@@ -34,6 +49,9 @@
 /* Places of a batch kept for due timers, so that a steady flood of messages
  * cannot starve them. */
 #define RT_BATCH_TIMERS 32
+/* Committed batches that may wait for the sync thread before the game thread
+ * waits in turn (each holds its jobs' contexts). */
+#define RT_SYNC_MAX_PENDING 8
 
 static const char CT_JSON[] = "application/json";
 static const char CT_CSV[] = "text/csv; charset=utf-8";
@@ -677,46 +695,211 @@ static void run_item(struct item *it)
     }
 }
 
+/* Game thread, right after the COMMIT of the item's batch: reads the replay
+ * of a new stream into its (still private) buffer, arms the timers the job
+ * started, releases the job's body. */
+static void after_commit_item(struct item *it)
+{
+    struct rt_job *job = it->job;
+    lv_ctx *ctx = it->ctx;
+    rt_ctx_commit(ctx);
+    if (job && (job->kind == RT_JOB_SUBSCRIBE || job->kind == RT_JOB_SESSION_WATCH) &&
+        ctx->subscribe_ok && ctx->replay_upto > ctx->replay_after && job->replay &&
+        store_replay(rt_core->store, job->participant_id, ctx->replay_after,
+                     ctx->replay_upto, job->replay, job->stream) < 0) {
+        /* a stream that missed events must not go live: the client
+         * retries with the same Last-Event-ID (issue 5) */
+        char why[RT_REASON_MAX];
+        snprintf(why, sizeof why, "storage failure: replay: %s", store_error(rt_core->store));
+        fprintf(stderr, "%s: %s\n", rt_core->game->name, why);
+        reply_error(job, 503, why);
+        ctx->subscribe_ok = false;
+    }
+    for (size_t i = 0; i < ctx->timers_armed.n; i++)
+        heap_push(*(struct rt_timer_entry *)rt_vec_at(&ctx->timers_armed, i));
+    if (job) {
+        json_decref(job->body);
+        job->body = NULL;
+    }
+}
+
+/* Sync thread (or the game thread when there is none), once the item's batch
+ * is durable: activates a new stream, delivers the events, sends the admin
+ * monitor's notices, answers.  The job must not be touched after done(). */
 static void deliver_item(struct item *it)
 {
     struct rt_job *job = it->job;
     lv_ctx *ctx = it->ctx;
     if (job && (job->kind == RT_JOB_SUBSCRIBE || job->kind == RT_JOB_SESSION_WATCH) &&
-        ctx->subscribe_ok) {
-        if (ctx->replay_upto > ctx->replay_after && job->replay &&
-            store_replay(rt_core->store, job->participant_id, ctx->replay_after,
-                         ctx->replay_upto, job->replay, job->stream) < 0) {
-            /* a stream that missed events must not go live: the client
-             * retries with the same Last-Event-ID (issue 5) */
-            char why[RT_REASON_MAX];
-            snprintf(why, sizeof why, "storage failure: replay: %s", store_error(rt_core->store));
-            fprintf(stderr, "%s: %s\n", rt_core->game->name, why);
-            reply_error(job, 503, why);
-        } else if (job->activate) {
-            job->activate(job->stream, job->participant_id);
-        }
-    }
+        ctx->subscribe_ok && job->activate)
+        job->activate(job->stream, job->participant_id);
     for (size_t i = 0; i < ctx->events.n; i++) {
         struct rt_event *e = rt_vec_at(&ctx->events, i);
         net_deliver(e->pid, e->seq, e->event, e->text->s);
     }
-    for (size_t i = 0; i < ctx->timers_armed.n; i++)
-        heap_push(*(struct rt_timer_entry *)rt_vec_at(&ctx->timers_armed, i));
     admin_note_changes(ctx);    /* the admin monitor's change notices */
+    if (job && job->done)
+        job->done(job);
 }
 
-/* Runs items[0..n) as one transaction (see the top of the file). */
-static void run_batch(struct item *items, size_t n)
+/* ---- the sync stage --------------------------------------------------------------- */
+
+/* A committed batch on its way through the sync thread. */
+struct sync_batch {
+    struct sync_batch *next;
+    size_t n;
+    struct item items[];
+};
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t work;                /* the sync thread: a batch, or stop */
+    pthread_cond_t room;                /* the game thread: a batch went through */
+    struct sync_batch *todo, **todo_tail;       /* committed, in commit order */
+    struct sync_batch *done;            /* delivered: the game thread frees them */
+    size_t pending;                     /* batches handed over and not yet done */
+    bool running, stop;
+    pthread_t thread;
+} sy = { .lock = PTHREAD_MUTEX_INITIALIZER, .work = PTHREAD_COND_INITIALIZER,
+         .room = PTHREAD_COND_INITIALIZER };
+
+/* Makes what was committed durable, or stops the process (see the top). */
+static void sync_or_die(void)
+{
+    char why[RT_REASON_MAX];
+    if (store_sync(rt_core->store, why, sizeof why) < 0) {
+        fprintf(stderr, "%s: storage failure: %s; stopping without answering the messages "
+                "it concerns\n", rt_core->game->name, why);
+        _exit(EXIT_FAILURE);
+    }
+}
+
+static void deliver_batch(struct sync_batch *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        deliver_item(&b->items[i]);
+}
+
+/* Game thread: frees a delivered batch's contexts. */
+static void free_batch(struct sync_batch *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        rt_ctx_free(b->items[i].ctx);
+    free(b);
+}
+
+/* Game thread: frees the batches the sync thread has delivered; with all,
+ * first waits until every batch handed over went through. */
+static void reap_batches(bool all)
+{
+    pthread_mutex_lock(&sy.lock);
+    while (all && sy.pending > 0)
+        pthread_cond_wait(&sy.room, &sy.lock);
+    struct sync_batch *b = sy.done;
+    sy.done = NULL;
+    pthread_mutex_unlock(&sy.lock);
+    while (b) {
+        struct sync_batch *next = b->next;
+        free_batch(b);
+        b = next;
+    }
+}
+
+/* Game thread: passes a committed batch on (inline when there is no sync
+ * thread: tests, `livec test`). */
+static void hand_over(struct item *items, size_t n)
+{
+    struct sync_batch *b = rt_xmalloc(sizeof *b + n * sizeof *items);
+    b->next = NULL;
+    b->n = n;
+    memcpy(b->items, items, n * sizeof *items);
+    pthread_mutex_lock(&sy.lock);
+    if (!sy.running) {
+        pthread_mutex_unlock(&sy.lock);
+        sync_or_die();
+        net_hold();
+        deliver_batch(b);
+        net_release();
+        free_batch(b);
+        return;
+    }
+    while (sy.pending >= RT_SYNC_MAX_PENDING)
+        pthread_cond_wait(&sy.room, &sy.lock);
+    *sy.todo_tail = b;
+    sy.todo_tail = &b->next;
+    __atomic_add_fetch(&sy.pending, 1, __ATOMIC_RELEASE);
+    pthread_cond_signal(&sy.work);
+    pthread_mutex_unlock(&sy.lock);
+}
+
+static void *sync_thread(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&sy.lock);
+    for (;;) {
+        while (!sy.todo && !sy.stop)
+            pthread_cond_wait(&sy.work, &sy.lock);
+        if (!sy.todo)
+            break;
+        struct sync_batch *list = sy.todo;
+        sy.todo = NULL;
+        sy.todo_tail = &sy.todo;
+        pthread_mutex_unlock(&sy.lock);
+        sync_or_die();          /* one fdatasync for all of them */
+        size_t k = 0;
+        struct sync_batch *last = NULL;
+        net_hold();
+        for (struct sync_batch *b = list; b; b = b->next, k++) {
+            deliver_batch(b);
+            last = b;
+        }
+        net_release();
+        pthread_mutex_lock(&sy.lock);
+        last->next = sy.done;
+        sy.done = list;
+        __atomic_sub_fetch(&sy.pending, k, __ATOMIC_RELEASE);
+        pthread_cond_broadcast(&sy.room);
+        pthread_mutex_unlock(&sy.lock);
+        /* the game thread may hold a batch open until we are done */
+        pthread_mutex_lock(&q.lock);
+        pthread_cond_signal(&q.wake);
+        pthread_mutex_unlock(&q.lock);
+        pthread_mutex_lock(&sy.lock);
+    }
+    pthread_mutex_unlock(&sy.lock);
+    return NULL;
+}
+
+/* A batch transaction being filled. */
+struct open_batch {
+    bool failed;                /* a write failed: the rest is not run */
+    size_t ran;                 /* items run (and written) so far */
+};
+
+static void batch_begin(struct open_batch *b)
+{
+    b->failed = store_begin(rt_core->store) < 0;
+    b->ran = 0;
+}
+
+/* Runs and writes items[b->ran..n) inside the open transaction. */
+static void batch_run(struct open_batch *b, struct item *items, size_t n)
+{
+    for (; !b->failed && b->ran < n; b->ran++) {
+        items[b->ran].ctx = rt_ctx_new(rt_core);
+        run_item(&items[b->ran]);
+        if (store_write_job(rt_core->store, items[b->ran].ctx) < 0)
+            b->failed = true;
+    }
+}
+
+/* Commits items[0..n) and hands them to the sync stage, or rolls all of them
+ * back and answers 503 (see the top of the file). */
+static void batch_end(struct open_batch *b, struct item *items, size_t n)
 {
     struct rt_store *st = rt_core->store;
-    bool failed = store_begin(st) < 0;
-    size_t ran = 0;
-    for (; !failed && ran < n; ran++) {
-        items[ran].ctx = rt_ctx_new(rt_core);
-        run_item(&items[ran]);
-        if (store_write_job(st, items[ran].ctx) < 0)
-            failed = true;
-    }
+    bool failed = b->failed;
+    size_t ran = b->ran;
     if (!failed && store_commit(st) < 0)
         failed = true;
     if (failed) {
@@ -737,10 +920,10 @@ static void run_batch(struct item *items, size_t n)
             }
         }
     } else {
-        for (size_t i = 0; i < n; i++) {
-            rt_ctx_commit(items[i].ctx);
-            deliver_item(&items[i]);
-        }
+        for (size_t i = 0; i < n; i++)
+            after_commit_item(&items[i]);
+        hand_over(items, n);
+        return;
     }
     for (size_t i = 0; i < n; i++) {
         struct rt_job *job = items[i].job;
@@ -752,6 +935,33 @@ static void run_batch(struct item *items, size_t n)
         job->body = NULL;
         if (job->done)
             job->done(job);
+    }
+}
+
+/* Runs items[0..n) as one transaction. */
+static void run_batch(struct item *items, size_t n)
+{
+    struct open_batch b;
+    batch_begin(&b);
+    batch_run(&b, items, n);
+    batch_end(&b, items, n);
+}
+
+/* True while the sync thread has batches it has not delivered yet. */
+static bool sync_busy(void)
+{
+    return __atomic_load_n(&sy.pending, __ATOMIC_ACQUIRE) > 0;
+}
+
+/* Moves queued jobs to items (up to the jobs' share of a batch).  Caller
+ * holds q.lock. */
+static void take_jobs(struct item *items, size_t *n)
+{
+    while (q.n > 0 && *n < RT_BATCH_MAX - RT_BATCH_TIMERS) {
+        struct item it = { .job = q.ring[q.head] };
+        items[(*n)++] = it;
+        q.head = (q.head + 1) % RT_QUEUE_MAX;
+        q.n--;
     }
 }
 
@@ -791,19 +1001,38 @@ static void *game_thread(void *arg)
         if (q.stopping && q.n == 0)
             break;
         size_t n = 0;
-        while (q.n > 0 && n < RT_BATCH_MAX - RT_BATCH_TIMERS) {
-            struct item it = { .job = q.ring[q.head] };
-            items[n++] = it;
-            q.head = (q.head + 1) % RT_QUEUE_MAX;
-            q.n--;
+        take_jobs(items, &n);
+        pthread_mutex_unlock(&q.lock);
+        reap_batches(false);
+        take_timers(items, &n, RT_BATCH_MAX, rt_now_ms());
+        if (n == 0) {
+            pthread_mutex_lock(&q.lock);
+            continue;
+        }
+        struct open_batch b;
+        batch_begin(&b);
+        batch_run(&b, items, n);
+        /* While the sync thread still syncs earlier batches, keep the
+         * transaction open and run what arrives meanwhile: one COMMIT per
+         * fdatasync, and the handlers run while the disk works. */
+        pthread_mutex_lock(&q.lock);
+        while (!b.failed && n < RT_BATCH_MAX - RT_BATCH_TIMERS && sync_busy() && !q.stopping) {
+            if (q.n == 0) {
+                pthread_cond_wait(&q.wake, &q.lock);
+                continue;
+            }
+            take_jobs(items, &n);
+            pthread_mutex_unlock(&q.lock);
+            take_timers(items, &n, RT_BATCH_MAX, rt_now_ms());
+            batch_run(&b, items, n);
+            pthread_mutex_lock(&q.lock);
         }
         pthread_mutex_unlock(&q.lock);
-        take_timers(items, &n, RT_BATCH_MAX, rt_now_ms());
-        if (n > 0)
-            run_batch(items, n);
+        batch_end(&b, items, n);
         pthread_mutex_lock(&q.lock);
     }
     pthread_mutex_unlock(&q.lock);
+    reap_batches(true);         /* everything accepted is answered before we stop */
     return NULL;
 }
 
@@ -855,9 +1084,36 @@ void rt_close(void)
     rt_core = NULL;
 }
 
+/* Stops the sync thread once it has gone through every batch handed over. */
+static void stop_sync_thread(void)
+{
+    pthread_mutex_lock(&sy.lock);
+    bool was_running = sy.running;
+    sy.stop = true;
+    pthread_cond_signal(&sy.work);
+    pthread_mutex_unlock(&sy.lock);
+    if (was_running)
+        pthread_join(sy.thread, NULL);
+    pthread_mutex_lock(&sy.lock);
+    sy.running = false;
+    pthread_mutex_unlock(&sy.lock);
+    reap_batches(true);
+}
+
 /* See ctx.h. */
 int rt_start(void)
 {
+    pthread_mutex_lock(&sy.lock);
+    sy.todo = NULL;
+    sy.todo_tail = &sy.todo;
+    sy.stop = false;
+    int src = pthread_create(&sy.thread, NULL, sync_thread, NULL);
+    sy.running = src == 0;
+    pthread_mutex_unlock(&sy.lock);
+    if (src != 0) {
+        fprintf(stderr, "%s: cannot start the sync thread: %s\n", rt_core->game->name, strerror(src));
+        return -1;
+    }
     pthread_mutex_lock(&q.lock);
     q.running = true;
     q.stopping = false;
@@ -868,6 +1124,7 @@ int rt_start(void)
         q.running = false;
         pthread_mutex_unlock(&q.lock);
         fprintf(stderr, "%s: cannot start the game thread: %s\n", rt_core->game->name, strerror(rc));
+        stop_sync_thread();
         return -1;
     }
     return 0;
@@ -886,6 +1143,7 @@ void rt_stop(void)
     pthread_mutex_lock(&q.lock);
     q.running = false;
     pthread_mutex_unlock(&q.lock);
+    stop_sync_thread();
 }
 
 /* See ctx.h. */

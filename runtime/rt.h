@@ -11,20 +11,23 @@
  * The only ways across:
  *   net -> core: rt_submit(job).  Every request that reads or changes game
  *        state becomes a job.  The HTTP thread suspends its connection,
- *        submits, and the game thread calls job->done() after the job's
- *        transaction committed (or failed), from the game thread; done() must
- *        only record the outcome and MHD_resume_connection().
- *   core -> net: net_deliver(), called on the game thread after a commit, once
- *        per event per participant, in sequence order.
+ *        submits, and the core calls job->done() once the job's transaction
+ *        is durable (or failed), from the game thread or the core's sync
+ *        thread (loop.c); done() must only record the outcome and
+ *        MHD_resume_connection().
+ *   core -> net: net_deliver(), called after the commit is durable, once per
+ *        event per participant, in sequence order, by one core thread at a
+ *        time (the sync thread while the server runs).
  *
  * SSE ordering without loss or duplicates: net registers a new stream as
  * "pending" (pending streams ignore net_deliver), then submits
  * RT_JOB_SUBSCRIBE.  On the game thread the core replays every outbox event
  * with seq > last_event_id straight to that stream via job->replay(), marks it
- * active with job->activate(), and, for a fresh stream (last_event_id < 0),
- * runs `on load`, whose events then reach it through net_deliver.  Because
- * only the game thread delivers, an event is either in the replay or
- * delivered live, never both, never neither.
+ * active with job->activate() (after the commit, in job order with the
+ * deliveries), and, for a fresh stream (last_event_id < 0), runs `on load`,
+ * whose events then reach it through net_deliver.  Because activation and
+ * delivery happen on one thread in commit order, an event is either in the
+ * replay or delivered live, never both, never neither.
  */
 #ifndef LIVE_RT_H
 #define LIVE_RT_H
@@ -83,7 +86,7 @@ struct rt_job {
     int page_index;             /* index into game->pages; == n_pages: "finished" */
     size_t reply_len;           /* DATABASE: the length of a binary reply */
 
-    /* Called once on the game thread when the job is finished. */
+    /* Called once, on a core thread, when the job is finished (durable). */
     void (*done)(struct rt_job *job);
     void *udata;                /* net's (the connection) */
 };
@@ -113,7 +116,14 @@ void net_stop(void);
 
 /* Delivers one event to every active stream of participant pid.  event is
  * NULL for an ordinary message, "finish" for a finish event; data is one
- * line of JSON.  Called on the game thread only, in seq order. */
+ * line of JSON.  Called by one core thread at a time, in seq order. */
 void net_deliver(int64_t pid, int64_t seq, const char *event, const char *data);
+/* Between net_hold() and net_release() (same thread as net_deliver),
+ * net_deliver only queues its events: each stream that got some is woken
+ * once, by net_release, whatever the number of events (bench/RESULTS.md,
+ * finding 4: every wake-up costs libmicrohttpd a walk of its suspended
+ * connections). */
+void net_hold(void);
+void net_release(void);
 
 #endif /* LIVE_RT_H */

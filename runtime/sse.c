@@ -4,7 +4,7 @@
  *
  * Each open stream is a libmicrohttpd response driven by a content-reader
  * callback over a mutex-protected output buffer.  Events are appended to the
- * buffer by the game thread (replay while subscribing, then net_deliver) and
+ * buffer by the core (replay while subscribing, then net_deliver) and
  * by the ping thread (`: ping` comments); the reader copies out whatever is
  * buffered.  When nothing is buffered, the reader marks the stream "parked"
  * and suspends its connection (MHD_suspend_connection) under the stream's
@@ -46,12 +46,18 @@
 #define SSE_BUCKETS 4096
 /* Bytes a stream may hold unsent before it is closed as too slow. */
 #define SSE_MAX_BUFFERED (2u * 1024u * 1024u)
-/* Largest chunk handed to libmicrohttpd per reader call. */
+/* Largest chunk handed to libmicrohttpd per reader call.  libmicrohttpd
+ * allocates this much with every stream's response: 32 KiB cost 38 MiB per
+ * 10,000 streams more than 4 KiB (bench/RESULTS.md); a stream with more
+ * buffered simply gets more reader calls. */
 #define SSE_BLOCK_SIZE (4u * 1024u)
 /* What every stream starts with: the reconnection delay for EventSource and
  * a comment, so that the client sees the stream open at once. */
 #define SSE_PREAMBLE "retry: 2000\n: connected\n\n"
 #define SSE_PING ": ping\n\n"
+/* Events up to this size are formatted on the stack (no allocation per
+ * event); larger ones are allocated. */
+#define SSE_EVENT_LOCAL 2048
 
 struct sse_stream {
     pthread_mutex_t lock;
@@ -128,16 +134,19 @@ overflow:
 }
 
 /* Formats one event: "id: SEQ\n", "event: EVENT\n" when event is not NULL,
- * one "data: " line per line of data, and a blank line.  Returns a malloc'd
- * string (caller frees) and its length in *n, or NULL when out of memory. */
-static char *format_event(int64_t seq, const char *event, const char *data, size_t *n)
+ * one "data: " line per line of data, and a blank line.  Uses buf (bufsize
+ * bytes) when it fits, else a malloc'd string the caller frees (when the
+ * result is not buf).  Returns the text and its length in *n, or NULL when
+ * out of memory. */
+static char *format_event(int64_t seq, const char *event, const char *data, size_t *n,
+                          char *buf, size_t bufsize)
 {
     size_t dlen = strlen(data), lines = 1;
     for (size_t i = 0; i < dlen; i++)
         if (data[i] == '\n')
             lines++;
     size_t cap = 64 + (event ? strlen(event) : 0) + dlen + lines * 7;
-    char *out = malloc(cap);
+    char *out = cap <= bufsize ? buf : malloc(cap);
     if (!out)
         return NULL;
     size_t len = (size_t)snprintf(out, cap, "id: %" PRId64 "\n", seq);
@@ -241,14 +250,16 @@ void sse_replay(void *stream, int64_t seq, const char *event, const char *data)
 {
     struct sse_stream *s = stream;
     size_t n;
-    char *ev = format_event(seq, event, data, &n);
+    char local[SSE_EVENT_LOCAL];
+    char *ev = format_event(seq, event, data, &n, local, sizeof local);
     pthread_mutex_lock(&s->lock);
     if (ev)
         buf_append(s, ev, n);
     else
         s->overflow = true;     /* an event lost: the client must reconnect */
     pthread_mutex_unlock(&s->lock);
-    free(ev);
+    if (ev != local)
+        free(ev);
 }
 
 void sse_activate(void *stream, int64_t pid)
@@ -285,10 +296,30 @@ int sse_count(int64_t pid)
     return n;
 }
 
+/* Streams that net_deliver made ready while deliveries are held (net_hold),
+ * linked through wake_next: resumed by net_release.  Only the one thread
+ * that delivers touches them (rt.h). */
+static struct sse_stream *held_wake;
+static bool holding;
+
+void net_hold(void)
+{
+    holding = true;
+}
+
+void net_release(void)
+{
+    struct sse_stream *w = held_wake;
+    holding = false;
+    held_wake = NULL;
+    wake_all(w);
+}
+
 void net_deliver(int64_t pid, int64_t seq, const char *event, const char *data)
 {
     size_t n;
-    char *ev = format_event(seq, event, data, &n);
+    char local[SSE_EVENT_LOCAL];
+    char *ev = format_event(seq, event, data, &n, local, sizeof local);
     struct sse_stream *wake = NULL;
 
     pthread_mutex_lock(&reg.lock);
@@ -311,8 +342,18 @@ void net_deliver(int64_t pid, int64_t seq, const char *event, const char *data)
         }
     }
     pthread_mutex_unlock(&reg.lock);
-    wake_all(wake);
-    free(ev);
+    if (holding) {              /* one resume per stream for the whole batch */
+        while (wake) {
+            struct sse_stream *next = wake->wake_next;
+            wake->wake_next = held_wake;
+            held_wake = wake;
+            wake = next;
+        }
+    } else {
+        wake_all(wake);
+    }
+    if (ev != local)
+        free(ev);
 }
 
 /* The content reader of a stream's response (libmicrohttpd calls it on one

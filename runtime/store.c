@@ -24,8 +24,15 @@
  * database of storage format 1 (the outbox held a copy of the text per
  * recipient) is converted when it is opened.
  *
- * Durability: WAL with synchronous=FULL, so a COMMIT that returned is on disk;
- * the game thread commits a batch of jobs at once (group commit).  The
+ * Durability: WAL.  The game thread commits a batch of jobs at once (group
+ * commit) with synchronous=NORMAL, so the COMMIT writes the batch's frames to
+ * the WAL file without waiting for the disk; store_sync() (fdatasync of the
+ * WAL, on loop.c's sync thread) then makes every batch committed before it
+ * durable, and nothing of a batch is answered or delivered before that
+ * returned.  So the disk's latency overlaps the next batch's handlers, and one
+ * fdatasync may cover several batches.  SQLite's own checkpoints still sync
+ * the WAL before copying it into the database and the database after, so a
+ * WAL frame is never overwritten before it is durable in the database.  The
  * fingerprint is a hash of the game's CREATE TABLE statements: a database
  * made by another game, or by another version of this game's state
  * declarations, is refused rather than misread.
@@ -67,6 +74,8 @@ struct table_stmts {
 struct rt_store {
     sqlite3 *db;
     int lock_fd;                /* flock()ed: one server per database */
+    char *wal_path;             /* PATH-wal, or NULL for ":memory:" */
+    int wal_fd;                 /* opened by the first store_sync, or -1 */
     const struct lv_game *game;
     char err[RT_REASON_MAX];
     sqlite3_stmt *begin, *commit, *rollback;
@@ -206,7 +215,6 @@ static const char fixed_schema[] =
     "CREATE TABLE IF NOT EXISTS messages(id INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL, "
     "participant_id INTEGER NOT NULL, type TEXT, body TEXT NOT NULL, outcome TEXT NOT NULL, "
     "reason TEXT);\n"
-    "CREATE INDEX IF NOT EXISTS messages_participant ON messages(participant_id);\n"
     "CREATE TABLE IF NOT EXISTS timers(group_id INTEGER NOT NULL, timer TEXT NOT NULL, "
     "due_ms INTEGER NOT NULL, PRIMARY KEY(group_id, timer)) WITHOUT ROWID;\n"
     "CREATE TABLE IF NOT EXISTS row_ids(group_id INTEGER NOT NULL, tbl TEXT NOT NULL, "
@@ -511,6 +519,7 @@ int store_open(struct rt_store **out, const struct lv_game *game, const char *pa
     struct rt_store *st = rt_xcalloc(1, sizeof *st);
     st->game = game;
     st->lock_fd = -1;
+    st->wal_fd = -1;
     *out = NULL;
     int rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                              SQLITE_OPEN_NOMUTEX, NULL);
@@ -525,6 +534,10 @@ int store_open(struct rt_store **out, const struct lv_game *game, const char *pa
      * descriptor stays open until after sqlite3_close (closing a descriptor
      * of the file would drop SQLite's fcntl locks). */
     bool in_memory = strcmp(path, ":memory:") == 0;    /* `livec test`: private */
+    if (!in_memory) {
+        st->wal_path = rt_xmalloc(strlen(path) + 5);
+        sprintf(st->wal_path, "%s-wal", path);
+    }
     st->lock_fd = in_memory ? -1 : open(path, O_RDONLY | O_CLOEXEC);
     if (!in_memory && (st->lock_fd < 0 || flock(st->lock_fd, LOCK_EX | LOCK_NB) < 0)) {
         if (st->lock_fd >= 0 && errno == EWOULDBLOCK)
@@ -540,7 +553,7 @@ int store_open(struct rt_store **out, const struct lv_game *game, const char *pa
     char fingerprint[32];
     snprintf(fingerprint, sizeof fingerprint, "%016" PRIx64, fnv1a(schema));
     if (exec(st, "PRAGMA journal_mode=WAL", "cannot use WAL") < 0 ||
-        exec(st, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF; "
+        exec(st, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF; "
                  "PRAGMA cache_size=-" RT_STR(STORE_CACHE_KIB), "cannot set pragmas") < 0 ||
         exec(st, "BEGIN IMMEDIATE", "cannot lock") < 0 ||
         migrate_format1(st) < 0 ||
@@ -572,6 +585,9 @@ void store_close(struct rt_store *st)
     }
     if (st->lock_fd >= 0)
         close(st->lock_fd);
+    if (st->wal_fd >= 0)
+        close(st->wal_fd);
+    free(st->wal_path);
     free(st->tables);
     free(st);
 }
@@ -592,6 +608,46 @@ int store_begin(struct rt_store *st)
 int store_commit(struct rt_store *st)
 {
     return run(st, st->commit, "cannot commit");
+}
+
+/* See store.h.  Touches only wal_path and wal_fd, which nothing else uses
+ * while the store is open, so it may run on another thread than the rest. */
+int store_sync(struct rt_store *st, char *err, size_t errsize)
+{
+    if (!st->wal_path)
+        return 0;
+    if (st->wal_fd < 0) {
+        /* SQLite created the WAL file when it opened the database; make its
+         * directory entry durable once, then keep a descriptor to sync. */
+        int fd = open(st->wal_path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            snprintf(err, errsize, "cannot open %s: %s", st->wal_path, strerror(errno));
+            return -1;
+        }
+        char *dir = rt_xstrdup(st->wal_path);
+        char *slash = strrchr(dir, '/');
+        if (slash == dir)
+            slash[1] = '\0';
+        else if (slash)
+            *slash = '\0';
+        int dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        free(dir);
+        if (dfd < 0 || fsync(dfd) < 0) {
+            snprintf(err, errsize, "cannot sync the directory of %s: %s", st->wal_path,
+                     strerror(errno));
+            if (dfd >= 0)
+                close(dfd);
+            close(fd);
+            return -1;
+        }
+        close(dfd);
+        st->wal_fd = fd;
+    }
+    if (fdatasync(st->wal_fd) < 0) {
+        snprintf(err, errsize, "cannot sync %s: %s", st->wal_path, strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 void store_rollback(struct rt_store *st)

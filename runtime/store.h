@@ -18,8 +18,8 @@
 
 struct rt_store;
 
-/* Opens or creates the database at path for game (WAL, synchronous=FULL),
- * creates the schema and checks that the database belongs to this game and
+/* Opens or creates the database at path for game (WAL, synchronous=NORMAL;
+ * durability comes from store_sync), creates the schema and checks that the database belongs to this game and
  * this version of its schema.  0 and *out, or -1 with one line in err. */
 int store_open(struct rt_store **out, const struct lv_game *game, const char *path,
                char *err, size_t errsize);
@@ -35,6 +35,11 @@ int store_load(struct rt_store *st, struct rt_core *rt, char *err, size_t errsiz
 int store_begin(struct rt_store *st);
 int store_commit(struct rt_store *st);
 void store_rollback(struct rt_store *st);
+/* Makes every transaction committed so far durable (fdatasync of the WAL;
+ * the COMMIT itself does not wait for the disk).  Thread-safe against the
+ * other store functions: it may run on another thread while the game thread
+ * runs the next batch.  0, or -1 with one line in err. */
+int store_sync(struct rt_store *st, char *err, size_t errsize);
 /* The text of the last SQLite error (borrowed, valid until the next call). */
 const char *store_error(struct rt_store *st);
 

@@ -116,6 +116,63 @@ START_TEST(test_persistence)
 }
 END_TEST
 
+/* The outbox stores each sent text once (`sent`) with a small row per
+ * recipient; a database of storage format 1 (a copy of the text in every
+ * recipient's outbox row) is converted when opened, and replay and the
+ * sequence numbers carry on across the conversion. */
+START_TEST(test_outbox_format1_converted)
+{
+    const char *db = helper_tmp_db();
+    open_db(db);
+    helper_session(2, codes);
+    ck_assert_int_eq(helper_live(codes[0], "{\"type\":\"add\",\"amount\":5}", buf, sizeof buf), 200);
+    ck_assert_int_eq(helper_live(codes[1], "{\"type\":\"add\",\"amount\":2}", buf, sizeof buf), 200);
+    sqlite3 *h = store_handle(rt_core->store);
+    sqlite3_stmt *q;
+    /* two `send all`: two texts, four outbox rows */
+    ck_assert_int_eq(sqlite3_prepare_v2(h, "SELECT (SELECT count(*) FROM sent), "
+                                           "(SELECT count(*) FROM outbox)", -1, &q, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+    ck_assert_int_eq(sqlite3_column_int(q, 0), 2);
+    ck_assert_int_eq(sqlite3_column_int(q, 1), 4);
+    sqlite3_finalize(q);
+    rt_close();
+
+    /* rewrite the outbox as format 1 had it */
+    sqlite3 *raw;
+    ck_assert_int_eq(sqlite3_open(db, &raw), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(raw,
+        "CREATE TABLE old(participant_id INTEGER NOT NULL, seq INTEGER NOT NULL, event TEXT, "
+        "data TEXT NOT NULL, PRIMARY KEY(participant_id, seq)) WITHOUT ROWID;"
+        "INSERT INTO old SELECT o.participant_id, o.seq, s.event, s.data FROM outbox o "
+        "JOIN sent s ON s.id = o.sent_id;"
+        "DROP TABLE outbox; DROP TABLE sent; ALTER TABLE old RENAME TO outbox;"
+        "UPDATE meta SET value = '1' WHERE key = 'format';", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(raw);
+
+    fake_net_reset();
+    open_db(db);
+    struct helper_stream st;
+    ck_assert_int_eq(helper_subscribe(codes[0], 0, &st), 200);
+    ck_assert_int_eq(st.n_replayed, 2);
+    ck_assert_int_eq(st.seqs[0], 1);
+    ck_assert_int_eq(st.seqs[1], 2);
+    ck_assert_ptr_nonnull(strstr(st.data[1], "7"));     /* total 5 + 2 */
+    helper_stream_free(&st);
+    ck_assert_int_eq(helper_live(codes[1], "{\"type\":\"add\",\"amount\":1}", buf, sizeof buf), 200);
+    ck_assert_uint_eq(fake_net_count(), 2);
+    ck_assert_int_eq(fake_net_get(0)->seq, 3);
+    h = store_handle(rt_core->store);
+    ck_assert_int_eq(sqlite3_prepare_v2(h, "SELECT value FROM meta WHERE key = 'format'", -1, &q, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+    ck_assert_str_eq((const char *)sqlite3_column_text(q, 0), "2");
+    sqlite3_finalize(q);
+    rt_close();
+    helper_rm_db(db);
+}
+END_TEST
+
 START_TEST(test_overdue_timer_fires_at_startup_thread)
 {
     const char *db = helper_tmp_db();
@@ -442,6 +499,7 @@ static Suite *store_suite(void)
     tcase_set_timeout(tc, 20);
     tcase_add_test(tc, test_persistence);
     tcase_add_test(tc, test_overdue_timer_fires_at_startup_thread);
+    tcase_add_test(tc, test_outbox_format1_converted);
     tcase_add_test(tc, test_other_game_refused);
     tcase_add_test(tc, test_one_server_per_database);
     tcase_add_test(tc, test_on_start_rejected);
