@@ -37,6 +37,12 @@
 /* Indentation of generated code, in spaces per level. */
 #define INDENT 4
 
+/* With --line-directives: a line written where the code that follows comes
+ * from no .live statement.  emit_c() replaces it by `#line N "NAME.c"` (the
+ * real line of the generated file) if a .live `#line` is in effect, or drops
+ * it.  Strings and comments never hold a raw \001, so the line is unique. */
+#define C_LINE_MARK "\001livec:c-line\001"
+
 struct em {
     struct ast_file *f;
     const struct sema_prog *P;
@@ -47,6 +53,7 @@ struct em {
     int ind;            /* indentation level */
     int tmp;            /* temporaries in the current function */
     int last_line;      /* source line last quoted (not quoted twice in a row) */
+    bool live_line;     /* a .live `#line` is in effect in the current function */
     const char **lines; /* start of each source line (1-based) */
     int nlines;
     struct ast_decl *cur_msg;   /* message of the handler being written, or NULL */
@@ -186,14 +193,18 @@ static void quote_line(struct em *m, int n)
 /* The `/ * FILE:LINE: text * /` comment above a statement or declaration. */
 static void src_comment(struct em *m, int n)
 {
-    if (n == m->last_line)
+    bool quoted = n == m->last_line;
+    if (quoted && (!m->o.line_directives || m->live_line))
         return;
-    m->last_line = n;
-    indent(m);
-    out(m, "/* %s:%d: ", m->base, n);
-    quote_line(m, n);
-    out(m, " */\n");
+    if (!quoted) {
+        m->last_line = n;
+        indent(m);
+        out(m, "/* %s:%d: ", m->base, n);
+        quote_line(m, n);
+        out(m, " */\n");
+    }
     if (m->o.line_directives) {
+        m->live_line = true;
         out(m, "#line %d ", n);
         cstr(m, m->f->path, strlen(m->f->path));
         out(m, "\n");
@@ -1610,6 +1621,7 @@ static void function(struct em *m, int decl_line, const char *head, const char *
     m->ind = 1;
     m->tmp = 0;
     m->last_line = decl_line;
+    m->live_line = false;
     gen(m, arg);
     fclose(m->out);
     m->out = save;
@@ -1620,6 +1632,8 @@ static void function(struct em *m, int decl_line, const char *head, const char *
     }
     fputs(buf, m->out);
     free(buf);
+    if (m->o.line_directives)
+        out(m, "%s\n", C_LINE_MARK);
     out(m, "}\n\n");
     m->ind = 0;
 }
@@ -2284,12 +2298,46 @@ static void test_tables(struct em *m)
 
 /* ---- the file ------------------------------------------------------------------ */
 
+/* Copies the generated text `text` to fp, replacing each C_LINE_MARK line
+ * that follows a .live `#line` by `#line N "c_name"`, N being the number of
+ * the next output line, and dropping the other marks (the C compiler's own
+ * numbering is still right there).  Every other `#line` in text names the
+ * .live file. */
+static void c_lines(FILE *fp, const char *text, const char *c_name)
+{
+    const size_t mlen = strlen(C_LINE_MARK);
+    long written = 0;           /* output lines so far */
+    bool live = false;          /* a .live `#line` is in effect */
+    const char *p = text;
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) + 1 : strlen(p);
+        if (n == mlen + 1 && memcmp(p, C_LINE_MARK, mlen) == 0) {
+            if (live) {
+                /* This directive is line written + 1; the next one is + 2. */
+                fprintf(fp, "#line %ld \"%s\"\n", written + 2, c_name);
+                written++;
+                live = false;
+            }
+        } else {
+            if (strncmp(p, "#line ", 6) == 0)
+                live = true;
+            fwrite(p, 1, n, fp);
+            written++;
+        }
+        p += n;
+    }
+}
+
 int emit_c(struct ast_file *f, FILE *fp, const struct emit_options *o)
 {
     struct em M, *m = &M;
     const struct sema_prog *P = sema_prog(f);
     struct ast_decl *d;
     const char *G;
+    FILE *dest = fp;            /* fp itself, or a buffer for c_lines() */
+    char *all = NULL;
+    size_t all_len = 0;
     if (!P)
         return -1;
     memset(m, 0, sizeof *m);
@@ -2297,6 +2345,13 @@ int emit_c(struct ast_file *f, FILE *fp, const struct emit_options *o)
     m->P = P;
     if (o)
         m->o = *o;
+    if (m->o.line_directives) {
+        fp = open_memstream(&all, &all_len);
+        if (!fp) {
+            perror("livec: open_memstream");
+            exit(2);
+        }
+    }
     m->out = fp;
     m->G = G = P->name;
     m->base = strrchr(f->path, '/') ? strrchr(f->path, '/') + 1 : f->path;
@@ -2555,6 +2610,15 @@ int emit_c(struct ast_file *f, FILE *fp, const struct emit_options *o)
     helpers(m, rest);
     fputs(rest, m->out);
     free(rest);
+    if (m->o.line_directives) {
+        /* The C file's name as `livec --emit-c` writes it by default. */
+        char *c_name = fmt_str("%s.c", G);
+        fclose(fp);
+        fp = dest;
+        c_lines(fp, all, c_name);
+        free(c_name);
+        free(all);
+    }
     free(m->lines);
     while (m->mangled) {
         struct mangled *x = m->mangled;

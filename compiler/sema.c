@@ -78,6 +78,7 @@ struct sema {
     int nlocals;                /* for unique C names */
     struct call_edge *calls;
     int nrows;                  /* queries so far: row_N names, file-wide */
+    struct nmap started;        /* NAME of each `start timer NAME` -> its stmt */
 };
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -212,6 +213,27 @@ static void suggest(struct sema *s, const char *name, const char **cands)
     const char *m = diag_suggest(name, cands);
     if (m)
         diag_help(s->d, "did you mean '%s'?", m);
+}
+
+/* After a "cannot assign/pass 'int' as 'float'" error: nothing converts
+ * implicitly (LANGUAGE.md), so say how to write the value as a float --
+ * `write '3.0'` for an int literal (or its negation), else
+ * `convert with float(...)`.  Does nothing unless want is float and v an
+ * int expression. */
+static void int_to_float_help(struct sema *s, const struct ast_type *want, const struct ast_expr *v)
+{
+    const struct ast_expr *lit = v;
+    bool neg = false;
+    if (want->kind != TY_FLOAT || v->ty.kind != TY_INT)
+        return;
+    if (lit->kind == E_UNARY && lit->op == '-' && lit->a) {
+        neg = true;
+        lit = lit->a;
+    }
+    if (lit->kind == E_INT)
+        diag_help(s->d, "write '%s%" PRId64 ".0'", neg ? "-" : "", lit->ival);
+    else
+        diag_help(s->d, "convert with float(...)");
 }
 
 static const char *builtin_names[] = {
@@ -1185,9 +1207,20 @@ static void check_field(struct sema *s, struct ast_expr *e)
     }
 }
 
+/* The span of a call's function name (a call's own span covers its
+ * arguments too): what a diagnostic about the name underlines. */
+static struct loc call_name_loc(const struct ast_expr *e)
+{
+    struct loc l = e->loc;
+    size_t n = strlen(e->name);
+    if (n >= 1 && (size_t)l.len > n)
+        l.len = (int)n;
+    return l;
+}
+
 static void check_args_count(struct sema *s, struct ast_expr *e, int want, int have)
 {
-    ERR(s, e->loc, "'%s' takes %d argument%s, not %d", e->name, want, want == 1 ? "" : "s", have);
+    ERR(s, call_name_loc(e), "'%s' takes %d argument%s, not %d", e->name, want, want == 1 ? "" : "s", have);
 }
 
 static int count_args(struct ast_expr *e)
@@ -1313,14 +1346,14 @@ static void check_call(struct sema *s, struct ast_expr *e)
             if (z->kind == SYM_FN)
                 c[n++] = z->name;
         c[n] = NULL;
-        ERR(s, e->loc, "unknown function '%s'", e->name);
+        ERR(s, call_name_loc(e), "unknown function '%s'", e->name);
         suggest(s, e->name, c);
         for (struct ast_expr *a = e->args; a; a = a->next)
             check_expr(s, a);
         return;
     }
     if (y->kind != SYM_FN) {
-        ERR(s, e->loc, "'%s' is not a function", e->name);
+        ERR(s, call_name_loc(e), "'%s' is not a function", e->name);
         return;
     }
     struct ast_decl *fn = y->decl;
@@ -1343,9 +1376,11 @@ static void check_call(struct sema *s, struct ast_expr *e)
     for (struct ast_expr *a = e->args; a; a = a->next, p = p->next, i++) {
         if (a->ty.kind == TY_ERROR || p->type.kind == TY_ERROR)
             continue;
-        if (!type_eq(&a->ty, &p->type))
+        if (!type_eq(&a->ty, &p->type)) {
             ERR(s, a->loc, "argument %d of '%s' must be '%s', not '%s'",
                 i, e->name, tn(&p->type), tn(&a->ty));
+            int_to_float_help(s, &p->type, a);
+        }
     }
     /* Record the edge for the recursion check. */
     struct call_edge *c = zalloc(s, sizeof *c);
@@ -1358,6 +1393,22 @@ static void check_call(struct sema *s, struct ast_expr *e)
         e->ty = *fn->ret;
     else
         e->ty = mkty(TY_VOID);
+}
+
+/* The innermost table loop variable in scope whose table has a column
+ * `name` (bare column names are in scope only in where / order by), or
+ * NULL. */
+static struct sym *loop_row_with_column(struct sema *s, const char *name)
+{
+    for (struct scope *sc = s->scope; sc; sc = sc->up)
+        for (struct sym *y = sc->syms; y; y = y->next) {
+            if (y->kind != SYM_FOR_ROW || y->ty.kind != TY_ROW || !y->ty.table)
+                continue;
+            struct sema_record *rec = record_of_table(s, y->ty.table);
+            if (strcmp(name, "id") == 0 || (rec && nmap_get(rec->index, name)))
+                return y;
+        }
+    return NULL;
 }
 
 static void check_name(struct sema *s, struct ast_expr *e)
@@ -1382,7 +1433,11 @@ static void check_name(struct sema *s, struct ast_expr *e)
         const char *c[MAX_CANDS];
         visible_names(s, c, MAX_CANDS, true);
         ERR(s, e->loc, "unknown name '%s'", e->name);
-        suggest(s, e->name, c);
+        struct sym *row = loop_row_with_column(s, e->name);
+        if (row)
+            diag_help(s->d, "did you mean '%s.%s'?", row->name, e->name);
+        else
+            suggest(s, e->name, c);
         return;
     }
     e->sym = y;
@@ -1894,8 +1949,10 @@ static void check_assign(struct sema *s, struct ast_stmt *st)
         return;
     struct ast_type *t = &st->target->ty, *v = &st->a->ty;
     if (st->op == '=') {
-        if (!type_eq(t, v))
+        if (!type_eq(t, v)) {
             ERR(s, st->a->loc, "cannot assign '%s' to %s", tn(v), what);
+            int_to_float_help(s, t, st->a);
+        }
         return;
     }
     /* Compound assignment: t op v must have t's type. */
@@ -1945,6 +2002,7 @@ static void check_stmt(struct sema *s, struct ast_stmt *st)
             } else if (st->a->ty.kind != TY_ERROR && !type_eq(st->decl_type, &st->a->ty)) {
                 ERR(s, st->a->loc, "cannot initialize '%s' variable '%s' with '%s'",
                     tn(st->decl_type), st->name, tn(&st->a->ty));
+                int_to_float_help(s, st->decl_type, st->a);
                 t = *st->decl_type;
             } else {
                 t = *st->decl_type;
@@ -2092,9 +2150,11 @@ static void check_stmt(struct sema *s, struct ast_stmt *st)
                     break;
                 }
             if (en->value->ty.kind != TY_ERROR && col->type.kind != TY_ERROR &&
-                !type_eq(&col->type, &en->value->ty))
+                !type_eq(&col->type, &en->value->ty)) {
                 ERR(s, en->value->loc, "cannot assign '%s' to '%s' field '%s'",
                     tn(&en->value->ty), tn(&col->type), col->name);
+                int_to_float_help(s, &col->type, en->value);
+            }
         }
         return;
     }
@@ -2149,9 +2209,11 @@ static void check_stmt(struct sema *s, struct ast_stmt *st)
         }
         check_expr(s, st->a);
         if (st->a->ty.kind != TY_ERROR && s->cur->ret->kind != TY_ERROR &&
-            !type_eq(&st->a->ty, s->cur->ret))
+            !type_eq(&st->a->ty, s->cur->ret)) {
             ERR(s, st->a->loc, "fn '%s' returns '%s', not '%s'", s->cur->name,
                 tn(s->cur->ret), tn(&st->a->ty));
+            int_to_float_help(s, s->cur->ret, st->a);
+        }
         return;
     case S_BREAK:
     case S_CONTINUE:
@@ -2380,8 +2442,11 @@ static void add_timer(struct sema_timer *buf, int *n, const char *name, struct a
 static void collect_timers_stmt(struct sema *s, struct ast_stmt *st, struct sema_timer *buf, int *n)
 {
     for (; st; st = st->next) {
-        if (st->kind == S_START_TIMER && st->name)
+        if (st->kind == S_START_TIMER && st->name) {
             add_timer(buf, n, st->name, NULL);
+            if (!nmap_get(&s->started, st->name))
+                nmap_put(s, &s->started, st->name, st);
+        }
         collect_timers_stmt(s, st->body, buf, n);
         collect_timers_stmt(s, st->els, buf, n);
     }
@@ -2614,6 +2679,14 @@ int sema_check(struct ast_file *f, struct diag *d)
             if (x->kind == D_FN && x->sym && ((struct sym *)x->sym)->decl == x &&
                 ((struct sym *)x->sym)->state == 0)
                 find_cycles(s, x, path, 0, nfn);
+    }
+    /* A handler for a timer nothing starts is dead code. */
+    for (int i = 0; i < s->prog->n_timers; i++) {
+        const struct sema_timer *t = &s->prog->timers[i];
+        if (t->handler && !nmap_get(&s->started, t->name)) {
+            diag_warning(d, t->handler->name_loc, "timer '%s' is never started", t->name);
+            diag_help(d, "start it in a handler or fn: 'start timer %s after 10s;'", t->name);
+        }
     }
     for (int i = 0; i < s->prog->n_messages; i++)
         if (!s->prog->handlers[i])

@@ -10,6 +10,9 @@
  *     -fsyntax-only` against runtime/live.h, for the golden programs, for a
  *     program that uses the rest of the language and for one that uses
  *     tables in every way.
+ *   - line directives: every `#line` names an existing .live line or the
+ *     real line of the generated C, and code that comes from no .live
+ *     statement is attributed to the C file.
  *
  * Paths are relative to LIVEC_TEST_SRCDIR (the test chdir()s there), so the
  * banner reads `games/counter.live` wherever the tree is.
@@ -311,6 +314,101 @@ START_TEST(compiles_tables)
 }
 END_TEST
 
+/* Checks every `#line` of c (emitted with --line-directives from src, named
+ * live_path, game G): a .live line exists in src, a C line is the real line
+ * of c that follows the directive (in the file "G.c"), the code after the
+ * last statement (decoders, descriptor, main) is attributed to the C file,
+ * and there is at least one of each.  Returns the number of C directives. */
+static int check_line_directives(const char *c, const char *src, const char *live_path, const char *G)
+{
+    int src_lines = 0, ln = 0, n_live = 0, n_c = 0;
+    bool in_live = false;
+    char c_name[64], live_q[256];
+    snprintf(c_name, sizeof c_name, "\"%s.c\"", G);
+    snprintf(live_q, sizeof live_q, "\"%s\"", live_path);
+    for (const char *p = src; *p; p++)
+        src_lines += *p == '\n';
+    if (*src && src[strlen(src) - 1] != '\n')
+        src_lines++;
+    for (const char *p = c; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        ln++;
+        if (strncmp(p, "#line ", 6) == 0) {
+            char *end;
+            long n = strtol(p + 6, &end, 10);
+            size_t rest = len - (size_t)(end - p);
+            ck_assert_msg(*end == ' ', "%s: malformed directive at line %d", live_path, ln);
+            end++;
+            if (rest - 1 == strlen(live_q) && strncmp(end, live_q, rest - 1) == 0) {
+                ck_assert_msg(n >= 1 && n <= src_lines, "%s: line %d: `#line %ld` but the file has %d lines",
+                              live_path, ln, n, src_lines);
+                n_live++;
+                in_live = true;
+            } else {
+                ck_assert_msg(rest - 1 == strlen(c_name) && strncmp(end, c_name, rest - 1) == 0,
+                              "%s: line %d: `#line` names neither %s nor %s", live_path, ln, live_q, c_name);
+                ck_assert_msg(n == ln + 1, "%s: line %d says the next line is %ld, it is %d", live_path,
+                              ln, n, ln + 1);
+                ck_assert_msg(in_live, "%s: line %d: a C `#line` where the C numbering holds", live_path, ln);
+                n_c++;
+                in_live = false;
+            }
+        } else if (strncmp(p, "int main(", 9) == 0 || strncmp(p, "static void ", 12) == 0 ||
+                   strncmp(p, "static const struct lv_game ", 28) == 0) {
+            /* Top-level definitions never come from a .live statement. */
+            ck_assert_msg(!in_live, "%s: line %d (%.*s) is attributed to the .live file", live_path, ln,
+                          (int)len, p);
+        }
+        p += nl ? len + 1 : len;
+    }
+    ck_assert_msg(n_live > 0 && n_c > 0, "%s: %d .live and %d C directives", live_path, n_live, n_c);
+    ck_assert(!in_live);
+    return n_c;
+}
+
+START_TEST(line_directives_exist)
+{
+    /* One-line handlers and fns are attributed to their line too, and the
+     * C after them goes back to the C file. */
+    static const char small[] =
+        "game one { players 2; }\n"
+        "group { n: int; }\n"
+        "message hit { k: int; }\n"
+        "fn twice(x: int) -> int { return x * 2; }\n"
+        "on hit { group.n = twice(msg.k); }\n";
+    chdir_src();
+    char *ttt = slurp("games/tictactoe.live", NULL), *tab = slurp("tests/lang/tables.live", NULL);
+    ck_assert(ttt && tab);
+    char *c = gen("games/tictactoe.live", ttt, true);
+    check_line_directives(c, ttt, "games/tictactoe.live", "tictactoe");
+    free(c);
+    c = gen("tests/lang/tables.live", tab, true);
+    check_line_directives(c, tab, "tests/lang/tables.live", "tables");
+    compiles("tables with #line", c);
+    free(c);
+    c = gen("big.live", big, true);
+    check_line_directives(c, big, "big.live", "big");
+    compiles("big with #line", c);
+    free(c);
+    c = gen("tabs.live", tabs, true);
+    check_line_directives(c, tabs, "tabs.live", "tabs");
+    free(c);
+    c = gen("one.live", small, true);
+    ck_assert_int_eq(check_line_directives(c, small, "one.live", "one"), 2);
+    ck_assert_ptr_nonnull(strstr(c, "#line 4 \"one.live\"\n"));
+    ck_assert_ptr_nonnull(strstr(c, "#line 5 \"one.live\"\n"));
+    free(c);
+    /* `livec test` builds use the same directives. */
+    struct emit_options o = { .line_directives = true, .tests = true };
+    c = gen_o("games/tictactoe.live", ttt, o);
+    check_line_directives(c, ttt, "games/tictactoe.live", "tictactoe");
+    free(c);
+    free(ttt);
+    free(tab);
+}
+END_TEST
+
 START_TEST(c_names)
 {
     /* .live names that are C keywords or library macros still make valid C:
@@ -441,6 +539,7 @@ static Suite *emit_suite(void)
     tcase_add_test(tc, line_directives);
     tcase_add_test(tc, compiles_language);
     tcase_add_test(tc, compiles_tables);
+    tcase_add_test(tc, line_directives_exist);
     tcase_add_test(tc, c_names);
     tcase_add_test(tc, empty_game);
     tcase_add_test(tc, tests_left_out_of_builds);

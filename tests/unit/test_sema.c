@@ -7,7 +7,9 @@
  *   - the corpus tests/bad/sem_*.live: each file starts with comment lines
  *     `// expect: LINE:COL: error: MESSAGE` (or `warning:`), one per expected
  *     diagnostic in order, and parse+sema must print exactly those first
- *     lines (the same annotation format as the dsl corpus lex_* / syn_*).
+ *     lines (the same annotation format as the dsl corpus lex_* / syn_*);
+ *     each `// expect-help: TEXT` line asks for a `= help: TEXT` line, in
+ *     order.
  * The corpus is found through LIVEC_TEST_SRCDIR (the absolute source dir).
  */
 #include "config.h"
@@ -33,6 +35,7 @@
 struct result {
     int parse_errors, sema_errors, warnings;
     char text[MAX_OUT];     /* first lines only, "LINE:COL: kind: msg\n" each */
+    char full[MAX_OUT];     /* everything printed: quoted lines, carets, help */
 };
 
 /* Keeps only the header lines ("PATH:L:C: error|warning: ...") without PATH. */
@@ -79,6 +82,7 @@ static void run(const char *path, const char *src, struct result *r)
     r->warnings = d.warnings;
     fclose(mem);
     first_lines(path, buf, r->text, sizeof r->text);
+    snprintf(r->full, sizeof r->full, "%s", buf);
     free(buf);
     arena_free(&f.arena);
 }
@@ -97,6 +101,49 @@ static void expect(const char *src, const char *want)
 static void expect_ok(const char *src)
 {
     expect(src, "");
+}
+
+/* Like expect(), and the diagnostics carry the line `= help: HELP` (or,
+ * with help NULL, no help line at all). */
+static void expect_help(const char *src, const char *want, const char *help)
+{
+    struct result r;
+    char line[1024];
+    run("t.live", src, &r);
+    ck_assert_msg(r.parse_errors == 0, "parse errors in test program:\n%s\n%s", src, r.full);
+    ck_assert_msg(strcmp(r.text, want) == 0, "program:\n%s\nwant:\n%sgot:\n%s", src, want, r.text);
+    if (help) {
+        snprintf(line, sizeof line, "= help: %s\n", help);
+        ck_assert_msg(strstr(r.full, line) != NULL, "program:\n%s\nwant the help line:\n%sgot:\n%s",
+                      src, line, r.full);
+    } else {
+        ck_assert_msg(strstr(r.full, "= help: ") == NULL, "program:\n%s\nwant no help, got:\n%s",
+                      src, r.full);
+    }
+}
+
+/* The caret line of the first diagnostic of src: its `^~~~` run must
+ * start at column col of the quoted line and be len characters long. */
+static void expect_caret(const char *src, int col, int len)
+{
+    struct result r;
+    run("t.live", src, &r);
+    /* "  N | text\n     |   ^~~\n": the caret line is the first line after
+     * a quoted line that has a '|' and then only spaces, '^' and '~'. */
+    const char *p = strstr(r.full, "\n");
+    ck_assert_msg(p != NULL, "no diagnostics for:\n%s", src);
+    const char *quoted = p + 1, *bar1 = strchr(quoted, '|');
+    const char *caret_line = strchr(quoted, '\n');
+    ck_assert(bar1 && caret_line);
+    caret_line++;
+    const char *bar2 = strchr(caret_line, '|'), *hat = strchr(caret_line, '^');
+    ck_assert_msg(bar2 && hat && hat < strchr(caret_line, '\n'), "no caret in:\n%s", r.full);
+    int at = (int)(hat - bar2) - 1;     /* the quoted text starts 2 after '|' */
+    int n = 1;
+    while (hat[n] == '~')
+        n++;
+    ck_assert_msg(at == col && n == len, "want the caret at column %d, %d long; got %d, %d:\n%s",
+                  col, len, at, n, r.full);
 }
 
 /* ---- good programs ---------------------------------------------------- */
@@ -266,7 +313,7 @@ START_TEST(targets_and_scope)
            "2:25: error: cannot assign to read-only field 'page'\n");
     expect(HEAD "player { s: int; }\non start { me.s = 1; }\n",
            "3:12: error: 'me' is not available in 'on start'\n");
-    expect(HEAD "player { s: int; }\non timer t { me.s = 1; }\n",
+    expect(HEAD "player { s: int; }\non timer t { me.s = 1; }\non start { start timer t after 1s; }\n",
            "3:14: error: 'me' is not available in 'on timer t'\n");
     expect(HEAD "player { s: int; }\nfn f() { me.s = 1; }\n",
            "3:10: error: 'me' is not available in fn 'f'\n");
@@ -511,11 +558,81 @@ START_TEST(corpus)
             fprintf(stderr, "%s:\nwant:\n%sgot:\n%s\n", names[i], want, r->text);
             failures++;
         }
+        /* Each `// expect-help: TEXT` is one `= help: TEXT` line, in order. */
+        const char *after = r->full;
+        for (const char *p = src; (p = strstr(p, "// expect-help: ")); ) {
+            char help[1024];
+            const char *e = strchr(p, '\n');
+            p += strlen("// expect-help: ");
+            int l = e ? (int)(e - p) : (int)strlen(p);
+            snprintf(help, sizeof help, "= help: %.*s\n", l, p);
+            const char *at = strstr(after, help);
+            if (!at) {
+                fprintf(stderr, "%s: want (in order) the line\n%sgot:\n%s\n", names[i], help, r->full);
+                failures++;
+                break;
+            }
+            after = at + strlen(help);
+            p += l;
+        }
         free(r);
         free(src);
         free(names[i]);
     }
     ck_assert_msg(failures == 0, "%d of %d corpus files differ (see above)", failures, n);
+}
+END_TEST
+
+/* The small diagnostics: help lines, carets, dead timer handlers. */
+START_TEST(helpful_diagnostics)
+{
+    /* Nothing converts an int to a float implicitly: say how. */
+    expect_help(HEAD "group { price: float; }\non load { group.price = 3; }\n",
+                "3:25: error: cannot assign 'int' to 'float' field 'price'\n", "write '3.0'");
+    expect_help(HEAD "group { price: float; }\non load { group.price = -3; }\n",
+                "3:25: error: cannot assign 'int' to 'float' field 'price'\n", "write '-3.0'");
+    expect_help(HEAD "group { price: float; }\non load { group.price = len(players); }\n",
+                "3:25: error: cannot assign 'int' to 'float' field 'price'\n", "convert with float(...)");
+    expect_help(HEAD "table t { price: float; }\non load { insert t { price: 1 }; }\n",
+                "3:29: error: cannot assign 'int' to 'float' field 'price'\n", "write '1.0'");
+    expect_help(HEAD "fn f(x: float) { }\non load { let n = 2; f(n); }\n",
+                "3:24: error: argument 1 of 'f' must be 'float', not 'int'\n", "convert with float(...)");
+    expect_help(HEAD "fn f(x: float) { }\non load { f(7); }\n",
+                "3:13: error: argument 1 of 'f' must be 'float', not 'int'\n", "write '7.0'");
+    expect_help(HEAD "on load { let x: float = 2; }\n",
+                "2:26: error: cannot initialize 'float' variable 'x' with 'int'\n", "write '2.0'");
+    expect_help(HEAD "fn f() -> float { return 1; }\n",
+                "2:26: error: fn 'f' returns 'float', not 'int'\n", "write '1.0'");
+    /* Other mismatches get no such help. */
+    expect_help(HEAD "group { n: int; }\non load { group.n = 2.5; }\n",
+                "3:21: error: cannot assign 'float' to 'int' field 'n'\n", NULL);
+    expect_help(HEAD "group { price: float; }\non load { group.price = \"3\"; }\n",
+                "3:25: error: cannot assign 'string' to 'float' field 'price'\n", NULL);
+
+    /* An unknown function: the caret underlines the name only. */
+    expect_caret(HEAD "on load { let w = winer_of([0, 0, 0]); }\n", 19, 8);
+    expect_caret(HEAD "fn add(a: int, b: int) -> int { return a + b; }\non load { let x = add(1); }\n", 19, 3);
+
+    /* A timer handler with no `start timer` anywhere is dead code. */
+    expect_help(HEAD "on timer nope { }\n",
+                "2:10: warning: timer 'nope' is never started\n",
+                "start it in a handler or fn: 'start timer nope after 10s;'");
+    expect(HEAD "on timer nope { stop timer nope; }\n",
+           "2:10: warning: timer 'nope' is never started\n");
+    expect_ok(HEAD "fn arm() { if true { start timer t after 1s; } }\non start { arm(); }\non timer t { }\n");
+
+    /* A bare column name in a table loop body (outside where/order by). */
+    expect_help(HEAD "table offer { price: float; }\n"
+                "on load { for r in offer where price > 1.0 { let p = price; } }\n",
+                "3:54: error: unknown name 'price'\n", "did you mean 'r.price'?");
+    expect_help(HEAD "table offer { price: float; }\ntable bid { amount: int; }\n"
+                "on load { for r in offer { for b in bid { let p = amount; } } }\n",
+                "4:51: error: unknown name 'amount'\n", "did you mean 'b.amount'?");
+    expect_help(HEAD "table offer { price: float; }\n"
+                "on load { for r in offer { let i = id; } }\n",
+                "3:36: error: unknown name 'id'\n", "did you mean 'r.id'?");
+    expect_help(HEAD "group { score: int; }\non load { let s = scor; }\n",
+                "3:19: error: unknown name 'scor'\n", NULL);
 }
 END_TEST
 
@@ -535,6 +652,7 @@ static Suite *sema_suite(void)
     tcase_add_test(tc, tables);
     tcase_add_test(tc, template_missing);
     tcase_add_test(tc, test_blocks);
+    tcase_add_test(tc, helpful_diagnostics);
     tcase_add_test(tc, corpus);
     suite_add_tcase(s, tc);
     return s;
