@@ -624,6 +624,7 @@ lv_ctx *rt_ctx_new(struct rt_core *rt)
     rt_vec_init(&ctx->events, sizeof(struct rt_event));
     rt_vec_init(&ctx->finished, sizeof(struct rt_group *));
     rt_vec_init(&ctx->timers_armed, sizeof(struct rt_timer_entry));
+    rt_vec_init(&ctx->draws, sizeof(struct rt_draw));
     rt_vec_init(&ctx->json, sizeof(json_t *));
     rt_vec_init(&ctx->strfree, sizeof(char *));
     rt_vec_init(&ctx->arena, sizeof(char *));
@@ -745,6 +746,7 @@ void rt_ctx_rollback(lv_ctx *ctx)
     events_clear(&ctx->events);
     ctx->finished.n = 0;
     ctx->timers_armed.n = 0;
+    ctx->draws.n = 0;           /* their numbers were restored with n_draws */
     /* objects stamped by this job may be touched again (a timer handler is
      * cleared after its rejection): take a new job number */
     ctx->job_no = ++ctx->rt->job_no;
@@ -852,6 +854,7 @@ void rt_ctx_free(lv_ctx *ctx)
     rt_vec_free(&ctx->events);
     rt_vec_free(&ctx->finished);
     rt_vec_free(&ctx->timers_armed);
+    rt_vec_free(&ctx->draws);
     rt_vec_free(&ctx->json);
     rt_vec_free(&ctx->strfree);
     rt_vec_free(&ctx->arena);
@@ -1471,7 +1474,17 @@ int64_t lv_random(lv_ctx *ctx, int line, int64_t a, int64_t b)
             x = rng_next(&s->rng);
         x %= span;
     }
-    return (int64_t)((uint64_t)a + x);
+    int64_t value = (int64_t)((uint64_t)a + x);
+    /* record the draw (LANGUAGE.md 5: a session can be replayed); the
+     * number is undone with the generator's state */
+    rt_ctx_save_bytes(ctx, &s->n_draws, sizeof s->n_draws);
+    struct rt_draw d = {
+        .session_id = s->id, .n = ++s->n_draws, .group_id = ctx->group->id,
+        .participant_id = ctx->me ? ctx->me->id : 0,
+        .lo = a, .hi = b, .value = value, .time_ms = ctx->now_ms,
+    };
+    rt_vec_push(&ctx->draws, &d);
+    return value;
 }
 
 /* ---- tables ---------------------------------------------------------------------- */

@@ -94,6 +94,7 @@ struct rt_session {
     int64_t created_ms;
     uint64_t seed;
     uint64_t rng;               /* the generator's state, saved with each commit */
+    int64_t n_draws;            /* random() draws recorded so far (the last one's n) */
     int n_groups;
     struct rt_group **groups;
     uint64_t dstamp;
@@ -165,6 +166,17 @@ struct rt_dirty {
     int index;                  /* ROW, ROWID: table; TIMER: timer */
 };
 
+/* One random() draw of a job, written to the `draws` table with the job's
+ * other writes (store.c); forgotten when the job is rolled back. */
+struct rt_draw {
+    int64_t session_id;
+    int64_t n;                  /* 1, 2, 3 ... within the session */
+    int64_t group_id;           /* database id of the handler's group */
+    int64_t participant_id;     /* database id of `me`, 0 in timer/start handlers */
+    int64_t lo, hi, value;
+    int64_t time_ms;            /* the job's now */
+};
+
 /* A growable vector of fixed-size items. */
 struct rt_vec {
     void *v;
@@ -222,6 +234,7 @@ struct lv_ctx {
     struct rt_vec events;               /* of struct rt_event, numbered */
     struct rt_vec finished;             /* of struct rt_group *: `finish` */
     struct rt_vec timers_armed;         /* of struct rt_timer_entry, for the heap */
+    struct rt_vec draws;                /* of struct rt_draw, in draw order */
     struct rt_vec json;                 /* of json_t *, released at job end */
     struct rt_vec strfree;              /* of char *, freed at job end */
     struct rt_vec arena;                /* of char * blocks, freed at job end */
@@ -321,7 +334,7 @@ int rt_ctx_run(lv_ctx *ctx, void (*fn)(lv_ctx *, void *), void *arg);
 void rt_ctx_save_bytes(lv_ctx *ctx, void *addr, size_t size);
 void rt_ctx_dirty(lv_ctx *ctx, enum rt_dirty_kind kind, void *obj, struct rt_group *g, int index);
 /* Restores every undo record of the job (newest first) and forgets its
- * pending sends, events, finishes, armed timers and dirty objects. */
+ * pending sends, events, finishes, armed timers, draws and dirty objects. */
 void rt_ctx_rollback(lv_ctx *ctx);
 /* After a successful handler: numbers the pending sends (next_seq), applies
  * `finish` (page_index + a finish event each).  Records undo for all of it. */

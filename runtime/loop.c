@@ -493,21 +493,52 @@ static void csv_header_fields(struct csv *c, const struct lv_field *f, int n)
     csv_end(c);
 }
 
-static void csv_message(void *arg, const struct store_message *m)
+/* Appends time_ms (Unix ms) as UTC ISO 8601: 2026-11-29T12:14:54.500Z. */
+static void csv_time(struct csv *c, int64_t time_ms)
 {
-    struct csv *c = arg;
     char when[40];
-    time_t secs = (time_t)(m->time_ms / 1000);
+    time_t secs = (time_t)(time_ms / 1000);
     struct tm tm;
     gmtime_r(&secs, &tm);
     size_t k = strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(when + k, sizeof when - k, ".%03dZ", (int)(m->time_ms % 1000));
+    snprintf(when + k, sizeof when - k, ".%03dZ", (int)(time_ms % 1000));
     csv_cell(c, when);
+}
+
+static void csv_message(void *arg, const struct store_message *m)
+{
+    struct csv *c = arg;
+    csv_time(c, m->time_ms);
     csv_cell(c, m->participant);
     csv_cell(c, m->type);
     csv_cell(c, m->body);
     csv_cell(c, m->outcome);
     csv_cell(c, m->reason);
+    csv_end(c);
+}
+
+/* What csv_draw writes to: the file and the session's code. */
+struct draws_csv {
+    struct csv *c;
+    const char *session;
+};
+
+static void csv_draw(void *arg, const struct store_draw *d)
+{
+    const struct draws_csv *w = arg;
+    struct csv *c = w->c;
+    csv_cell(c, w->session);
+    csv_int(c, d->n);
+    csv_int(c, d->group);
+    csv_cell(c, d->participant);
+    if (d->message)
+        csv_int(c, d->message);
+    else
+        csv_cell(c, NULL);
+    csv_int(c, d->lo);
+    csv_int(c, d->hi);
+    csv_int(c, d->value);
+    csv_time(c, d->time_ms);
     csv_end(c);
 }
 
@@ -554,6 +585,18 @@ static void job_export(lv_ctx *ctx, struct rt_job *job)
             csv_cell(&c, fixed[i]);
         csv_end(&c);
         if (store_messages(ctx->rt->store, s->id, csv_message, &c) < 0) {
+            free(c.s);
+            reply_error(job, 503, store_error(ctx->rt->store));
+            return;
+        }
+    } else if (strcmp(job->name, "draws") == 0) {
+        const char *fixed[] = { "session", "n", "group", "participant", "message",
+                                "lo", "hi", "value", "time" };
+        for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+            csv_cell(&c, fixed[i]);
+        csv_end(&c);
+        struct draws_csv w = { &c, s->code };
+        if (store_draws(ctx->rt->store, s->id, csv_draw, &w) < 0) {
             free(c.s);
             reply_error(job, 503, store_error(ctx->rt->store));
             return;

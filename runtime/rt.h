@@ -69,7 +69,7 @@ struct rt_job {
     char code[RT_CODE_MAX];     /* participant code, or session code */
     json_t *body;               /* LIVE and CREATE_SESSION: parsed JSON; the
                                    job owns one reference, the core releases it */
-    char name[64];              /* EXPORT: "players", "groups", "messages", a table */
+    char name[64];              /* EXPORT: "players", "groups", "messages", "draws", a table */
     int64_t last_event_id;      /* SUBSCRIBE: Last-Event-ID, or -1 for a fresh stream */
     void *stream;               /* SUBSCRIBE: net's stream, passed back to replay/activate */
     void (*replay)(void *stream, int64_t seq, const char *event, const char *data);

@@ -13,6 +13,8 @@
  *   messages(id, time_ms, participant_id, type, body, outcome, reason)
  *   timers(group_id, timer, due_ms)                 armed group timers
  *   row_ids(group_id, tbl, next_id)                 per-group row id counters
+ *   draws(session_id, n, group_id, participant_id, message_id, lo, hi,
+ *         value, time_ms)                 every random() draw of a session
  *   "t_<table>"(group_id, id, <columns>)            one per game table
  * int and bool are INTEGER, float REAL, string TEXT, arrays JSON TEXT.
  *
@@ -23,6 +25,15 @@
  * is one past its last outbox row (or the stored next_seq if larger).  A
  * database of storage format 1 (the outbox held a copy of the text per
  * recipient) is converted when it is opened.
+ *
+ * draws records each random(lo, hi) of a committed job with its number n
+ * (1, 2, 3 ... per session), the handler's group, `me` (NULL in timer and
+ * start handlers) and the message-log row of the job (NULL when the job was
+ * not a live message), written in the job's batch like its other changes; a
+ * rejected handler's draws are rolled back with the generator's state and
+ * never written.  The table was added without changing the storage format:
+ * a format 2 database made before it gets an empty draws table when opened
+ * (its earlier draws were not recorded; numbering starts at 1 there).
  *
  * Durability: WAL.  The game thread commits a batch of jobs at once (group
  * commit) with synchronous=NORMAL, so the COMMIT writes the batch's frames to
@@ -87,6 +98,7 @@ struct rt_store {
     sqlite3_stmt *set_timer, *del_timer;
     sqlite3_stmt *set_row_id;
     sqlite3_stmt *replay, *messages;
+    sqlite3_stmt *ins_draw, *draws;
     struct table_stmts *tables;
 };
 
@@ -218,7 +230,11 @@ static const char fixed_schema[] =
     "CREATE TABLE IF NOT EXISTS timers(group_id INTEGER NOT NULL, timer TEXT NOT NULL, "
     "due_ms INTEGER NOT NULL, PRIMARY KEY(group_id, timer)) WITHOUT ROWID;\n"
     "CREATE TABLE IF NOT EXISTS row_ids(group_id INTEGER NOT NULL, tbl TEXT NOT NULL, "
-    "next_id INTEGER NOT NULL, PRIMARY KEY(group_id, tbl)) WITHOUT ROWID;\n";
+    "next_id INTEGER NOT NULL, PRIMARY KEY(group_id, tbl)) WITHOUT ROWID;\n"
+    "CREATE TABLE IF NOT EXISTS draws(session_id INTEGER NOT NULL, n INTEGER NOT NULL, "
+    "group_id INTEGER NOT NULL, participant_id INTEGER, message_id INTEGER, "
+    "lo INTEGER NOT NULL, hi INTEGER NOT NULL, value INTEGER NOT NULL, "
+    "time_ms INTEGER NOT NULL, PRIMARY KEY(session_id, n)) WITHOUT ROWID;\n";
 
 static uint64_t fnv1a(const char *s)
 {
@@ -446,6 +462,15 @@ static int prepare_all(struct rt_store *st)
                  "WHERE o.participant_id = ? AND o.seq > ? AND o.seq <= ? ORDER BY o.seq");
     PREP(messages, "SELECT m.time_ms, p.code, m.type, m.body, m.outcome, m.reason FROM messages m "
                    "JOIN participants p ON p.id = m.participant_id WHERE p.session_id = ? ORDER BY m.id");
+    PREP(ins_draw, "INSERT INTO draws(session_id, n, group_id, participant_id, message_id, "
+                   "lo, hi, value, time_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    /* a draw's message as its row number in the session's message log (the
+     * same order as store_messages) */
+    PREP(draws, "WITH m AS (SELECT m.id, ROW_NUMBER() OVER (ORDER BY m.id) AS k FROM messages m "
+                "JOIN participants p ON p.id = m.participant_id WHERE p.session_id = ?1) "
+                "SELECT d.n, g.gid, p.code, m.k, d.lo, d.hi, d.value, d.time_ms FROM draws d "
+                "JOIN groups g ON g.id = d.group_id LEFT JOIN participants p ON p.id = d.participant_id "
+                "LEFT JOIN m ON m.id = d.message_id WHERE d.session_id = ?1 ORDER BY d.n");
 
     sb_add(&b, "INSERT INTO groups(id, session_id, gid");
     sb_colnames(&b, g->group_fields, g->n_group_fields);
@@ -799,6 +824,7 @@ int store_write_job(struct rt_store *st, lv_ctx *ctx)
         if (run(st, st->ins_outbox, "cannot save an outgoing message") < 0)
             return -1;
     }
+    int64_t message_id = 0;     /* the job's message-log row, if any */
     if (ctx->log_message) {
         sqlite3_stmt *s = st->ins_message;
         sqlite3_bind_int64(s, 1, ctx->now_ms);
@@ -810,6 +836,24 @@ int store_write_job(struct rt_store *st, lv_ctx *ctx)
         if (!ctx->log_accepted)
             sqlite3_bind_text(s, 6, ctx->reason, -1, SQLITE_STATIC);
         if (run(st, s, "cannot log a message") < 0)
+            return -1;
+        message_id = sqlite3_last_insert_rowid(st->db);
+    }
+    for (size_t i = 0; i < ctx->draws.n; i++) {
+        const struct rt_draw *d = rt_vec_at(&ctx->draws, i);
+        sqlite3_stmt *s = st->ins_draw;
+        sqlite3_bind_int64(s, 1, d->session_id);
+        sqlite3_bind_int64(s, 2, d->n);
+        sqlite3_bind_int64(s, 3, d->group_id);
+        if (d->participant_id)
+            sqlite3_bind_int64(s, 4, d->participant_id);
+        if (message_id)
+            sqlite3_bind_int64(s, 5, message_id);
+        sqlite3_bind_int64(s, 6, d->lo);
+        sqlite3_bind_int64(s, 7, d->hi);
+        sqlite3_bind_int64(s, 8, d->value);
+        sqlite3_bind_int64(s, 9, d->time_ms);
+        if (run(st, s, "cannot record a random draw") < 0)
             return -1;
     }
     return 0;
@@ -858,6 +902,31 @@ int store_messages(struct rt_store *st, int64_t session_id,
     return rc == SQLITE_DONE ? 0 : fail(st, "cannot read the message log");
 }
 
+/* See store.h. */
+int store_draws(struct rt_store *st, int64_t session_id,
+                void (*fn)(void *arg, const struct store_draw *d), void *arg)
+{
+    sqlite3_stmt *s = st->draws;
+    sqlite3_bind_int64(s, 1, session_id);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct store_draw d = {
+            .n = sqlite3_column_int64(s, 0),
+            .group = sqlite3_column_int64(s, 1),
+            .participant = (const char *)sqlite3_column_text(s, 2),
+            .message = sqlite3_column_int64(s, 3),      /* NULL reads as 0 */
+            .lo = sqlite3_column_int64(s, 4),
+            .hi = sqlite3_column_int64(s, 5),
+            .value = sqlite3_column_int64(s, 6),
+            .time_ms = sqlite3_column_int64(s, 7),
+        };
+        fn(arg, &d);
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc == SQLITE_DONE ? 0 : fail(st, "cannot read the draws");
+}
+
 /* ---- loading -------------------------------------------------------------------- */
 
 /* Groups by database id, for the loader's lookups (ids come sorted). */
@@ -889,7 +958,9 @@ static int load_error(struct rt_store *st, const char *what)
 
 static int load_sessions(struct rt_store *st, struct rt_core *rt, struct rt_vec *sessions)
 {
-    sqlite3_stmt *s = prep(st, "SELECT id, code, created_ms, seed, rng_state FROM sessions ORDER BY id");
+    sqlite3_stmt *s = prep(st, "SELECT id, code, created_ms, seed, rng_state, "
+                               "(SELECT MAX(n) FROM draws WHERE session_id = sessions.id) "
+                               "FROM sessions ORDER BY id");
     if (!s)
         return -1;
     int rc;
@@ -900,6 +971,7 @@ static int load_sessions(struct rt_store *st, struct rt_core *rt, struct rt_vec 
         ses->created_ms = sqlite3_column_int64(s, 2);
         ses->seed = (uint64_t)sqlite3_column_int64(s, 3);
         ses->rng = (uint64_t)sqlite3_column_int64(s, 4);
+        ses->n_draws = sqlite3_column_int64(s, 5);      /* NULL (no draws) reads as 0 */
         rt_vec_push(sessions, &ses);
         if (ses->id >= rt->next_session_id)
             rt->next_session_id = ses->id + 1;

@@ -44,7 +44,7 @@ int store_sync(struct rt_store *st, char *err, size_t errsize);
 const char *store_error(struct rt_store *st);
 
 /* Writes what a finished job changed: its dirty objects, its numbered events
- * (outbox rows) and its message-log entry.  0 or -1. */
+ * (outbox rows), its message-log entry and its random() draws.  0 or -1. */
 int store_write_job(struct rt_store *st, lv_ctx *ctx);
 
 /* Calls fn for each outbox row of participant pid with after < seq <= upto,
@@ -67,6 +67,22 @@ struct store_message {
  * strings are valid during the call only.  0 or -1. */
 int store_messages(struct rt_store *st, int64_t session_id,
                    void (*fn)(void *arg, const struct store_message *m), void *arg);
+
+/* One recorded random() draw, as the CSV export wants it. */
+struct store_draw {
+    int64_t n;                  /* 1, 2, 3 ... within the session */
+    int64_t group;              /* the group's number in the session */
+    const char *participant;    /* code; NULL in timer and start handlers */
+    int64_t message;            /* row number (1-based) of the job's message in
+                                   the session's message log; 0 if none */
+    int64_t lo, hi, value;
+    int64_t time_ms;
+};
+
+/* Calls fn for each recorded draw of the session, in draw order.  The
+ * strings are valid during the call only.  0 or -1. */
+int store_draws(struct rt_store *st, int64_t session_id,
+                void (*fn)(void *arg, const struct store_draw *d), void *arg);
 
 /* The SQLite connection (borrowed), for tests that need to provoke storage
  * failures (PRAGMA max_page_count); the core owns it. */

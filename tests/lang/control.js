@@ -1,13 +1,33 @@
 // control.js -- behaviour of handlers and control flow (LANGUAGE.md §3, §4)
 // on tests/lang/control.live, over HTTP + SSE with three players: on start,
-// timers (short durations; start ... after re-arms; stop), now(), random(),
+// timers (short durations; start ... after re-arms; stop), now(), random()
+// (and its record, the draws.csv export),
 // send player(E) and several sends in statement order, for p in players
 // with p.f / player(i).f assignment, fn helpers that send, insert, delete,
 // require, reject and finish, break / continue / return;.
 // Run by `make check` (compiler/Makefile.inc) or by hand:
 //   LIVEC=/path/to/livec node tests/lang/control.js
 'use strict';
-const { check, eq, isError, run, setup, sleep } = require('./lib-lang.js');
+const { admin, check, eq, http, isError, run, setup, sleep } = require('./lib-lang.js');
+
+/* The rows of an RFC 4180 CSV text (quoted cells, doubled quotes, CRLF). */
+function parseCsv(text) {
+  const rows = [];
+  let row = [], cell = '', quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (quoted) {
+      if (ch === '"' && text[i + 1] === '"') { cell += '"'; i++; }
+      else if (ch === '"') quoted = false;
+      else cell += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === ',') { row.push(cell); cell = ''; }
+    else if (ch === '\n') { row.push(cell); rows.push(row); row = []; cell = ''; }
+    else if (ch !== '\r') cell += ch;
+  }
+  if (cell !== '' || row.length) { row.push(cell); rows.push(row); }
+  return rows;
+}
 
 async function main() {
   const g = await setup('control', 3);
@@ -58,6 +78,31 @@ async function main() {
     draws.length === 4 && all.every((x) => Number.isInteger(x) && x >= 1 && x <= 6) &&
     draws.every((d) => d.one === 7 && d.neg >= -3 && d.neg <= -1), JSON.stringify(draws));
   check('random draws vary (20 draws of 1..6 are not all equal)', new Set(all).size > 1, JSON.stringify(all));
+
+  // ---- every draw is recorded: draws.csv -------------------------------------
+  const base = g.srv.base, scode = g.session.code;
+  r = await http(base, 'GET', `/api/sessions/${scode}/export/draws.csv`, undefined, admin);
+  const dcsv = parseCsv(r.text || '');
+  const mr = await http(base, 'GET', `/api/sessions/${scode}/export/messages.csv`, undefined, admin);
+  const mcsv = parseCsv(mr.text || '');
+  check('draws.csv has the header session,n,group,participant,message,lo,hi,value,time',
+    r.status === 200 && eq(dcsv[0], ['session', 'n', 'group', 'participant', 'message', 'lo', 'hi', 'value', 'time']),
+    r.text);
+  // each `draw` message drew random(1, 6) five times, then random(7, 7), random(-3, -1)
+  const want = draws.flatMap((d) => [...d.draws.map((v) => ['1', '6', v]), ['7', '7', 7], ['-3', '-1', d.neg]]);
+  const rows = dcsv.slice(1);
+  check('draws.csv holds every draw the players received, numbered 1, 2, 3 ... in order',
+    rows.length === want.length && rows.every((c, i) => c[0] === scode && c[1] === String(i + 1) &&
+      c[2] === '1' && c[3] === p1.code && c[5] === want[i][0] && c[6] === want[i][1] &&
+      c[7] === String(want[i][2]) && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(c[8])),
+    `${JSON.stringify(want)}\n${r.text}`);
+  const msgOf = rows.map((c) => Number(c[4]));
+  check("a draw's message is its row in messages.csv: one `draw` message per seven draws",
+    mr.status === 200 && msgOf.length === 28 && [0, 7, 14, 21].every((k) => {
+      const row = mcsv[msgOf[k]];
+      return msgOf.slice(k, k + 7).every((x) => x === msgOf[k]) && (k === 0 || msgOf[k] > msgOf[k - 1]) &&
+        row && row[1] === p1.code && row[2] === 'draw' && row[4] === 'accepted';
+    }), `${JSON.stringify(msgOf)}\n${mr.text}`);
 
   // ---- sends: player(E), order --------------------------------------------------
   const before = [p1, p2, p3].map((p) => p.stream.events.length);

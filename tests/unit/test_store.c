@@ -1,13 +1,16 @@
 /*
  * test_store.c -- the core's storage and life cycle: state, rows, row ids,
  * sequence numbers, pages, timers and the random generator survive closing
- * and reopening a real SQLite file; a database of another game is refused;
+ * and reopening a real SQLite file; every random() draw of a committed
+ * handler is recorded (draws table, draws.csv), a rejected one's is not;
+ * a database of another game is refused;
  * a failing disk (SQLITE_FULL) answers 503 and leaves memory as it was;
  * lv_main's command line (flags, environment, exit status 2, demo session,
  * clean exit on SIGTERM) with the fake network side.
  */
 #include "config.h"
 
+#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -240,6 +243,160 @@ START_TEST(test_on_start_rejected)
     ck_assert_int_eq(rt_open(&other_game, db, err, sizeof err), 0);
     ck_assert_int_eq(rt_core->n_sessions, 1);
     ck_assert_int_eq(rt_core->next_participant_id, 4);
+    rt_close();
+    helper_rm_db(db);
+    fake_net_reset();
+}
+END_TEST
+
+/* ---- recorded random() draws --------------------------------------------------- */
+
+/* A one-player dice game: on start draws random(10, 20) into group.x; the
+ * message roll draws random(1, 6), sends it to me, and then fails when its
+ * body has "bad": true (after the draw, which must not be recorded). */
+static void dice_on_start(lv_ctx *ctx)
+{
+    int64_t *x = lv_group_w(ctx);
+    *x = lv_random(ctx, 5, 10, 20);
+}
+
+static void dice_recv_roll(lv_ctx *ctx, json_t *body)
+{
+    json_t *o = lv_jobj(ctx);
+    lv_put(o, "r", lv_jint(ctx, lv_random(ctx, 8, 1, 6)));
+    lv_send(ctx, 8, LV_TO_ME, 0, o);
+    if (json_is_true(json_object_get(body, "bad")))
+        lv_fail(ctx, 9, "bad roll");
+}
+
+static const struct lv_message dice_messages[] = { { "roll", NULL, 0, dice_recv_roll } };
+static const struct lv_game dice_game = {
+    .name = "dice", .title = "dice", .source = "dice.live", .players = 1,
+    .group_size = sizeof(int64_t), .group_fields = other_fields, .n_group_fields = 1,
+    .player_size = sizeof(int64_t), .player_fields = other_fields, .n_player_fields = 1,
+    .messages = dice_messages, .n_messages = 1,
+    .on_start = dice_on_start,
+    .pages = other_pages, .n_pages = 1,
+};
+
+/* Rolls for code; returns the value the player received. */
+static int64_t dice_roll(const char *code)
+{
+    fake_net_reset();
+    ck_assert_int_eq(helper_live(code, "{\"type\":\"roll\"}", buf, sizeof buf), 200);
+    ck_assert_uint_eq(fake_net_count(), 1);
+    json_t *v = json_loads(fake_net_get(0)->data, 0, NULL);
+    ck_assert_ptr_nonnull(v);
+    int64_t r = json_integer_value(json_object_get(v, "r"));
+    json_decref(v);
+    ck_assert(r >= 1 && r <= 6);
+    return r;
+}
+
+/* The draws table as text, one "n:group_id:participant_id:message_id:lo:hi:value"
+ * line per draw (NULL as "-"), into out. */
+static void draws_table(char *out, size_t size)
+{
+    sqlite3 *h = store_handle(rt_core->store);
+    sqlite3_stmt *q;
+    ck_assert_int_eq(sqlite3_prepare_v2(h, "SELECT n, group_id, IFNULL(participant_id, '-'), "
+                                           "IFNULL(message_id, '-'), lo, hi, value, time_ms FROM draws "
+                                           "ORDER BY session_id, n", -1, &q, NULL), SQLITE_OK);
+    size_t k = 0;
+    out[0] = '\0';
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        ck_assert(sqlite3_column_int64(q, 7) > 0);
+        k += (size_t)snprintf(out + k, size - k, "%s:%s:%s:%s:%s:%s:%s\n",
+                              sqlite3_column_text(q, 0), sqlite3_column_text(q, 1),
+                              sqlite3_column_text(q, 2), sqlite3_column_text(q, 3),
+                              sqlite3_column_text(q, 4), sqlite3_column_text(q, 5),
+                              sqlite3_column_text(q, 6));
+        ck_assert(k < size);
+    }
+    sqlite3_finalize(q);
+}
+
+START_TEST(test_draws_recorded)
+{
+    const char *db = helper_tmp_db();
+    char err[512], table[1024], expect[1024];
+    char dcodes[2][RT_CODE_MAX], session[RT_CODE_MAX];
+    ck_assert_int_eq(rt_open(&dice_game, db, err, sizeof err), 0);
+    fake_net_reset();
+    snprintf(session, sizeof session, "%s", helper_session(2, dcodes));
+    json_t *st = session_state(session);
+    int64_t x1 = json_integer_value(json_object_get(json_object_get(
+        json_array_get(json_object_get(st, "groups"), 0), "fields"), "x"));
+    int64_t x2 = json_integer_value(json_object_get(json_object_get(
+        json_array_get(json_object_get(st, "groups"), 1), "fields"), "x"));
+    json_decref(st);
+    ck_assert(x1 >= 10 && x1 <= 20 && x2 >= 10 && x2 <= 20);
+
+    int64_t r3 = dice_roll(dcodes[0]);                  /* message row 1 */
+    uint64_t rng = rt_core->sessions->rng;
+    ck_assert_int_eq(helper_live(dcodes[0], "{\"type\":\"roll\",\"bad\":true}", buf, sizeof buf), 422);
+    ck_assert_str_eq(buf, "{\"error\":\"dice.live:9: bad roll\"}");   /* message row 2 */
+    ck_assert(rt_core->sessions->rng == rng);           /* the draw was undone ... */
+    ck_assert_int_eq(rt_core->sessions->n_draws, 3);    /* ... and its number */
+    int64_t r4 = dice_roll(dcodes[1]);                  /* message row 3 */
+    rt_close();
+
+    /* numbering carries on after a restart */
+    fake_net_reset();
+    ck_assert_int_eq(rt_open(&dice_game, db, err, sizeof err), 0);
+    ck_assert_int_eq(rt_core->sessions->n_draws, 4);
+    int64_t r5 = dice_roll(dcodes[1]);                  /* message row 4 */
+    draws_table(table, sizeof table);
+    snprintf(expect, sizeof expect,
+             "1:1:-:-:10:20:%" PRId64 "\n2:2:-:-:10:20:%" PRId64 "\n3:1:1:1:1:6:%" PRId64 "\n"
+             "4:2:2:3:1:6:%" PRId64 "\n5:2:2:4:1:6:%" PRId64 "\n", x1, x2, r3, r4, r5);
+    ck_assert_str_eq(table, expect);
+
+    /* the export: group numbers, participant codes, message rows of messages.csv */
+    struct rt_job job;
+    memset(&job, 0, sizeof job);
+    job.kind = RT_JOB_EXPORT;
+    snprintf(job.code, sizeof job.code, "%s", session);
+    snprintf(job.name, sizeof job.name, "draws");
+    rt_run_job_sync(&job);
+    ck_assert_int_eq(job.status, 200);
+    ck_assert_str_eq(job.content_type, "text/csv; charset=utf-8");
+    char *line = job.reply;
+    char rows[5][256];
+    snprintf(rows[0], sizeof rows[0], "%s,1,1,,,10,20,%" PRId64 ",", session, x1);
+    snprintf(rows[1], sizeof rows[1], "%s,2,2,,,10,20,%" PRId64 ",", session, x2);
+    snprintf(rows[2], sizeof rows[2], "%s,3,1,%s,1,1,6,%" PRId64 ",", session, dcodes[0], r3);
+    snprintf(rows[3], sizeof rows[3], "%s,4,2,%s,3,1,6,%" PRId64 ",", session, dcodes[1], r4);
+    snprintf(rows[4], sizeof rows[4], "%s,5,2,%s,4,1,6,%" PRId64 ",", session, dcodes[1], r5);
+    for (int i = 0; i < 6; i++) {
+        char *end = strstr(line, "\r\n");
+        ck_assert_ptr_nonnull(end);
+        *end = '\0';
+        if (i == 0)
+            ck_assert_str_eq(line, "session,n,group,participant,message,lo,hi,value,time");
+        else {
+            ck_assert_msg(strncmp(line, rows[i - 1], strlen(rows[i - 1])) == 0, "%s", line);
+            ck_assert_msg(strlen(line) == strlen(rows[i - 1]) + strlen("2026-11-29T12:14:54.500Z") &&
+                          line[strlen(line) - 1] == 'Z', "%s", line);
+        }
+        line = end + 2;
+    }
+    ck_assert_str_eq(line, "");
+    free(job.reply);
+    rt_close();
+
+    /* a database from before the draws table still opens and gets one */
+    sqlite3 *raw;
+    ck_assert_int_eq(sqlite3_open(db, &raw), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(raw, "DROP TABLE draws", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(raw);
+    fake_net_reset();
+    ck_assert_int_eq(rt_open(&dice_game, db, err, sizeof err), 0);
+    ck_assert_int_eq(rt_core->sessions->n_draws, 0);
+    int64_t r = dice_roll(dcodes[0]);                   /* message row 5 */
+    draws_table(table, sizeof table);
+    snprintf(expect, sizeof expect, "1:1:1:5:1:6:%" PRId64 "\n", r);
+    ck_assert_str_eq(table, expect);
     rt_close();
     helper_rm_db(db);
     fake_net_reset();
@@ -503,6 +660,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_other_game_refused);
     tcase_add_test(tc, test_one_server_per_database);
     tcase_add_test(tc, test_on_start_rejected);
+    tcase_add_test(tc, test_draws_recorded);
     tcase_add_test(tc, test_game_thread_batches);
     tcase_add_test(tc, test_disk_full);
     tcase_add_test(tc, test_main_usage_errors);
