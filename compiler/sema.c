@@ -914,6 +914,14 @@ static struct sym *add_global(struct sema *s, enum sym_kind k, struct ast_decl *
         ERR(s, d->name_loc, "'%s' is a reserved name", d->name);
         return NULL;
     }
+    /* A table is exported as NAME.csv beside the runtime's own exports. */
+    if (k == SYM_TABLE && (strcmp(d->name, "groups") == 0 || strcmp(d->name, "messages") == 0 ||
+                           strcmp(d->name, "draws") == 0)) {
+        ERR(s, d->name_loc, "a table cannot be named '%s'", d->name);
+        diag_help(s->d, "'%s.csv' is already the export of the session's %s", d->name,
+                  d->name[0] == 'g' ? "groups" : d->name[0] == 'm' ? "message log" : "random draws");
+        /* Declared all the same, so its uses are not reported again. */
+    }
     struct sym *y = new_sym(s, k, d->name, d->name_loc);
     y->decl = d;
     d->sym = y;

@@ -12,13 +12,22 @@
 //   LIVEC=/path/to/livec GAMES=/path/to/games node tests/games/doubleauction.js
 'use strict';
 const G = require('./gamelib.js');
-const { check, eq, isError } = G;
+const { check, eq, isError, sleep } = G;
 
 const MARKET_MS = 4000;
 
 const book = (list) => list.map((o) => [o.trader, o.price]);
 const holdings = (p) => p.stream.messages().filter((e) => e.data.role !== undefined);
 const lastHolding = (p) => { const h = holdings(p); return h.length ? h[h.length - 1].data : undefined; };
+
+/* Whether p's latest holdings equal `want`, waiting for them (bounded):
+ * the event to each player travels on that player's own connection, so it
+ * may arrive after the market news another player already heard. */
+async function holdingIs(p, want, ms = 4000) {
+  const end = Date.now() + ms;
+  while (Date.now() < end && !eq(lastHolding(p), want)) await sleep(20);
+  return eq(lastHolding(p), want);
+}
 
 /* Sends one message as p and waits until `watcher` heard the market news
  * `news`; resolves with {r, ev}. */
@@ -45,8 +54,8 @@ async function main() {
   await b1.stream.waitCount(2);
   await s1.stream.waitCount(2);
   check('and the holdings, privately: a buyer has 200 cash, a seller 2 items',
-    eq(lastHolding(b1), { role: 'buyer', cash: 200, items: 0, profit: 0 }) &&
-    eq(lastHolding(s1), { role: 'seller', cash: 0, items: 2, profit: 0 }),
+    await holdingIs(b1, { role: 'buyer', cash: 200, items: 0, profit: 0 }) &&
+    await holdingIs(s1, { role: 'seller', cash: 0, items: 2, profit: 0 }),
     JSON.stringify([b1.stream.events, s1.stream.events]));
   let r = await G.http(base, 'GET', `/p/${s2.code}`);
   check('the page is games/doubleauction.html with its placeholders filled',
@@ -89,13 +98,13 @@ async function main() {
     x.ev.data.trades.length === 1 && x.ev.data.trades[0].buyer === 2 && x.ev.data.trades[0].seller === 4 &&
     x.ev.data.trades[0].price === 60 && x.ev.data.trades[0].id === 1, JSON.stringify([x.r.text, x.ev]));
   check('the two traders hear their new holdings: buyer 140 cash, 1 item; seller 60 cash, 1 item',
-    eq(lastHolding(b2), { role: 'buyer', cash: 140, items: 1, profit: 20 }) &&
-    eq(lastHolding(s2), { role: 'seller', cash: 60, items: 1, profit: 40 }),
+    await holdingIs(b2, { role: 'buyer', cash: 140, items: 1, profit: 20 }) &&
+    await holdingIs(s2, { role: 'seller', cash: 60, items: 1, profit: 40 }),
     JSON.stringify([lastHolding(b2), lastHolding(s2)]));
   x = await post(b1, 'bid', 75, s1, 'player 1 bought from player 3 at 70');
   check("a bid of 75 meets the best ask (70): a trade at the ask's price",
     x.ev && eq(x.ev.data.bids, []) && eq(x.ev.data.asks, []) && x.ev.data.trades.length === 2 &&
-    x.ev.data.trades[1].price === 70 && eq(lastHolding(b1), { role: 'buyer', cash: 130, items: 1, profit: 10 }),
+    x.ev.data.trades[1].price === 70 && await holdingIs(b1, { role: 'buyer', cash: 130, items: 1, profit: 10 }),
     JSON.stringify([x.ev, lastHolding(b1)]));
 
   await post(s1, 'ask', 40, b2, 'player 3 asks 40');
