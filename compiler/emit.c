@@ -2056,6 +2056,18 @@ static void template_literal(struct em *m, const struct sema_page *pg)
     out(m, ";\n\n");
 }
 
+/* The first page before page i whose template text is the same as i's (two
+ * pages may share one template file), or i itself: each distinct text is
+ * embedded once. */
+static int template_owner(const struct sema_prog *P, int i)
+{
+    for (int j = 0; j < i; j++)
+        if (P->pages[j].len == P->pages[i].len &&
+            memcmp(P->pages[j].html, P->pages[i].html, P->pages[i].len) == 0)
+            return j;
+    return i;
+}
+
 static void index_lines(struct em *m)
 {
     const char *s = m->f->src;
@@ -2548,14 +2560,20 @@ int emit_c(struct ast_file *f, FILE *fp, const struct emit_options *o)
         out(m, "/* Page templates can exceed the 4095 bytes ISO C promises for a literal. */\n"
                "#pragma GCC diagnostic push\n#pragma GCC diagnostic ignored \"-Woverlength-strings\"\n");
     for (int i = 0; i < P->n_pages; i++)
-        template_literal(m, &P->pages[i]);
+        if (template_owner(P, i) == i)
+            template_literal(m, &P->pages[i]);
     if (P->n_pages)
         out(m, "#pragma GCC diagnostic pop\n\n");
     out(m, "static const struct lv_page %s__pages[] = {\n", G);
     if (P->n_pages == 0)
         out(m, "    { \"live\", NULL },   /* no `page` declared: the runtime's default live page */\n");
-    for (int i = 0; i < P->n_pages; i++)
-        out(m, "    { \"%s\", %s__page_%s_html },\n", P->pages[i].decl->name, G, P->pages[i].decl->name);
+    for (int i = 0; i < P->n_pages; i++) {
+        int j = template_owner(P, i);
+        out(m, "    { \"%s\", %s__page_%s_html },", P->pages[i].decl->name, G, P->pages[j].decl->name);
+        if (j != i)
+            out(m, "   /* the same template as '%s' */", P->pages[j].decl->name);
+        out(m, "\n");
+    }
     out(m, "};\n\n");
 
     out(m, "static const struct lv_game %s__game = {\n", G);
