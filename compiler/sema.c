@@ -236,6 +236,18 @@ static void int_to_float_help(struct sema *s, const struct ast_type *want, const
         diag_help(s->d, "convert with float(...)");
 }
 
+/* Suggests the closest of the globals of kind k to name. */
+static void suggest_global(struct sema *s, const char *name, enum sym_kind k)
+{
+    const char *c[MAX_CANDS];
+    int n = 0;
+    for (struct sym *z = s->globals; z && n < MAX_CANDS - 1; z = z->next)
+        if (z->kind == k)
+            c[n++] = z->name;
+    c[n] = NULL;
+    suggest(s, name, c);
+}
+
 static const char *builtin_names[] = {
     "len", "min", "max", "abs", "count", "now", "random", "float", "int", "str", NULL
 };
@@ -428,14 +440,8 @@ static struct cval *const_eval(struct sema *s, struct ast_expr *e)
     case E_NAME: {
         struct sym *y = find_global(s, e->name);
         if (!y) {
-            const char *c[MAX_CANDS];
-            int n = 0;
-            for (struct sym *z = s->globals; z && n < MAX_CANDS - 1; z = z->next)
-                if (z->kind == SYM_CONST)
-                    c[n++] = z->name;
-            c[n] = NULL;
             ERR(s, e->loc, "unknown constant '%s'", e->name);
-            suggest(s, e->name, c);
+            suggest_global(s, e->name, SYM_CONST);
             return NULL;
         }
         if (y->kind != SYM_CONST) {
@@ -1623,17 +1629,11 @@ static void check_query(struct sema *s, struct ast_expr *q, struct ast_type *row
     struct sym *y = find_global(s, q->name);
     q->ty = mkty(TY_ERROR);
     if (!y || y->kind != SYM_TABLE) {
-        const char *c[MAX_CANDS];
-        int n = 0;
-        for (struct sym *z = s->globals; z && n < MAX_CANDS - 1; z = z->next)
-            if (z->kind == SYM_TABLE)
-                c[n++] = z->name;
-        c[n] = NULL;
         if (y || find_local(s, q->name))
             ERR(s, q->loc, "'%s' is not a table", q->name);
         else {
             ERR(s, q->loc, "unknown table '%s'", q->name);
-            suggest(s, q->name, c);
+            suggest_global(s, q->name, SYM_TABLE);
         }
         return;
     }
@@ -2114,14 +2114,8 @@ static void check_stmt(struct sema *s, struct ast_stmt *st)
     case S_INSERT: {
         struct sym *y = find_global(s, st->name);
         if (!y || y->kind != SYM_TABLE) {
-            const char *c[MAX_CANDS];
-            int n = 0;
-            for (struct sym *z = s->globals; z && n < MAX_CANDS - 1; z = z->next)
-                if (z->kind == SYM_TABLE)
-                    c[n++] = z->name;
-            c[n] = NULL;
             ERR(s, st->name_loc, "unknown table '%s'", st->name);
-            suggest(s, st->name, c);
+            suggest_global(s, st->name, SYM_TABLE);
             for (struct ast_entry *en = st->entries; en; en = en->next)
                 check_expr(s, en->value);
             return;
@@ -2634,14 +2628,8 @@ int sema_check(struct ast_file *f, struct diag *d)
         else {
             struct sym *y = find_global(s, x->name);
             if (!y || y->kind != SYM_MESSAGE) {
-                const char *c[MAX_CANDS];
-                int n = 0;
-                for (struct sym *z = s->globals; z && n < MAX_CANDS - 1; z = z->next)
-                    if (z->kind == SYM_MESSAGE)
-                        c[n++] = z->name;
-                c[n] = NULL;
                 ERR(s, x->name_loc, "unknown message '%s'", x->name);
-                suggest(s, x->name, c);
+                suggest_global(s, x->name, SYM_MESSAGE);
                 x->sym = NULL;
                 continue;
             }
