@@ -81,6 +81,17 @@ struct cap {
 
 /* ---- output helpers ------------------------------------------------------- */
 
+/* open_memstream(), or exit 2 when there is no memory for it. */
+static FILE *xmemstream(char **buf, size_t *len)
+{
+    FILE *fp = open_memstream(buf, len);
+    if (!fp) {
+        perror("livec: open_memstream");
+        exit(2);
+    }
+    return fp;
+}
+
 static void out(struct em *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void out(struct em *m, const char *fmt, ...)
 {
@@ -866,12 +877,8 @@ static char *query_fn(struct em *m, struct ast_expr *q, bool count)
     if (q->kind == E_QUERY)
         collect(m, q->a, &c);
 
-    m->out = open_memstream(&buf, &len);
-    cf = open_memstream(&callbuf, &clen);
-    if (!m->out || !cf) {
-        perror("livec: open_memstream");
-        exit(2);
-    }
+    m->out = xmemstream(&buf, &len);
+    cf = xmemstream(&callbuf, &clen);
     out(m, "/* %s:%d: ", m->base, q->loc.line);
     quote_line(m, q->loc.line);
     out(m, " */\nstatic %s%s__%s_%d(lv_ctx *ctx", count ? "int64_t " : "json_t *", m->G,
@@ -1005,21 +1012,23 @@ static char *strip_parens(char *s)
     return s;
 }
 
-/* Captures expr(e) as a heap string (the caller frees it). */
-static char *expr_str(struct em *m, struct ast_expr *e)
+/* What gen(m, e) writes, as a heap string (the caller frees it). */
+static char *capture(struct em *m, void (*gen)(struct em *, struct ast_expr *), struct ast_expr *e)
 {
     char *buf = NULL;
     size_t len = 0;
     FILE *save = m->out;
-    m->out = open_memstream(&buf, &len);
-    if (!m->out) {
-        perror("livec: open_memstream");
-        exit(2);
-    }
-    expr(m, e);
+    m->out = xmemstream(&buf, &len);
+    gen(m, e);
     fclose(m->out);
     m->out = save;
     return buf;
+}
+
+/* Captures expr(e) as a heap string (the caller frees it). */
+static char *expr_str(struct em *m, struct ast_expr *e)
+{
+    return capture(m, expr, e);
 }
 
 static char *xstrdup(const char *s)
@@ -1104,17 +1113,7 @@ static char *json(struct em *m, struct ast_expr *e)
         break;
     case TY_ARRAY: {
         char *p;
-        char *buf = NULL;
-        size_t len = 0;
-        FILE *save = m->out;
-        m->out = open_memstream(&buf, &len);
-        if (!m->out) {
-            perror("livec: open_memstream");
-            exit(2);
-        }
-        arr_elems(m, e);
-        fclose(m->out);
-        m->out = save;
+        char *buf = capture(m, arr_elems, e);
         p = fmt_str("lv_jarr_%s(ctx, %s%s, %" PRId64 ")", elem_tag(e->ty.elem),
                     e->ty.elem == TY_STRING ? "(char *const *)" : "", buf, e->ty.size);
         free(buf);
@@ -1290,11 +1289,7 @@ static void send(struct em *m, struct ast_stmt *st)
     size_t len = 0;
     FILE *save = m->out;
     m->ind++;
-    m->out = open_memstream(&buf, &len);
-    if (!m->out) {
-        perror("livec: open_memstream");
-        exit(2);
-    }
+    m->out = xmemstream(&buf, &len);
     v = json(m, st->a);
     fclose(m->out);
     m->out = save;
@@ -1613,11 +1608,7 @@ static void function(struct em *m, int decl_line, const char *head, const char *
     out(m, "/* %s:%d: ", m->base, decl_line);
     quote_line(m, decl_line);
     out(m, " */\n%s\n{\n", head);
-    m->out = open_memstream(&buf, &len);
-    if (!m->out) {
-        perror("livec: open_memstream");
-        exit(2);
-    }
+    m->out = xmemstream(&buf, &len);
     m->ind = 1;
     m->tmp = 0;
     m->last_line = decl_line;
@@ -2156,12 +2147,8 @@ static void step_text(struct em *m, const char *s)
 {
     char *buf = NULL;
     size_t len = 0;
-    FILE *fp = open_memstream(&buf, &len);
+    FILE *fp = xmemstream(&buf, &len);
     bool blank = false, any = false;
-    if (!fp) {
-        perror("livec: open_memstream");
-        exit(2);
-    }
     while (*s) {
         if (s[0] == '/' && s[1] == '/') {
             while (*s && *s != '\n')
@@ -2358,11 +2345,7 @@ int emit_c(struct ast_file *f, FILE *fp, const struct emit_options *o)
     if (o)
         m->o = *o;
     if (m->o.line_directives) {
-        fp = open_memstream(&all, &all_len);
-        if (!fp) {
-            perror("livec: open_memstream");
-            exit(2);
-        }
+        fp = xmemstream(&all, &all_len);
     }
     m->out = fp;
     m->G = G = P->name;
@@ -2425,11 +2408,7 @@ int emit_c(struct ast_file *f, FILE *fp, const struct emit_options *o)
     char *rest = NULL;
     size_t rest_len = 0;
     FILE *file_out = m->out;
-    m->out = open_memstream(&rest, &rest_len);
-    if (!m->out) {
-        perror("livec: open_memstream");
-        exit(2);
-    }
+    m->out = xmemstream(&rest, &rest_len);
 
     if (P->n_messages) {
         out(m, "/* ---- messages ---- */\n\n");
@@ -2459,12 +2438,8 @@ int emit_c(struct ast_file *f, FILE *fp, const struct emit_options *o)
     char *bodies = NULL, *qtext = NULL;
     size_t blen = 0, qlen = 0;
     FILE *rest_out = m->out;
-    m->out = open_memstream(&bodies, &blen);
-    m->qfns = open_memstream(&qtext, &qlen);
-    if (!m->out || !m->qfns) {
-        perror("livec: open_memstream");
-        exit(2);
-    }
+    m->out = xmemstream(&bodies, &blen);
+    m->qfns = xmemstream(&qtext, &qlen);
     for (d = f->decls; d; d = d->next) {
         if (d->kind == D_VIEW) {
             char *head = fmt_str("static json_t *%s__view_%s(lv_ctx *ctx)", G, d->name);
@@ -2474,12 +2449,8 @@ int emit_c(struct ast_file *f, FILE *fp, const struct emit_options *o)
         } else if (d->kind == D_FN) {
             char *head = NULL;
             size_t len = 0;
-            FILE *hf = open_memstream(&head, &len);
+            FILE *hf = xmemstream(&head, &len);
             int np = 1;
-            if (!hf) {
-                perror("livec: open_memstream");
-                exit(2);
-            }
             fn_head(m, d, hf);
             fclose(hf);
             for (struct ast_field *p = d->fields; p; p = p->next)
