@@ -193,6 +193,16 @@ static void sb_params(struct sb *b, int n)
         sb_add(b, ", ?");
 }
 
+/* `, "f1" = ?FIRST, "f2" = ?FIRST+1 ...`: the SET list of an UPDATE. */
+static void sb_sets(struct sb *b, const struct lv_field *f, int n, int first)
+{
+    for (int i = 0; i < n; i++) {
+        sb_add(b, ", ");
+        sb_col(b, f[i].name);
+        sb_add(b, " = ?%d", first + i);
+    }
+}
+
 /* The CREATE statements of the game's own tables (what the fingerprint
  * covers).  Returns a malloc'd string. */
 static char *game_schema(const struct lv_game *g)
@@ -481,11 +491,7 @@ static int prepare_all(struct rt_store *st)
 
     b.n = 0;
     sb_add(&b, "UPDATE groups SET gid = gid");
-    for (int i = 0; i < g->n_group_fields; i++) {
-        sb_add(&b, ", ");
-        sb_col(&b, g->group_fields[i].name);
-        sb_add(&b, " = ?%d", i + 1);
-    }
+    sb_sets(&b, g->group_fields, g->n_group_fields, 1);
     sb_add(&b, " WHERE id = ?%d", g->n_group_fields + 1);
     PREP(upd_group, b.s);
 
@@ -499,11 +505,7 @@ static int prepare_all(struct rt_store *st)
 
     b.n = 0;
     sb_add(&b, "UPDATE participants SET page_index = ?1, next_seq = ?2");
-    for (int i = 0; i < g->n_player_fields; i++) {
-        sb_add(&b, ", ");
-        sb_col(&b, g->player_fields[i].name);
-        sb_add(&b, " = ?%d", i + 3);
-    }
+    sb_sets(&b, g->player_fields, g->n_player_fields, 3);
     sb_add(&b, " WHERE id = ?%d", g->n_player_fields + 3);
     PREP(upd_participant, b.s);
 
