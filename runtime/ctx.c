@@ -786,15 +786,14 @@ static struct rt_text *text_new(const char *s, int refs)
     size_t n = strlen(s) + 1;
     struct rt_text *t = rt_xmalloc(sizeof *t + n);
     t->refs = refs;
-    t->sent_id = 0;
     memcpy(t->s, s, n);
     return t;
 }
 
 /* Gives the event the recipient's next sequence number.  The participant is
- * not marked dirty: its next_seq is not written per event but recomputed from
- * the outbox at start-up (store.c), so a broadcast writes no participant
- * rows. */
+ * not marked dirty: its next_seq is not written per event but counted again
+ * from the `sent` rows at start-up (store.c), so a broadcast writes no
+ * participant rows. */
 static void number_event(lv_ctx *ctx, struct rt_participant *p, const char *event, struct rt_text *text)
 {
     rt_ctx_save_bytes(ctx, &p->next_seq, sizeof p->next_seq);

@@ -72,7 +72,7 @@ struct rt_participant {
     struct rt_group *group;
     int id_in_group;            /* 1-based */
     int page_index;             /* game->pages index; n_pages = finished */
-    int64_t next_seq;           /* the next outbox sequence number */
+    int64_t next_seq;           /* the next event sequence number (1, 2, 3 ...) */
     void *state;                /* the game's player struct */
     uint64_t ustamp, dstamp;
 };
@@ -85,6 +85,7 @@ struct rt_group {
     struct rt_participant **players;    /* game->players of them */
     struct rt_rows *tables;     /* game->n_tables */
     int64_t *timer_due;         /* game->n_timers: Unix ms, 0 = not armed */
+    int64_t last_sent_id;       /* the group's newest `sent` row, 0 = none (store.c) */
     uint64_t ustamp, dstamp;
 };
 
@@ -114,7 +115,6 @@ struct rt_map {
 /* Text of one message to send, encoded once and shared by its recipients. */
 struct rt_text {
     int refs;
-    int64_t sent_id;            /* its row in the `sent` table once written, else 0 */
     char s[];
 };
 
@@ -246,8 +246,9 @@ struct lv_ctx {
     char *log_type;                     /* malloc'd or NULL */
     char *log_body;                     /* malloc'd */
     bool log_accepted;
-    /* SUBSCRIBE: replay outbox rows seq in (replay_after, replay_upto] */
+    /* SUBSCRIBE: replay the events of replay_of numbered (replay_after, replay_upto] */
     bool subscribe_ok;
+    struct rt_participant *replay_of;
     int64_t replay_after, replay_upto;
 };
 

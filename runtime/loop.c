@@ -270,6 +270,7 @@ static void job_subscribe(lv_ctx *ctx, struct rt_job *job)
     ctx->subscribe_ok = true;
     job->status = 200;
     if (job->last_event_id >= 0) {
+        ctx->replay_of = p;
         ctx->replay_after = job->last_event_id;
         ctx->replay_upto = p->next_seq - 1;
         return;
@@ -748,7 +749,8 @@ static void after_commit_item(struct item *it)
     rt_ctx_commit(ctx);
     if (job && (job->kind == RT_JOB_SUBSCRIBE || job->kind == RT_JOB_SESSION_WATCH) &&
         ctx->subscribe_ok && ctx->replay_upto > ctx->replay_after && job->replay &&
-        store_replay(rt_core->store, job->participant_id, ctx->replay_after,
+        ctx->replay_of &&
+        store_replay(rt_core->store, ctx->replay_of, ctx->replay_after,
                      ctx->replay_upto, job->replay, job->stream) < 0) {
         /* a stream that missed events must not go live: the client
          * retries with the same Last-Event-ID (issue 5) */

@@ -8,8 +8,8 @@
  *   groups(id, session_id, gid, <group fields>)
  *   participants(id, code UNIQUE, session_id, group_id, id_in_group,
  *                page_index, next_seq, <player fields>)
- *   sent(id, event, data)                 the text of every event, once
- *   outbox(participant_id, seq, sent_id)  every event ever sent, per recipient
+ *   sent(id, group_id, recipients, prev_id, event, data)
+ *                                         every event ever sent, in order
  *   messages(id, time_ms, participant_id, type, body, outcome, reason)
  *   timers(group_id, timer, due_ms)                 armed group timers
  *   row_ids(group_id, tbl, next_id)                 per-group row id counters
@@ -18,13 +18,23 @@
  *   "t_<table>"(group_id, id, <columns>)            one per game table
  * int and bool are INTEGER, float REAL, string TEXT, arrays JSON TEXT.
  *
- * The outbox is what a reconnecting stream replays (Last-Event-ID).  A text
- * sent to many players (`send all`) is stored once in `sent`; each recipient
- * gets a small (participant, seq, sent_id) row.  participants.next_seq is
- * not written per event: at start-up each participant's next sequence number
- * is one past its last outbox row (or the stored next_seq if larger).  A
- * database of storage format 1 (the outbox held a copy of the text per
- * recipient) is converted when it is opened.
+ * `sent` is what a reconnecting stream replays (Last-Event-ID).  A text sent
+ * to several players of a group (`send all`, `send others`) is one row:
+ * `recipients` is a bit set of their places in the group (bit k-1 for
+ * id_in_group k; a group has at most 64 players), and a participant's
+ * sequence numbers are implicit -- its n-th event is the n-th row of its
+ * group whose bit for it is set.  So a message costs one appended row
+ * whatever the number of recipients, and every insert goes to the end of one
+ * b-tree (a per-recipient table keyed by participant touched one page per
+ * recipient in every commit: bench/RESULTS.md).  prev_id chains the rows of
+ * a group (0 ends it); the group's newest row is kept in memory
+ * (rt_group.last_sent_id), and a replay walks the chain back from it to the
+ * first wanted event, then reads the texts forward.  At start-up one pass
+ * over `sent` counts each participant's events (next_seq) and finds each
+ * group's newest row; participants.next_seq is not written per event.
+ * Databases of storage formats 1 (a copy of the text per recipient) and 2
+ * (one text per row plus an outbox(participant_id, seq, sent_id) row per
+ * recipient) are converted when opened.
  *
  * draws records each random(lo, hi) of a committed job with its number n
  * (1, 2, 3 ... per session), the handler's group, `me` (NULL in timer and
@@ -70,8 +80,11 @@
 /* SQLite's page cache (KiB): the default 2 MiB made the writes of a busy
  * game read pages back from the file (bench/RESULTS.md, finding 1). */
 #define STORE_CACHE_KIB 16384
+/* The columns of `sent` (see the top). */
+#define SENT_COLUMNS "id INTEGER PRIMARY KEY, group_id INTEGER NOT NULL, " \
+    "recipients INTEGER NOT NULL, prev_id INTEGER NOT NULL, event TEXT, data TEXT NOT NULL"
 /* Version of the fixed part of the schema. */
-#define STORE_FORMAT "2"
+#define STORE_FORMAT "3"
 
 #define RT_STR_(x) #x
 #define RT_STR(x) RT_STR_(x)
@@ -93,11 +106,10 @@ struct rt_store {
     sqlite3_stmt *ins_session, *upd_session_rng;
     sqlite3_stmt *ins_group, *upd_group;
     sqlite3_stmt *ins_participant, *upd_participant;
-    sqlite3_stmt *ins_sent, *ins_outbox, *ins_message;
-    sqlite3_stmt *last_seq;
+    sqlite3_stmt *ins_sent, *ins_message;
     sqlite3_stmt *set_timer, *del_timer;
     sqlite3_stmt *set_row_id;
-    sqlite3_stmt *replay, *messages;
+    sqlite3_stmt *replay_link, *replay_text, *messages;
     sqlite3_stmt *ins_draw, *draws;
     struct table_stmts *tables;
 };
@@ -231,9 +243,7 @@ static const char fixed_schema[] =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);\n"
     "CREATE TABLE IF NOT EXISTS sessions(id INTEGER PRIMARY KEY, code TEXT NOT NULL UNIQUE, "
     "created_ms INTEGER NOT NULL, seed INTEGER NOT NULL, rng_state INTEGER NOT NULL);\n"
-    "CREATE TABLE IF NOT EXISTS sent(id INTEGER PRIMARY KEY, event TEXT, data TEXT NOT NULL);\n"
-    "CREATE TABLE IF NOT EXISTS outbox(participant_id INTEGER NOT NULL, seq INTEGER NOT NULL, "
-    "sent_id INTEGER NOT NULL, PRIMARY KEY(participant_id, seq)) WITHOUT ROWID;\n"
+    "CREATE TABLE IF NOT EXISTS sent(" SENT_COLUMNS ");\n"
     "CREATE TABLE IF NOT EXISTS messages(id INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL, "
     "participant_id INTEGER NOT NULL, type TEXT, body TEXT NOT NULL, outcome TEXT NOT NULL, "
     "reason TEXT);\n"
@@ -420,21 +430,31 @@ static int check_meta(struct rt_store *st, const char *fingerprint)
     return 0;
 }
 
-/* Storage format 1 kept a copy of each event's text per recipient in
- * outbox(participant_id, seq, event, data); converts such a database to
- * sent + outbox(participant_id, seq, sent_id), one text per row as before.
- * Runs inside store_open's transaction.  0 or -1. */
-static int migrate_format1(struct rt_store *st)
+/* Whether table t has column c: 1, 0, or -1 on error. */
+static int has_column(struct rt_store *st, const char *t, const char *c)
 {
-    sqlite3_stmt *s = prep(st, "SELECT 1 FROM pragma_table_info('outbox') WHERE name = 'data'");
+    sqlite3_stmt *s = prep(st, "SELECT 1 FROM pragma_table_info(?) WHERE name = ?");
     if (!s)
         return -1;
+    sqlite3_bind_text(s, 1, t, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, c, -1, SQLITE_STATIC);
     int rc = sqlite3_step(s);
     sqlite3_finalize(s);
-    if (rc == SQLITE_DONE)
-        return 0;               /* a new database, or format 2 already */
-    if (rc != SQLITE_ROW)
-        return fail(st, "cannot read the schema");
+    if (rc == SQLITE_ROW)
+        return 1;
+    return rc == SQLITE_DONE ? 0 : fail(st, "cannot read the schema");
+}
+
+/* Storage format 1 kept a copy of each event's text per recipient in
+ * outbox(participant_id, seq, event, data); converts such a database to
+ * format 2 (sent(id, event, data) + outbox(participant_id, seq, sent_id),
+ * one text per row), which migrate_format2 then converts.  Runs inside
+ * store_open's transaction.  0 or -1. */
+static int migrate_format1(struct rt_store *st)
+{
+    int rc = has_column(st, "outbox", "data");
+    if (rc <= 0)
+        return rc;              /* a new database, or format 2 or 3 already */
     return exec(st,
         "ALTER TABLE outbox RENAME TO outbox_format1;\n"
         "CREATE TABLE sent(id INTEGER PRIMARY KEY, event TEXT, data TEXT NOT NULL);\n"
@@ -444,9 +464,37 @@ static int migrate_format1(struct rt_store *st)
         "ROW_NUMBER() OVER (ORDER BY participant_id, seq), event, data FROM outbox_format1;\n"
         "INSERT INTO outbox(participant_id, seq, sent_id) SELECT participant_id, seq, "
         "ROW_NUMBER() OVER (ORDER BY participant_id, seq) FROM outbox_format1;\n"
-        "DROP TABLE outbox_format1;\n"
-        "UPDATE meta SET value = '" STORE_FORMAT "' WHERE key = 'format';\n",
+        "DROP TABLE outbox_format1;\n",
         "cannot convert the outbox of storage format 1");
+}
+
+/* Storage format 2 stored each text once in sent(id, event, data) and one
+ * outbox(participant_id, seq, sent_id) row per recipient; converts it to
+ * format 3 (see the top): a text's recipients become the bit set of their
+ * places in the group, and the rows of a group are chained in id order.
+ * Every text of format 2 went to players of one group and their sequence
+ * numbers were 1, 2, 3 ... in text order, so the implicit numbering of
+ * format 3 gives each event the number it had.  Runs inside store_open's
+ * transaction.  0 or -1. */
+static int migrate_format2(struct rt_store *st)
+{
+    int rc = has_column(st, "outbox", "sent_id");
+    if (rc <= 0)
+        return rc;              /* a new database, or format 3 already */
+    return exec(st,
+        "ALTER TABLE sent RENAME TO sent_format2;\n"
+        "CREATE TABLE sent(" SENT_COLUMNS ");\n"
+        "INSERT INTO sent(id, group_id, recipients, prev_id, event, data) "
+        "SELECT s.id, r.group_id, r.recipients, "
+        "COALESCE(LAG(s.id) OVER (PARTITION BY r.group_id ORDER BY s.id), 0), s.event, s.data "
+        "FROM sent_format2 s JOIN (SELECT o.sent_id, MIN(p.group_id) AS group_id, "
+        "SUM(1 << (p.id_in_group - 1)) AS recipients FROM outbox o "
+        "JOIN participants p ON p.id = o.participant_id GROUP BY o.sent_id) r "
+        "ON r.sent_id = s.id ORDER BY s.id;\n"
+        "DROP TABLE sent_format2;\n"
+        "DROP TABLE outbox;\n"
+        "UPDATE meta SET value = '" STORE_FORMAT "' WHERE key = 'format';\n",
+        "cannot convert the outbox of storage format 2");
 }
 
 static int prepare_all(struct rt_store *st)
@@ -460,16 +508,15 @@ static int prepare_all(struct rt_store *st)
     PREP(rollback, "ROLLBACK");
     PREP(ins_session, "INSERT INTO sessions(id, code, created_ms, seed, rng_state) VALUES (?, ?, ?, ?, ?)");
     PREP(upd_session_rng, "UPDATE sessions SET rng_state = ? WHERE id = ?");
-    PREP(ins_sent, "INSERT INTO sent(event, data) VALUES (?, ?)");
-    PREP(ins_outbox, "INSERT INTO outbox(participant_id, seq, sent_id) VALUES (?, ?, ?)");
-    PREP(last_seq, "SELECT MAX(seq) FROM outbox WHERE participant_id = ?");
+    PREP(ins_sent, "INSERT INTO sent(group_id, recipients, prev_id, event, data) "
+                   "VALUES (?, ?, ?, ?, ?)");
     PREP(ins_message, "INSERT INTO messages(time_ms, participant_id, type, body, outcome, reason) "
                       "VALUES (?, ?, ?, ?, ?, ?)");
     PREP(set_timer, "INSERT OR REPLACE INTO timers(group_id, timer, due_ms) VALUES (?, ?, ?)");
     PREP(del_timer, "DELETE FROM timers WHERE group_id = ? AND timer = ?");
     PREP(set_row_id, "INSERT OR REPLACE INTO row_ids(group_id, tbl, next_id) VALUES (?, ?, ?)");
-    PREP(replay, "SELECT o.seq, s.event, s.data FROM outbox o JOIN sent s ON s.id = o.sent_id "
-                 "WHERE o.participant_id = ? AND o.seq > ? AND o.seq <= ? ORDER BY o.seq");
+    PREP(replay_link, "SELECT prev_id, recipients FROM sent WHERE id = ?");
+    PREP(replay_text, "SELECT event, data FROM sent WHERE id = ?");
     PREP(messages, "SELECT m.time_ms, p.code, m.type, m.body, m.outcome, m.reason FROM messages m "
                    "JOIN participants p ON p.id = m.participant_id WHERE p.session_id = ? ORDER BY m.id");
     PREP(ins_draw, "INSERT INTO draws(session_id, n, group_id, participant_id, message_id, "
@@ -584,6 +631,7 @@ int store_open(struct rt_store **out, const struct lv_game *game, const char *pa
                  "PRAGMA cache_size=-" RT_STR(STORE_CACHE_KIB), "cannot set pragmas") < 0 ||
         exec(st, "BEGIN IMMEDIATE", "cannot lock") < 0 ||
         migrate_format1(st) < 0 ||
+        migrate_format2(st) < 0 ||
         exec(st, fixed_schema, "cannot create the schema") < 0 ||
         check_meta(st, fingerprint) < 0 ||
         exec(st, schema, "cannot create the game's tables") < 0 ||
@@ -705,6 +753,42 @@ static int write_participant(struct rt_store *st, const struct rt_participant *p
     return run(st, st->upd_participant, "cannot save a participant");
 }
 
+/* Writes the job's numbered events: one `sent` row per run of consecutive
+ * events with the same text to distinct players of one group (what one
+ * `send` numbered), chained to the group's previous row.  The group's
+ * last_sent_id changes through the job's undo log, so that a batch rolled
+ * back restores it with everything else.  0 or -1. */
+static int write_events(struct rt_store *st, lv_ctx *ctx)
+{
+    for (size_t i = 0; i < ctx->events.n;) {
+        const struct rt_event *e = rt_vec_at(&ctx->events, i);
+        struct rt_group *grp = e->to->group;
+        uint64_t recipients = 0;
+        size_t j = i;
+        for (; j < ctx->events.n; j++) {
+            const struct rt_event *f = rt_vec_at(&ctx->events, j);
+            uint64_t bit = UINT64_C(1) << (f->to->id_in_group - 1);
+            if (f->text != e->text || f->event != e->event || f->to->group != grp ||
+                (recipients & bit))
+                break;
+            recipients |= bit;
+        }
+        sqlite3_stmt *s = st->ins_sent;
+        sqlite3_bind_int64(s, 1, grp->id);
+        sqlite3_bind_int64(s, 2, (int64_t)recipients);
+        sqlite3_bind_int64(s, 3, grp->last_sent_id);
+        if (e->event)
+            sqlite3_bind_text(s, 4, e->event, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 5, e->text->s, -1, SQLITE_STATIC);
+        if (run(st, s, "cannot save an outgoing message") < 0)
+            return -1;
+        rt_ctx_save_bytes(ctx, &grp->last_sent_id, sizeof grp->last_sent_id);
+        grp->last_sent_id = sqlite3_last_insert_rowid(st->db);
+        i = j;
+    }
+    return 0;
+}
+
 static int write_row(struct rt_store *st, const struct rt_group *grp, int t, const struct rt_row *r)
 {
     const struct lv_table *tab = &st->game->tables[t];
@@ -810,22 +894,8 @@ int store_write_job(struct rt_store *st, lv_ctx *ctx)
         if (rc < 0)
             return -1;
     }
-    for (size_t i = 0; i < ctx->events.n; i++) {
-        const struct rt_event *e = rt_vec_at(&ctx->events, i);
-        if (e->text->sent_id == 0) {    /* the text's first recipient: store it */
-            if (e->event)
-                sqlite3_bind_text(st->ins_sent, 1, e->event, -1, SQLITE_STATIC);
-            sqlite3_bind_text(st->ins_sent, 2, e->text->s, -1, SQLITE_STATIC);
-            if (run(st, st->ins_sent, "cannot save an outgoing message") < 0)
-                return -1;
-            e->text->sent_id = sqlite3_last_insert_rowid(st->db);
-        }
-        sqlite3_bind_int64(st->ins_outbox, 1, e->pid);
-        sqlite3_bind_int64(st->ins_outbox, 2, e->seq);
-        sqlite3_bind_int64(st->ins_outbox, 3, e->text->sent_id);
-        if (run(st, st->ins_outbox, "cannot save an outgoing message") < 0)
-            return -1;
-    }
+    if (write_events(st, ctx) < 0)
+        return -1;
     int64_t message_id = 0;     /* the job's message-log row, if any */
     if (ctx->log_message) {
         sqlite3_stmt *s = st->ins_message;
@@ -864,21 +934,65 @@ int store_write_job(struct rt_store *st, lv_ctx *ctx)
 /* ---- reading ------------------------------------------------------------------ */
 
 /* See store.h. */
-int store_replay(struct rt_store *st, int64_t pid, int64_t after, int64_t upto,
+int store_replay(struct rt_store *st, const struct rt_participant *p, int64_t after, int64_t upto,
                  void (*fn)(void *arg, int64_t seq, const char *event, const char *data),
                  void *arg)
 {
-    sqlite3_stmt *s = st->replay;
-    sqlite3_bind_int64(s, 1, pid);
-    sqlite3_bind_int64(s, 2, after);
-    sqlite3_bind_int64(s, 3, upto);
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-        fn(arg, sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1),
-           (const char *)sqlite3_column_text(s, 2));
+    if (after < 0)
+        after = 0;
+    if (upto > p->next_seq - 1)
+        upto = p->next_seq - 1;
+    if (upto <= after)
+        return 0;
+    /* walk the group's chain back from its newest row: ids[k] is the row of
+     * event upto - k */
+    size_t want = (size_t)(upto - after), n = 0;
+    int64_t *ids = rt_xmalloc(want * sizeof *ids);
+    uint64_t bit = UINT64_C(1) << (p->id_in_group - 1);
+    int64_t seq = p->next_seq - 1, id = p->group->last_sent_id;
+    sqlite3_stmt *s = st->replay_link;
+    int rc = SQLITE_ROW;
+    while (seq > after) {
+        if (id <= 0) {          /* the chain ends before the wanted event */
+            rc = SQLITE_DONE;
+            break;
+        }
+        sqlite3_bind_int64(s, 1, id);
+        rc = sqlite3_step(s);
+        if (rc != SQLITE_ROW)
+            break;
+        int64_t prev = sqlite3_column_int64(s, 0);
+        if ((uint64_t)sqlite3_column_int64(s, 1) & bit) {
+            if (seq <= upto)
+                ids[n++] = id;
+            seq--;
+        }
+        sqlite3_reset(s);
+        id = prev;
+    }
     sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return rc == SQLITE_DONE ? 0 : fail(st, "cannot read the outbox");
+    if (rc != SQLITE_ROW) {
+        free(ids);
+        if (rc != SQLITE_DONE)
+            return fail(st, "cannot read the sent events");
+        snprintf(st->err, sizeof st->err, "an event to replay is missing from the database");
+        return -1;
+    }
+    s = st->replay_text;
+    for (size_t k = n; k-- > 0;) {
+        sqlite3_bind_int64(s, 1, ids[k]);
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW)
+            fn(arg, upto - (int64_t)k, (const char *)sqlite3_column_text(s, 0),
+               (const char *)sqlite3_column_text(s, 1));
+        sqlite3_reset(s);
+        if (rc != SQLITE_ROW) {
+            free(ids);
+            return fail(st, "cannot read the sent events");
+        }
+    }
+    free(ids);
+    return 0;
 }
 
 /* See store.h. */
@@ -1046,19 +1160,33 @@ static int load_groups(struct rt_store *st, struct rt_core *rt, struct rt_vec *s
     return rc == SQLITE_DONE ? 0 : fail(st, "cannot read groups");
 }
 
-/* Raises p->next_seq to one past p's last outbox row (next_seq is not
- * written per event): 0 or -1. */
-static int load_next_seq(struct rt_store *st, struct rt_participant *p)
+/* One pass over `sent` (see the top): counts each participant's events
+ * (next_seq is one past the count) and finds each group's newest row.  Runs
+ * once every group has all its players.  0 or -1. */
+static int load_sent(struct rt_store *st, struct group_index *gi)
 {
-    sqlite3_stmt *s = st->last_seq;
-    sqlite3_bind_int64(s, 1, p->id);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL &&
-        sqlite3_column_int64(s, 0) >= p->next_seq)
-        p->next_seq = sqlite3_column_int64(s, 0) + 1;
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(st, "cannot read the outbox");
+    sqlite3_stmt *s = prep(st, "SELECT id, group_id, recipients FROM sent ORDER BY id");
+    if (!s)
+        return -1;
+    struct rt_group *grp = NULL;
+    int players = st->game->players, rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int64_t gid = sqlite3_column_int64(s, 1);
+        if (!grp || grp->id != gid)
+            grp = find_group(gi, gid);
+        uint64_t recipients = (uint64_t)sqlite3_column_int64(s, 2);
+        if (!grp || recipients == 0 ||
+            (players < 64 && (recipients >> players) != 0)) {
+            sqlite3_finalize(s);
+            return load_error(st, "a sent event without its recipients");
+        }
+        for (int k = 0; k < players; k++)
+            if (recipients & (UINT64_C(1) << k))
+                grp->players[k]->next_seq++;
+        grp->last_sent_id = sqlite3_column_int64(s, 0);
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : fail(st, "cannot read the sent events");
 }
 
 static int load_participants(struct rt_store *st, struct rt_core *rt, struct group_index *gi)
@@ -1088,12 +1216,7 @@ static int load_participants(struct rt_store *st, struct rt_core *rt, struct gro
         p->page_index = sqlite3_column_int(s, 4);
         if (p->page_index < 0 || p->page_index > g->n_pages)
             p->page_index = g->n_pages;
-        p->next_seq = sqlite3_column_int64(s, 5);
-        if (load_next_seq(st, p) < 0) {
-            free(p);
-            sqlite3_finalize(s);
-            return -1;
-        }
+        p->next_seq = 1;        /* counted by load_sent */
         p->state = rt_xcalloc(1, g->player_size);
         rt_strings_init(g->player_fields, g->n_player_fields, p->state);
         grp->players[k - 1] = p;
@@ -1193,6 +1316,8 @@ int store_load(struct rt_store *st, struct rt_core *rt, char *err, size_t errsiz
         for (int k = 0; k < st->game->players; k++)
             if (!gi.v[i]->players[k])
                 rc = load_error(st, "a group with a missing participant");
+    if (rc == 0)
+        rc = load_sent(st, &gi);
     for (size_t i = 0; i < sessions.n; i++) {
         struct rt_session *s = *(struct rt_session **)rt_vec_at(&sessions, i);
         if (rc == 0)

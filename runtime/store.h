@@ -44,12 +44,14 @@ int store_sync(struct rt_store *st, char *err, size_t errsize);
 const char *store_error(struct rt_store *st);
 
 /* Writes what a finished job changed: its dirty objects, its numbered events
- * (outbox rows), its message-log entry and its random() draws.  0 or -1. */
+ * (`sent` rows), its message-log entry and its random() draws.  0 or -1. */
 int store_write_job(struct rt_store *st, lv_ctx *ctx);
 
-/* Calls fn for each outbox row of participant pid with after < seq <= upto,
- * in seq order (event NULL for an ordinary message).  0 or -1. */
-int store_replay(struct rt_store *st, int64_t pid, int64_t after, int64_t upto,
+/* Calls fn for each event sent to participant p numbered after < seq <= upto,
+ * in seq order (event NULL for an ordinary message).  Game thread, with every
+ * job run so far written (p->next_seq and the group's last_sent_id agree with
+ * the table).  0 or -1. */
+int store_replay(struct rt_store *st, const struct rt_participant *p, int64_t after, int64_t upto,
                  void (*fn)(void *arg, int64_t seq, const char *event, const char *data),
                  void *arg);
 

@@ -119,11 +119,12 @@ START_TEST(test_persistence)
 }
 END_TEST
 
-/* The outbox stores each sent text once (`sent`) with a small row per
- * recipient; a database of storage format 1 (a copy of the text in every
- * recipient's outbox row) is converted when opened, and replay and the
- * sequence numbers carry on across the conversion. */
-START_TEST(test_outbox_format1_converted)
+/* One `sent` row per send, whatever the number of recipients (format 3);
+ * a database of storage format 1 (a copy of the text in every recipient's
+ * outbox row) or 2 (sent(id, event, data) + outbox(participant_id, seq,
+ * sent_id)) is converted when opened, and replay and the sequence numbers
+ * carry on across the conversion. */
+static void check_old_format_converted(int format)
 {
     const char *db = helper_tmp_db();
     open_db(db);
@@ -132,25 +133,43 @@ START_TEST(test_outbox_format1_converted)
     ck_assert_int_eq(helper_live(codes[1], "{\"type\":\"add\",\"amount\":2}", buf, sizeof buf), 200);
     sqlite3 *h = store_handle(rt_core->store);
     sqlite3_stmt *q;
-    /* two `send all`: two texts, four outbox rows */
-    ck_assert_int_eq(sqlite3_prepare_v2(h, "SELECT (SELECT count(*) FROM sent), "
-                                           "(SELECT count(*) FROM outbox)", -1, &q, NULL), SQLITE_OK);
+    /* two `send all`: two rows, each for both players (bits 0 and 1) */
+    ck_assert_int_eq(sqlite3_prepare_v2(h, "SELECT count(*), min(recipients), max(recipients), "
+                                           "max(prev_id) FROM sent", -1, &q, NULL), SQLITE_OK);
     ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
     ck_assert_int_eq(sqlite3_column_int(q, 0), 2);
-    ck_assert_int_eq(sqlite3_column_int(q, 1), 4);
+    ck_assert_int_eq(sqlite3_column_int(q, 1), 3);
+    ck_assert_int_eq(sqlite3_column_int(q, 2), 3);
+    ck_assert_int_eq(sqlite3_column_int(q, 3), 1);      /* the second row follows the first */
     sqlite3_finalize(q);
     rt_close();
 
-    /* rewrite the outbox as format 1 had it */
+    /* rewrite the events as the old format had them */
+    static const char per_recipient[] =
+        "SELECT p.id AS participant_id, "
+        "ROW_NUMBER() OVER (PARTITION BY p.id ORDER BY s.id) AS seq, s.id AS sent_id, "
+        "s.event, s.data FROM sent s JOIN participants p ON p.group_id = s.group_id "
+        "AND (s.recipients >> (p.id_in_group - 1)) & 1";
+    char sql[2048];
+    if (format == 1)
+        snprintf(sql, sizeof sql,
+            "CREATE TABLE old(participant_id INTEGER NOT NULL, seq INTEGER NOT NULL, event TEXT, "
+            "data TEXT NOT NULL, PRIMARY KEY(participant_id, seq)) WITHOUT ROWID;"
+            "INSERT INTO old SELECT participant_id, seq, event, data FROM (%s);"
+            "DROP TABLE sent; ALTER TABLE old RENAME TO outbox;"
+            "UPDATE meta SET value = '1' WHERE key = 'format';", per_recipient);
+    else
+        snprintf(sql, sizeof sql,
+            "CREATE TABLE outbox(participant_id INTEGER NOT NULL, seq INTEGER NOT NULL, "
+            "sent_id INTEGER NOT NULL, PRIMARY KEY(participant_id, seq)) WITHOUT ROWID;"
+            "INSERT INTO outbox SELECT participant_id, seq, sent_id FROM (%s);"
+            "CREATE TABLE old(id INTEGER PRIMARY KEY, event TEXT, data TEXT NOT NULL);"
+            "INSERT INTO old SELECT id, event, data FROM sent;"
+            "DROP TABLE sent; ALTER TABLE old RENAME TO sent;"
+            "UPDATE meta SET value = '2' WHERE key = 'format';", per_recipient);
     sqlite3 *raw;
     ck_assert_int_eq(sqlite3_open(db, &raw), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_exec(raw,
-        "CREATE TABLE old(participant_id INTEGER NOT NULL, seq INTEGER NOT NULL, event TEXT, "
-        "data TEXT NOT NULL, PRIMARY KEY(participant_id, seq)) WITHOUT ROWID;"
-        "INSERT INTO old SELECT o.participant_id, o.seq, s.event, s.data FROM outbox o "
-        "JOIN sent s ON s.id = o.sent_id;"
-        "DROP TABLE outbox; DROP TABLE sent; ALTER TABLE old RENAME TO outbox;"
-        "UPDATE meta SET value = '1' WHERE key = 'format';", NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(raw, sql, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(raw);
 
     fake_net_reset();
@@ -165,14 +184,35 @@ START_TEST(test_outbox_format1_converted)
     ck_assert_int_eq(helper_live(codes[1], "{\"type\":\"add\",\"amount\":1}", buf, sizeof buf), 200);
     ck_assert_uint_eq(fake_net_count(), 2);
     ck_assert_int_eq(fake_net_get(0)->seq, 3);
+    ck_assert_int_eq(helper_subscribe(codes[1], 1, &st), 200);
+    ck_assert_int_eq(st.n_replayed, 2);
+    ck_assert_int_eq(st.seqs[0], 2);
+    ck_assert_ptr_nonnull(strstr(st.data[1], "8"));     /* 5 + 2 + 1 */
+    helper_stream_free(&st);
     h = store_handle(rt_core->store);
-    ck_assert_int_eq(sqlite3_prepare_v2(h, "SELECT value FROM meta WHERE key = 'format'", -1, &q, NULL),
+    ck_assert_int_eq(sqlite3_prepare_v2(h, "SELECT (SELECT value FROM meta WHERE key = 'format'), "
+                                           "(SELECT count(*) FROM sqlite_schema WHERE name = 'outbox'), "
+                                           "(SELECT count(*) FROM sent)", -1, &q, NULL),
                      SQLITE_OK);
     ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
-    ck_assert_str_eq((const char *)sqlite3_column_text(q, 0), "2");
+    ck_assert_str_eq((const char *)sqlite3_column_text(q, 0), "3");
+    ck_assert_int_eq(sqlite3_column_int(q, 1), 0);
+    /* format 1 had a copy per recipient: four texts, now four rows */
+    ck_assert_int_eq(sqlite3_column_int(q, 2), format == 1 ? 5 : 3);
     sqlite3_finalize(q);
     rt_close();
     helper_rm_db(db);
+}
+
+START_TEST(test_outbox_format1_converted)
+{
+    check_old_format_converted(1);
+}
+END_TEST
+
+START_TEST(test_outbox_format2_converted)
+{
+    check_old_format_converted(2);
 }
 END_TEST
 
@@ -657,6 +697,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_persistence);
     tcase_add_test(tc, test_overdue_timer_fires_at_startup_thread);
     tcase_add_test(tc, test_outbox_format1_converted);
+    tcase_add_test(tc, test_outbox_format2_converted);
     tcase_add_test(tc, test_other_game_refused);
     tcase_add_test(tc, test_one_server_per_database);
     tcase_add_test(tc, test_on_start_rejected);
