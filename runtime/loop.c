@@ -12,15 +12,16 @@
  *      read the replays of new streams, arm the timers, and hand the batch
  *      to the sync thread;
  *   4. the sync thread makes it durable (store_sync: one fdatasync for every
- *      batch committed meanwhile), and only then, batch by batch and job by
- *      job in order: activates streams, delivers the job's events
- *      (net_deliver), answers (done()).  The game thread frees the batch
- *      afterwards.
+ *      batch committed meanwhile) and passes the batches on;
+ *   5. the deliver thread then, batch by batch and job by job in order:
+ *      activates streams, delivers the job's events (net_deliver), answers
+ *      (done()).  The game thread frees the batch afterwards.
  * So the game thread runs batch k+1's handlers while batch k's fsync is in
- * progress, and nothing is answered or delivered before it is on disk.  While
- * the sync thread is busy, the game thread keeps its batch open and runs the
- * jobs that arrive meanwhile, so that there is about one COMMIT per fsync
- * (fewer WAL pages per message) rather than many small ones.
+ * progress, the next fsync runs while batch k is delivered, and nothing is
+ * answered or delivered before it is on disk.  While the sync thread is busy,
+ * the game thread keeps its batch open and runs the jobs that arrive
+ * meanwhile, so that there is about one COMMIT per fsync (fewer WAL pages
+ * per message) rather than many small ones.
  * Handlers never write to SQLite themselves: their changes are written after
  * they finished, so a rejected handler needs no SAVEPOINT.  If any write or
  * the COMMIT fails, the whole batch is rolled back -- SQLite's and memory,
@@ -258,7 +259,10 @@ static void job_live(lv_ctx *ctx, struct rt_job *job)
     }
     rt_ctx_settle(ctx);
     ctx->log_accepted = true;
-    reply_json(job, 200, json_pack("{s:b}", "ok", 1));
+    free(job->reply);           /* the answer of every accepted message */
+    job->status = 200;
+    job->reply = rt_xstrdup("{\"ok\":true}");
+    job->content_type = CT_JSON;
 }
 
 static void job_subscribe(lv_ctx *ctx, struct rt_job *job)
@@ -768,8 +772,8 @@ static void after_commit_item(struct item *it)
     }
 }
 
-/* Sync thread (or the game thread when there is none), once the item's batch
- * is durable: activates a new stream, delivers the events, sends the admin
+/* Deliver thread (or the game thread when there is none), once the item's
+ * batch is durable: activates a new stream, delivers the events, sends the admin
  * monitor's notices, answers.  The job must not be touched after done(). */
 static void deliver_item(struct item *it)
 {
@@ -799,14 +803,17 @@ struct sync_batch {
 static struct {
     pthread_mutex_t lock;
     pthread_cond_t work;                /* the sync thread: a batch, or stop */
+    pthread_cond_t dwork;               /* the deliver thread: a batch, or stop */
     pthread_cond_t room;                /* the game thread: a batch went through */
     struct sync_batch *todo, **todo_tail;       /* committed, in commit order */
+    struct sync_batch *dtodo, **dtodo_tail;     /* durable, not yet delivered */
     struct sync_batch *done;            /* delivered: the game thread frees them */
     size_t pending;                     /* batches handed over and not yet done */
-    bool running, stop;
-    pthread_t thread;
+    size_t unsynced;                    /* batches handed over and not yet durable */
+    bool running, stop, dstop;
+    pthread_t thread, dthread;
 } sy = { .lock = PTHREAD_MUTEX_INITIALIZER, .work = PTHREAD_COND_INITIALIZER,
-         .room = PTHREAD_COND_INITIALIZER };
+         .dwork = PTHREAD_COND_INITIALIZER, .room = PTHREAD_COND_INITIALIZER };
 
 /* Makes what was committed durable, or stops the process (see the top). */
 static void sync_or_die(void)
@@ -873,10 +880,15 @@ static void hand_over(struct item *items, size_t n)
     *sy.todo_tail = b;
     sy.todo_tail = &b->next;
     __atomic_add_fetch(&sy.pending, 1, __ATOMIC_RELEASE);
+    __atomic_add_fetch(&sy.unsynced, 1, __ATOMIC_RELEASE);
     pthread_cond_signal(&sy.work);
     pthread_mutex_unlock(&sy.lock);
 }
 
+/* The sync thread: makes the committed batches durable, one fdatasync for
+ * all that are waiting, and passes them to the deliver thread.  When told to
+ * stop, it stops once nothing is waiting, and tells the deliver thread to
+ * stop after delivering what it has. */
 static void *sync_thread(void *arg)
 {
     (void)arg;
@@ -886,11 +898,48 @@ static void *sync_thread(void *arg)
             pthread_cond_wait(&sy.work, &sy.lock);
         if (!sy.todo)
             break;
-        struct sync_batch *list = sy.todo;
+        struct sync_batch *list = sy.todo, **tail = sy.todo_tail;
         sy.todo = NULL;
         sy.todo_tail = &sy.todo;
         pthread_mutex_unlock(&sy.lock);
         sync_or_die();          /* one fdatasync for all of them */
+        size_t k = 0;
+        for (struct sync_batch *b = list; b; b = b->next)
+            k++;
+        pthread_mutex_lock(&sy.lock);
+        *sy.dtodo_tail = list;
+        sy.dtodo_tail = tail;
+        __atomic_sub_fetch(&sy.unsynced, k, __ATOMIC_RELEASE);
+        pthread_cond_signal(&sy.dwork);
+        pthread_mutex_unlock(&sy.lock);
+        /* the game thread may hold a batch open until we are done */
+        pthread_mutex_lock(&q.lock);
+        pthread_cond_signal(&q.wake);
+        pthread_mutex_unlock(&q.lock);
+        pthread_mutex_lock(&sy.lock);
+    }
+    sy.dstop = true;
+    pthread_cond_signal(&sy.dwork);
+    pthread_mutex_unlock(&sy.lock);
+    return NULL;
+}
+
+/* The deliver thread: delivers and answers the durable batches in commit
+ * order (the only thread that calls net_deliver while the server runs:
+ * rt.h), then hands them back to the game thread to be freed. */
+static void *deliver_thread(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&sy.lock);
+    for (;;) {
+        while (!sy.dtodo && !sy.dstop)
+            pthread_cond_wait(&sy.dwork, &sy.lock);
+        if (!sy.dtodo)
+            break;
+        struct sync_batch *list = sy.dtodo;
+        sy.dtodo = NULL;
+        sy.dtodo_tail = &sy.dtodo;
+        pthread_mutex_unlock(&sy.lock);
         size_t k = 0;
         struct sync_batch *last = NULL;
         net_hold();
@@ -904,12 +953,6 @@ static void *sync_thread(void *arg)
         sy.done = list;
         __atomic_sub_fetch(&sy.pending, k, __ATOMIC_RELEASE);
         pthread_cond_broadcast(&sy.room);
-        pthread_mutex_unlock(&sy.lock);
-        /* the game thread may hold a batch open until we are done */
-        pthread_mutex_lock(&q.lock);
-        pthread_cond_signal(&q.wake);
-        pthread_mutex_unlock(&q.lock);
-        pthread_mutex_lock(&sy.lock);
     }
     pthread_mutex_unlock(&sy.lock);
     return NULL;
@@ -992,10 +1035,10 @@ static void run_batch(struct item *items, size_t n)
     batch_end(&b, items, n);
 }
 
-/* True while the sync thread has batches it has not delivered yet. */
+/* True while the sync thread has batches it has not made durable yet. */
 static bool sync_busy(void)
 {
-    return __atomic_load_n(&sy.pending, __ATOMIC_ACQUIRE) > 0;
+    return __atomic_load_n(&sy.unsynced, __ATOMIC_ACQUIRE) > 0;
 }
 
 /* Moves queued jobs to items (up to the jobs' share of a batch).  Caller
@@ -1137,8 +1180,10 @@ static void stop_sync_thread(void)
     sy.stop = true;
     pthread_cond_signal(&sy.work);
     pthread_mutex_unlock(&sy.lock);
-    if (was_running)
+    if (was_running) {
         pthread_join(sy.thread, NULL);
+        pthread_join(sy.dthread, NULL);
+    }
     pthread_mutex_lock(&sy.lock);
     sy.running = false;
     pthread_mutex_unlock(&sy.lock);
@@ -1149,10 +1194,21 @@ static void stop_sync_thread(void)
 int rt_start(void)
 {
     pthread_mutex_lock(&sy.lock);
-    sy.todo = NULL;
+    sy.todo = sy.dtodo = NULL;
     sy.todo_tail = &sy.todo;
-    sy.stop = false;
-    int src = pthread_create(&sy.thread, NULL, sync_thread, NULL);
+    sy.dtodo_tail = &sy.dtodo;
+    sy.stop = sy.dstop = false;
+    int src = pthread_create(&sy.dthread, NULL, deliver_thread, NULL);
+    if (src == 0) {
+        src = pthread_create(&sy.thread, NULL, sync_thread, NULL);
+        if (src != 0) {
+            sy.dstop = true;
+            pthread_cond_signal(&sy.dwork);
+            pthread_mutex_unlock(&sy.lock);
+            pthread_join(sy.dthread, NULL);
+            pthread_mutex_lock(&sy.lock);
+        }
+    }
     sy.running = src == 0;
     pthread_mutex_unlock(&sy.lock);
     if (src != 0) {
