@@ -1339,7 +1339,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
                                   size_t *upload_data_size, void **con_cls)
 {
     (void)cls;
-    (void)version;
     struct req *r = *con_cls;
     if (!r) {
         /* First call: only the headers are in. */
@@ -1376,6 +1375,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
             *upload_data_size = 0;
             return MHD_YES;
         }
+        if (r->stream)                  /* its framing, for sse_response */
+            sse_set_http_version(r->stream, version);
         return finish_request(r);
     default:
         return MHD_YES;

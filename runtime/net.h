@@ -11,7 +11,8 @@
  *   2. On the game thread the core replays missed events into its buffer and
  *      activates it (it is now registered under its participant id and
  *      receives net_deliver's events).
- *   3. When the job is done, http.c either turns it into the streaming
+ *   3. When the job is done, http.c tells it the request's HTTP version
+ *      (sse_set_http_version) and either turns it into the streaming
  *      response with sse_response() -- the response then owns the stream and
  *      frees it when the connection closes -- or, on any error status,
  *      destroys it with sse_stream_discard().
@@ -19,6 +20,7 @@
 #ifndef LIVE_NET_H
 #define LIVE_NET_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <microhttpd.h>
 
@@ -28,16 +30,19 @@
 
 struct sse_stream;
 
-/* Starts the stream registry and the ping thread.  Returns 0, or -1 after
- * printing one line to stderr.  Called by net_start before the daemon runs. */
+/* Starts the stream registry, the ping thread and the writer thread.
+ * Returns 0, or -1 after printing one line to stderr.  Called by net_start
+ * before the daemon runs. */
 int sse_init(void);
 /* Stops the ping thread and makes every stream end: each open stream's
- * reader returns end-of-stream at its next call, and every parked stream is
- * resumed so that it gets that call.  Called by net_stop before
+ * reader returns end-of-stream at its next call (after what is still
+ * buffered), and every stream written directly or parked is resumed so that
+ * it gets that call.  Called by net_stop before
  * MHD_stop_daemon (a suspended connection must not outlive the daemon).
  * net_deliver does nothing afterwards. */
 void sse_close_all(void);
-/* Frees the registry once the daemon is stopped (every stream is gone). */
+/* Stops the writer thread and frees the registry once the daemon is stopped
+ * (every stream is gone). */
 void sse_fini(void);
 
 /* A new pending stream, or NULL when out of memory.  The caller owns it
@@ -46,6 +51,13 @@ struct sse_stream *sse_stream_new(void);
 /* Destroys a stream that never became a response (unregistering it if it was
  * activated).  Accepts NULL. */
 void sse_stream_discard(struct sse_stream *s);
+
+/* The request's HTTP version (the access handler's `version`), which decides
+ * how libmicrohttpd frames the stream's body: "HTTP/1.1" chunked, "HTTP/1.0"
+ * raw until the connection closes.  sse.c writes events straight to the
+ * socket with the same framing once the replay is sent; without this call
+ * (or with another version) every event goes through libmicrohttpd. */
+void sse_set_http_version(struct sse_stream *s, const char *version);
 
 /* job->replay of RT_JOB_SUBSCRIBE: appends one event to the stream's buffer.
  * event is NULL or "finish"; data is one line of JSON (copied). */
@@ -69,5 +81,8 @@ struct MHD_Response *sse_response(struct sse_stream *s, struct MHD_Connection *c
 /* Test hook: the ping interval in milliseconds for streams started after the
  * next sse_init (default SSE_PING_INTERVAL_MS). */
 void sse_set_ping_interval_ms(int ms);
+/* Test hook: the number of unsent bytes past which a stream is closed as too
+ * slow, from now on (0: the default, 2 MiB). */
+void sse_set_max_buffered(size_t bytes);
 
 #endif /* LIVE_NET_H */

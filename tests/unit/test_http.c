@@ -5,7 +5,8 @@
  * against the fake core of fake_core.c, and speaks raw HTTP over sockets:
  * routing and 404/405s, bodies (400 malformed JSON, 413), admin auth (401,
  * bearer, login cookie), SSE (headers, replay order, live delivery, finish
- * events, pings), page rendering (placeholders, escaping, CSP, live.js) and
+ * events, pings, events written straight to the socket: chunked framing, a
+ * slow reader, a reader too slow, closed streams noticed), page rendering (placeholders, escaping, CSP, live.js) and
  * refusal by the core (503).  The embedded web files are replaced by the
  * small fixed ones below so that the expectations do not depend on web/.
  */
@@ -257,6 +258,7 @@ static void setup(void)
 
 static void teardown(void)
 {
+    sse_set_max_buffered(0);
     net_quiesce();
     fake_core_stop();
     net_stop();
@@ -646,6 +648,184 @@ START_TEST(sse_chunked_keeps_streaming)
 }
 END_TEST
 
+/* Removes the chunked framing of an HTTP/1.1 stream's body (text after the
+ * headers): the malloc'd payload of every complete chunk, in order, and in
+ * *ok whether the framing was valid so far. */
+static char *dechunk(const char *text, size_t len, bool *ok)
+{
+    char *flat = malloc(len + 1);
+    size_t fl = 0;
+    const char *sep = strstr(text, "\r\n\r\n");
+    *ok = sep != NULL;
+    const char *p = sep ? sep + 4 : text + len, *end = text + len;
+    while (p < end) {
+        char *eol;
+        unsigned long sz = strtoul(p, &eol, 16);
+        if (eol == p || eol + 2 > end)
+            break;              /* an incomplete size line: wait for more */
+        if (strncmp(eol, "\r\n", 2) != 0 || sz == 0) {
+            *ok = false;
+            break;
+        }
+        if ((size_t)(end - (eol + 2)) < sz + 2)
+            break;              /* an incomplete chunk */
+        if (strncmp(eol + 2 + sz, "\r\n", 2) != 0) {
+            *ok = false;
+            break;
+        }
+        memcpy(flat + fl, eol + 2, sz);
+        fl += sz;
+        p = eol + 2 + sz + 2;
+    }
+    flat[fl] = '\0';
+    return flat;
+}
+
+/* Opens an HTTP/1.1 event stream of code on a socket with a small receive
+ * buffer (so that the server's writes soon stop being taken whole). */
+static struct conn sse_open_small(const char *code, const char *headers)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    int small = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    struct conn c = { .fd = fd };
+    char raw[512];
+    snprintf(raw, sizeof raw, "GET /p/%s/events HTTP/1.1\r\nHost: x\r\n%s\r\n",
+             code, headers ? headers : "");
+    send_all(c.fd, raw, strlen(raw));
+    return c;
+}
+
+/* POSTs n events of about size bytes each to bob ({"i":K,"s":"xx..."}). */
+static void post_big_events(int first, int n, size_t size)
+{
+    char *body = malloc(size + 64);
+    for (int i = first; i < first + n; i++) {
+        int k = snprintf(body, 64, "{\"i\":%d,\"s\":\"", i);
+        memset(body + k, 'a' + i % 26, size);
+        strcpy(body + k + size, "\"}");
+        struct resp r = request("POST", "/p/bob/live", NULL, body);
+        ck_assert_int_eq(r.status, 200);
+        resp_free(&r);
+    }
+    free(body);
+}
+
+START_TEST(sse_slow_reader)
+{
+    /* A client that stops reading: the server keeps what the socket does not
+     * take and sends it, in order and correctly framed, once it reads again;
+     * events sent meanwhile follow. */
+    struct conn a = sse_open_small("bob", "Last-Event-ID: 0\r\n");
+    ck_assert_ptr_nonnull(conn_wait(&a, ": connected\n\n"));
+    usleep(50 * 1000);          /* the replay is out: events now go directly */
+    enum { N = 30, SIZE = 30000 };
+    post_big_events(1, N, SIZE);        /* ~900 KB, under SSE_MAX_BUFFERED */
+    post_big_events(N + 1, 1, 10);
+    long end = now_ms() + 5 * WAIT_MS;
+    bool ok = true;
+    char *flat = NULL, want[64];
+    snprintf(want, sizeof want, "id: %d\ndata: {\"i\":%d,", N + 1, N + 1);
+    for (;;) {
+        conn_read(&a, 50);
+        free(flat);
+        flat = dechunk(a.buf, a.len, &ok);
+        if (!ok || strstr(flat, want) || now_ms() > end)
+            break;
+    }
+    ck_assert_msg(ok, "bad chunked framing");
+    ck_assert_ptr_nonnull(strstr(flat, want));
+    /* every event whole, in order */
+    const char *p = flat;
+    for (int i = 1; i <= N; i++) {
+        char head[64];
+        snprintf(head, sizeof head, "id: %d\ndata: {\"i\":%d,\"s\":\"", i, i);
+        const char *h = strstr(p, head);
+        ck_assert_msg(h != NULL, "event %d missing or out of order", i);
+        h += strlen(head);
+        ck_assert_int_eq((int)strspn(h, (char[]){ (char)('a' + i % 26), 0 }), SIZE);
+        ck_assert(strncmp(h + SIZE, "\"}\n\n", 4) == 0);
+        p = h + SIZE;
+    }
+    free(flat);
+    ck_assert(!a.eof);
+    conn_close(&a);
+}
+END_TEST
+
+START_TEST(sse_too_slow_closed)
+{
+    /* A client that reads nothing while more than the bound on unsent bytes
+     * piles up loses its stream (it would reconnect with Last-Event-ID).  The
+     * bound is lowered to 32 KiB: the kernel's socket buffers alone take some
+     * 3 MB (tcp_wmem), and the fake core keeps 64 events. */
+    sse_set_max_buffered(32 * 1024);
+    struct conn a = sse_open_small("bob", "Last-Event-ID: 0\r\n");
+    ck_assert_ptr_nonnull(conn_wait(&a, ": connected\n\n"));
+    usleep(50 * 1000);
+    post_big_events(1, 64, 60000);      /* ~3.8 MB */
+    long end = now_ms() + 5 * WAIT_MS;
+    while (!a.eof && now_ms() < end)
+        conn_read(&a, 100);
+    ck_assert_msg(a.eof, "the stream of a client that reads nothing stays open");
+    bool ok;
+    char *flat = dechunk(a.buf, a.len, &ok);
+    ck_assert_msg(ok, "bad chunked framing");
+    ck_assert_ptr_null(strstr(flat, "id: 64\n"));
+    free(flat);
+    ck_assert_ptr_null(strstr(a.buf, "\r\n0\r\n\r\n"));     /* no clean end */
+    conn_close(&a);
+    /* the server is fine: a new stream gets the replay */
+    sse_set_max_buffered(0);
+    struct conn b = sse_open("bob", "Last-Event-ID: 63\r\n");
+    ck_assert_ptr_nonnull(conn_wait(&b, "id: 64\ndata: {\"i\":64,"));
+    conn_close(&b);
+}
+END_TEST
+
+START_TEST(sse_closed_streams_freed)
+{
+    /* With pings far apart, a client that closes its stream is still noticed
+     * at once: its stream is freed, so the cap of streams per participant
+     * (LIMITS_STREAMS_PER_PARTICIPANT) does not fill up. */
+    for (int i = 0; i < 40; i++) {
+        struct conn a = sse_open_small("bob", "Last-Event-ID: 0\r\n");
+        ck_assert_ptr_nonnull(conn_wait(&a, "\r\n\r\n"));
+        ck_assert_msg(strstr(a.buf, " 200 ") != NULL, "stream %d: %.40s", i, a.buf);
+        ck_assert_ptr_nonnull(conn_wait(&a, ": connected\n\n"));
+        usleep(5 * 1000);       /* let it reach direct mode */
+        conn_close(&a);
+    }
+    /* and open ones still get their events, HTTP/1.0 and HTTP/1.1 */
+    struct conn a = sse_open("bob", "Last-Event-ID: 0\r\n");
+    struct conn b = sse_open_small("bob", "Last-Event-ID: 0\r\n");
+    ck_assert_ptr_nonnull(conn_wait(&a, ": connected\n\n"));
+    ck_assert_ptr_nonnull(conn_wait(&b, ": connected\n\n"));
+    usleep(20 * 1000);
+    post_big_events(1, 1, 10);
+    ck_assert_ptr_nonnull(conn_wait(&a, "id: 1\ndata: {\"i\":1,\"s\":\"bbbbbbbbbb\"}\n\n"));
+    ck_assert_ptr_nonnull(conn_wait(&b, "id: 1\ndata: {\"i\":1,\"s\":\"bbbbbbbbbb\"}\n\n"));
+    ck_assert_ptr_null(strstr(a.buf, "\r\n\r\n2e\r\n"));        /* 1.0: not chunked */
+    conn_close(&a);
+    conn_close(&b);
+}
+END_TEST
+
+/* The fixture of sse_closed_streams_freed: pings every minute only. */
+static void setup_slow_pings(void)
+{
+    sse_set_ping_interval_ms(60000);
+    fake_core_start();
+    struct net_config cfg = { .game = &game, .host = "127.0.0.1", .port = 0,
+                              .admin_password = PW };
+    port = net_start(&cfg);
+    ck_assert_int_gt(port, 0);
+}
+
 START_TEST(page_rendering)
 {
     /* The default live page: placeholders, escaping, CSP, live.js. */
@@ -779,7 +959,7 @@ static Suite *suite(void)
     Suite *s = suite_create("http");
     TCase *tc = tcase_create("server");
     tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 10);
+    tcase_set_timeout(tc, 20);
     tcase_add_test(tc, healthz_and_routing);
     tcase_add_test(tc, static_files);
     tcase_add_test(tc, live_post);
@@ -787,10 +967,17 @@ static Suite *suite(void)
     tcase_add_test(tc, keep_alive);
     tcase_add_test(tc, sse_stream);
     tcase_add_test(tc, sse_chunked_keeps_streaming);
+    tcase_add_test(tc, sse_slow_reader);
+    tcase_add_test(tc, sse_too_slow_closed);
     tcase_add_test(tc, page_rendering);
     tcase_add_test(tc, next_page);
     tcase_add_test(tc, core_refuses);
     suite_add_tcase(s, tc);
+    TCase *tp = tcase_create("slow pings");
+    tcase_add_checked_fixture(tp, setup_slow_pings, teardown);
+    tcase_set_timeout(tp, 20);
+    tcase_add_test(tp, sse_closed_streams_freed);
+    suite_add_tcase(s, tp);
     TCase *tb = tcase_create("start");
     tcase_add_test(tb, busy_port);
     suite_add_tcase(s, tb);
