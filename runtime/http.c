@@ -106,7 +106,20 @@ static struct {
     MHD_socket quiesced_fd;             /* listen socket after quiesce */
     char **etags;                       /* one per lv_assets[] entry */
     size_t n_assets;
+    /* 200 {"ok":true}, the answer of every accepted message: built once and
+     * queued on every such connection (libmicrohttpd counts its users) */
+    struct MHD_Response *ok_resp;
 } net = { .quiesced_fd = MHD_INVALID_SOCKET };
+
+/* The body of ok_resp (what loop.c answers an accepted message). */
+static const char OK_BODY[] = "{\"ok\":true}";
+
+static void ok_resp_free(void)
+{
+    if (net.ok_resp)
+        MHD_destroy_response(net.ok_resp);
+    net.ok_resp = NULL;
+}
 
 /* ---- requests ---------------------------------------------------------------- */
 
@@ -962,6 +975,12 @@ static enum MHD_Result send_job_reply(struct req *r, const char *ctype_override,
         if (!j->reply)
             return MHD_NO;
     }
+    if (status == MHD_HTTP_OK && !extra && net.ok_resp && strcmp(j->reply, OK_BODY) == 0 &&
+        (!j->content_type || strcmp(j->content_type, "application/json") == 0)) {
+        free(j->reply);
+        j->reply = NULL;
+        return MHD_queue_response(r->conn, MHD_HTTP_OK, net.ok_resp);
+    }
     char *body = j->reply;
     j->reply = NULL;
     const char *ctype = status >= 400 ? "application/json"   /* errors are JSON */
@@ -1474,6 +1493,14 @@ int net_start(const struct net_config *cfg)
         snprintf(net.admin_token + 2 * i, 3, "%02x", rnd[i]);
     free(net.admin_password);
     net.admin_password = cfg->admin_password ? strdup(cfg->admin_password) : NULL;
+    if (!net.ok_resp) {
+        net.ok_resp = MHD_create_response_from_buffer(strlen(OK_BODY), (void *)OK_BODY,
+                                                      MHD_RESPMEM_PERSISTENT);
+        if (net.ok_resp) {
+            MHD_add_response_header(net.ok_resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+            add_common_headers(net.ok_resp, K_DATA);
+        }
+    }
     if (etags_init() != 0) {
         fprintf(stderr, "%s: out of memory\n", game);
         goto fail;
@@ -1522,6 +1549,7 @@ int net_start(const struct net_config *cfg)
     int port = info && info->port ? info->port : cfg->port;
     return port;
 fail:
+    ok_resp_free();
     etags_free();
     free(net.admin_password);
     net.admin_password = NULL;
@@ -1542,6 +1570,7 @@ void net_stop(void)
     sse_close_all();
     MHD_stop_daemon(net.daemon);
     net.daemon = NULL;
+    ok_resp_free();
     deadline_stop();
     sse_fini();
     if (net.quiesced_fd != MHD_INVALID_SOCKET) {

@@ -260,9 +260,31 @@ static char *format_event(int64_t seq, const char *event, const char *data, size
                           char *buf, size_t bufsize)
 {
     size_t dlen = strlen(data), lines = 1;
-    for (size_t i = 0; i < dlen; i++)
-        if (data[i] == '\n')
-            lines++;
+    if (!event && seq >= 0 && dlen + 40 <= bufsize && !memchr(data, '\n', dlen) &&
+        (dlen == 0 || data[dlen - 1] != '\r')) {
+        /* the usual event (one line of JSON): "id: SEQ\ndata: DATA\n\n"
+         * without snprintf, since a broadcast formats one per recipient */
+        char digits[24], *d = digits + sizeof digits;
+        uint64_t v = (uint64_t)seq;
+        do
+            *--d = (char)('0' + v % 10);
+        while ((v /= 10) != 0);
+        size_t nd = (size_t)(digits + sizeof digits - d), len = 0;
+        memcpy(buf, "id: ", 4);
+        len = 4;
+        memcpy(buf + len, d, nd);
+        len += nd;
+        memcpy(buf + len, "\ndata: ", 7);
+        len += 7;
+        memcpy(buf + len, data, dlen);
+        len += dlen;
+        memcpy(buf + len, "\n\n", 3);        /* and the NUL */
+        *n = len + 2;
+        return buf;
+    }
+    for (const char *nl = memchr(data, '\n', dlen); nl;
+         nl = memchr(nl + 1, '\n', dlen - (size_t)(nl + 1 - data)))
+        lines++;
     size_t cap = 64 + (event ? strlen(event) : 0) + dlen + lines * 7;
     char *out = cap <= bufsize ? buf : malloc(cap);
     if (!out)
