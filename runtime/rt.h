@@ -12,12 +12,12 @@
  *   net -> core: rt_submit(job).  Every request that reads or changes game
  *        state becomes a job.  The HTTP thread suspends its connection,
  *        submits, and the core calls job->done() once the job's transaction
- *        is durable (or failed), from the game thread or the core's sync
+ *        is durable (or failed), from the game thread or the core's deliver
  *        thread (loop.c); done() must only record the outcome and
  *        MHD_resume_connection().
  *   core -> net: net_deliver(), called after the commit is durable, once per
  *        event per participant, in sequence order, by one core thread at a
- *        time (the sync thread while the server runs).
+ *        time (the deliver thread while the server runs).
  *
  * SSE ordering without loss or duplicates: net registers a new stream as
  * "pending" (pending streams ignore net_deliver), then submits

@@ -19,7 +19,7 @@
  *
  * Writing: net_deliver appends the event to each of the participant's
  * streams.  While deliveries are held (net_hold .. net_release, one run of
- * the sync thread) a direct stream is only marked dirty; net_release writes
+ * the deliver thread) a direct stream is only marked dirty; net_release writes
  * each dirty stream once, all its pending events as one chunk (one
  * sendmsg).  Without a hold, and for pings, the write happens at once.  A
  * write the socket does not take whole (a slow reader) keeps the rest of the
