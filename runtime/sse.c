@@ -26,7 +26,9 @@
  * chunk in `out`; the writer thread (its own epoll, EPOLLOUT) finishes it,
  * and events that arrive meanwhile go out as the next chunk.  More than
  * SSE_MAX_BUFFERED unsent bytes close the stream with an error (the client
- * reconnects with Last-Event-ID and loses nothing).
+ * reconnects with Last-Event-ID and loses nothing); a new stream's replay
+ * (up to SSE_MAX_REPLAY) does not count, so that a long history still
+ * reaches a client that reconnects with an old id.
  *
  * Closed peers: each direct stream's socket is in the writer thread's epoll
  * set with EPOLLRDHUP/EPOLLIN (a client never sends anything on an event
@@ -94,6 +96,11 @@
 /* Bytes a stream may hold unsent (buffered events plus the rest of a chunk
  * being written) before it is closed as too slow. */
 #define SSE_MAX_BUFFERED (2u * 1024u * 1024u)
+/* Bytes of replay a new stream may hold on top of that: a reconnection
+ * with an old Last-Event-ID (or 0) must get the whole history, which may be
+ * longer than the bound on live events, or the client would reconnect with
+ * the same id forever.  The replay is sent before any live event. */
+#define SSE_MAX_REPLAY (64u * 1024u * 1024u)
 /* Largest chunk handed to libmicrohttpd per reader call (preamble and
  * replay only).  libmicrohttpd allocates this much with every stream's
  * response: 32 KiB cost 38 MiB per 10,000 streams more than 4 KiB
@@ -134,6 +141,7 @@ struct sse_stream {
     bool broken;                /* a chunk was cut: close with an error */
     bool dirty;                 /* on the held list (net_hold) */
     bool want_out;              /* fd is watched for EPOLLOUT */
+    size_t replay_allow;        /* the replay's bytes, until it went out */
     enum framing framing;
     int fd;                     /* the connection's socket while direct */
     struct MHD_Connection *conn;/* set by sse_response */
@@ -222,7 +230,7 @@ static void buf_append(struct sse_stream *s, const char *p, size_t n)
         return;
     if (s->off > 0 && s->off == s->len)
         s->off = s->len = 0;
-    if (unsent(s) + n > __atomic_load_n(&max_buffered, __ATOMIC_RELAXED))
+    if (unsent(s) + n > __atomic_load_n(&max_buffered, __ATOMIC_RELAXED) + s->replay_allow)
         goto overflow;
     if (s->len + n > s->cap) {
         if (s->off > 0) {       /* compact first */
@@ -698,10 +706,13 @@ void sse_replay(void *stream, int64_t seq, const char *event, const char *data)
     char local[SSE_EVENT_LOCAL];
     char *ev = format_event(seq, event, data, &n, local, sizeof local);
     pthread_mutex_lock(&s->lock);
-    if (ev)
+    if (ev) {
+        if (s->replay_allow + n <= SSE_MAX_REPLAY)
+            s->replay_allow += n;
         buf_append(s, ev, n);
-    else
+    } else {
         s->overflow = true;     /* an event lost: the client must reconnect */
+    }
     pthread_mutex_unlock(&s->lock);
     if (ev != local)
         free(ev);
@@ -812,6 +823,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
     } else if (s->closing) {
         r = MHD_CONTENT_READER_END_OF_STREAM;
     } else {
+        s->replay_allow = 0;    /* the replay is out: live events only now */
         MHD_suspend_connection(s->conn);
         if (!enter_direct(s))
             s->parked = true;

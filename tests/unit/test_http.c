@@ -787,6 +787,29 @@ START_TEST(sse_too_slow_closed)
 }
 END_TEST
 
+START_TEST(sse_long_replay)
+{
+    /* A replay longer than the bound on unsent live bytes still goes out
+     * whole (else the client would reconnect with the same Last-Event-ID
+     * forever); the bound holds for live events again afterwards. */
+    post_big_events(1, 64, 1000);       /* ~64 KB of history */
+    sse_set_max_buffered(16 * 1024);
+    struct conn a = sse_open("bob", "Last-Event-ID: 0\r\n");      /* HTTP/1.0: raw */
+    ck_assert_ptr_nonnull(conn_wait(&a, "id: 64\ndata: {\"i\":64,"));
+    ck_assert_ptr_nonnull(conn_wait(&a, "\"}\n\n"));
+    const char *p = a.buf;
+    for (int i = 1; i <= 64; i++) {     /* every event, in order */
+        char id[32];
+        snprintf(id, sizeof id, "id: %d\ndata: {\"i\":%d,", i, i);
+        p = strstr(p, id);
+        ck_assert_msg(p != NULL, "event %d missing from the replay", i);
+    }
+    ck_assert(!a.eof);
+    conn_close(&a);
+    sse_set_max_buffered(0);
+}
+END_TEST
+
 START_TEST(sse_closed_streams_freed)
 {
     /* With pings far apart, a client that closes its stream is still noticed
@@ -969,6 +992,7 @@ static Suite *suite(void)
     tcase_add_test(tc, sse_chunked_keeps_streaming);
     tcase_add_test(tc, sse_slow_reader);
     tcase_add_test(tc, sse_too_slow_closed);
+    tcase_add_test(tc, sse_long_replay);
     tcase_add_test(tc, page_rendering);
     tcase_add_test(tc, next_page);
     tcase_add_test(tc, core_refuses);
