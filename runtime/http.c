@@ -160,6 +160,11 @@ struct req {
     char *body;                         /* malloc'd, NUL-terminated */
     size_t body_len, body_cap;
     bool submitted;
+    json_t *body_keep;                  /* our own reference to job.body once
+                                           submitted: the core releases the job's,
+                                           and the last one -- the free -- happens
+                                           here, on the thread that allocated it
+                                           (malloc frees across threads cost) */
     bool drain_counted;                 /* counted in drain_pending (issue 5) */
     struct rt_job job;
     struct sse_stream *stream;          /* R_EVENTS until it becomes a response */
@@ -217,6 +222,7 @@ static void req_free(struct req *r)
     free(r->body);
     if (!r->submitted)
         json_decref(r->job.body);       /* never handed to the core */
+    json_decref(r->body_keep);
     free(r->job.reply);
     sse_stream_discard(r->stream);
     free(r);
@@ -945,6 +951,7 @@ static enum MHD_Result start_request(struct req *r)
     r->job.udata = r;
     r->phase = PH_WAITING;
     r->submitted = true;
+    r->body_keep = json_incref(r->job.body);
     drain_enter(r);
     MHD_suspend_connection(c);
     if (rt_submit(&r->job) != 0) {
