@@ -16,6 +16,9 @@
  *   5. the deliver thread then, batch by batch and job by job in order:
  *      activates streams, delivers the job's events (net_deliver), answers
  *      (done()).  The game thread frees the batch afterwards.
+ *   When no job is queued behind the batch and both threads are idle, the
+ *   game thread does 4 and 5 itself (light load: two wake-ups less per
+ *   message, in commit order all the same).
  * So the game thread runs batch k+1's handlers while batch k's fsync is in
  * progress, the next fsync runs while batch k is delivered, and nothing is
  * answered or delivered before it is on disk.  While the sync thread is busy,
@@ -865,8 +868,15 @@ static void hand_over(struct item *items, size_t n)
     b->next = NULL;
     b->n = n;
     memcpy(b->items, items, n * sizeof *items);
+    /* Nothing queued behind this batch: the next handlers would not run
+     * during its fdatasync anyway, so the two hand-offs (sync, then deliver
+     * thread) would only add wake-ups to its latency.  Done here instead,
+     * when both threads are idle, which keeps the commit order. */
+    pthread_mutex_lock(&q.lock);
+    bool queue_empty = q.n == 0;
+    pthread_mutex_unlock(&q.lock);
     pthread_mutex_lock(&sy.lock);
-    if (!sy.running) {
+    if (!sy.running || (queue_empty && sy.pending == 0 && !sy.stop)) {
         pthread_mutex_unlock(&sy.lock);
         sync_or_die();
         net_hold();
