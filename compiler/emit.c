@@ -2600,8 +2600,20 @@ int emit_c(struct ast_file *f, FILE *fp, const struct emit_options *o)
     fputs(rest, m->out);
     free(rest);
     if (m->o.line_directives) {
-        /* The C file's name as `livec --emit-c` writes it by default. */
-        char *c_name = fmt_str("%s.c", G);
+        /* The C file's name (by default as `livec --emit-c` writes it),
+         * with " and \\ escaped as in a C string literal. */
+        const char *name = m->o.c_name;
+        char *dflt = name ? NULL : fmt_str("%s.c", G);
+        if (!name)
+            name = dflt;
+        char *c_name = fmt_str("%*s", (int)(2 * strlen(name)), ""), *q = c_name;
+        for (const char *p = name; *p; p++) {
+            if (*p == '"' || *p == '\\')
+                *q++ = '\\';
+            *q++ = *p;
+        }
+        *q = '\0';
+        free(dflt);
         fclose(fp);
         fp = dest;
         c_lines(fp, all, c_name);

@@ -16,6 +16,9 @@
 
 struct emit_options {
     bool line_directives;   /* emit `#line N "FILE"` above each statement */
+    const char *c_name;     /* with line_directives: the name of the C file
+                               being written, for the `#line` that returns
+                               to it (NULL: "GAME.c", what --emit-c writes) */
     bool tests;             /* `livec test`: add the test blocks and a main()
                                that runs them (runtime/testing.h) */
 };

@@ -456,6 +456,8 @@ int main(int argc, char **argv)
                 goto done;
             }
         }
+        if (fp != stdout)
+            eo.c_name = out_path ? out_path : path;
         if (emit_c(&file, fp, &eo) != 0 || (fp != stdout ? fclose(fp) : fflush(fp)) != 0) {
             fprintf(stderr, "livec: cannot write '%s': %s\n",
                     out_path ? out_path : path, strerror(errno));
@@ -481,6 +483,7 @@ int main(int argc, char **argv)
             goto done;
         }
         fp = fdopen(fd, "w");
+        eo.c_name = tmpl;
         if (!fp || emit_c(&file, fp, &eo) != 0 || fclose(fp) != 0) {
             fprintf(stderr, "livec: cannot write '%s': %s\n", tmpl, strerror(errno));
             unlink(tmpl);

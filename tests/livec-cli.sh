@@ -57,6 +57,12 @@ expect 0 "--emit-c -o" "$livec" --emit-c -o other.c counter.live
 cmp -s counter.c other.c && ok "-o writes the same C" || bad "-o C differs"
 expect 0 "--emit-c -o - writes stdout" "$livec" --emit-c -o - counter.live
 cmp -s counter.c out && ok "stdout C is the same" || bad "stdout C differs"
+# --line-directives: the `#line` that returns to the C file names the file
+# being written (gdb looks for it there)
+expect 0 "--emit-c --line-directives -o" "$livec" --emit-c --line-directives -o lines.c counter.live
+grep -q '^#line [0-9]* "counter.live"$' lines.c && grep -q '^#line [0-9]* "lines.c"$' lines.c \
+    && ! grep -q '"counter.c"' lines.c \
+    && ok "#line names counter.live and lines.c" || bad "#line does not name lines.c"
 
 # Random garbage never crashes livec: status 1 (or 0), never a signal.
 i=0
