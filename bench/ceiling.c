@@ -9,7 +9,14 @@
  * no database, no SSE.  The game server's figures are reported as ratios to
  * this one's, measured by the same load generator in the same run.
  *
- *   ceiling [--port N]      prints "listening on http://127.0.0.1:PORT/"
+ * With --defer, each answer is given the way a server that answers only
+ * after some other thread's work (a commit) must give it with
+ * libmicrohttpd: the connection is suspended, handed to one answering
+ * thread, which resumes it, and the answer is queued when libmicrohttpd
+ * calls the handler again.  No work is done in between: the difference to
+ * the plain ceiling is the cost of the hand-off alone.
+ *
+ *   ceiling [--port N] [--defer]   prints "listening on http://127.0.0.1:PORT/"
  *
  * It stops on SIGINT/SIGTERM, or by itself after MAX_LIFETIME_S.
  */
@@ -17,6 +24,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -28,7 +36,7 @@
 #include <microhttpd.h>
 
 /* Same as runtime/http.c, so that only the work per message differs. */
-#define THREAD_POOL_SIZE 2
+#define THREAD_POOL_SIZE 8
 #define CONNECTION_LIMIT 20000
 #define LISTEN_BACKLOG 4096
 /* Largest body read (PROTOCOL.md: larger bodies are refused). */
@@ -43,8 +51,46 @@ static volatile sig_atomic_t stop;
 
 struct body {
     size_t len;
+    int answer;                 /* --defer: 0 collecting, else the status to send */
     char buf[BODY_LIMIT + 1];
 };
+
+/* --defer: connections waiting for the answering thread (a ring). */
+#define DEFER_MAX CONNECTION_LIMIT
+static bool defer;
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    struct MHD_Connection *ring[DEFER_MAX];
+    size_t head, n;
+    bool stop;
+} dq = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER };
+
+/* The answering thread: resumes every connection handed over, in batches. */
+static void *answer_main(void *arg)
+{
+    (void)arg;
+    static struct MHD_Connection *batch[DEFER_MAX];
+    pthread_mutex_lock(&dq.lock);
+    for (;;) {
+        while (dq.n == 0 && !dq.stop)
+            pthread_cond_wait(&dq.wake, &dq.lock);
+        if (dq.n == 0)
+            break;
+        size_t n = 0;
+        while (dq.n > 0) {
+            batch[n++] = dq.ring[dq.head];
+            dq.head = (dq.head + 1) % DEFER_MAX;
+            dq.n--;
+        }
+        pthread_mutex_unlock(&dq.lock);
+        for (size_t i = 0; i < n; i++)
+            MHD_resume_connection(batch[i]);
+        pthread_mutex_lock(&dq.lock);
+    }
+    pthread_mutex_unlock(&dq.lock);
+    return NULL;
+}
 
 /* SIGINT/SIGTERM: ask main to stop. */
 static void on_signal(int sig)
@@ -66,9 +112,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!b)
             return MHD_NO;
         b->len = 0;
+        b->answer = 0;
         *con_cls = b;
         return MHD_YES;
     }
+    if (b->answer)              /* --defer: resumed */
+        return MHD_queue_response(c, (unsigned)b->answer,
+                                  b->answer == MHD_HTTP_OK ? ok_resp : bad_resp);
     if (*upload_size) {
         size_t n = *upload_size;
         if (b->len + n > BODY_LIMIT)
@@ -82,6 +132,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     json_t *v = json_loadb(b->buf, b->len, 0, &err);
     bool ok = json_is_object(v);
     json_decref(v);
+    if (defer) {
+        b->answer = ok ? MHD_HTTP_OK : MHD_HTTP_BAD_REQUEST;
+        MHD_suspend_connection(c);
+        pthread_mutex_lock(&dq.lock);
+        bool room = dq.n < DEFER_MAX;
+        if (room) {
+            dq.ring[(dq.head + dq.n) % DEFER_MAX] = c;
+            dq.n++;
+            pthread_cond_signal(&dq.wake);
+        }
+        pthread_mutex_unlock(&dq.lock);
+        if (!room)
+            MHD_resume_connection(c);
+        return MHD_YES;
+    }
     return MHD_queue_response(c, ok ? MHD_HTTP_OK : MHD_HTTP_BAD_REQUEST,
                               ok ? ok_resp : bad_resp);
 }
@@ -102,10 +167,17 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--port") == 0 && i + 1 < argc) {
             port = (unsigned)atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--defer") == 0) {
+            defer = true;
         } else {
-            fprintf(stderr, "usage: ceiling [--port N]\n");
+            fprintf(stderr, "usage: ceiling [--port N] [--defer]\n");
             return 2;
         }
+    }
+    pthread_t answerer;
+    if (defer && pthread_create(&answerer, NULL, answer_main, NULL) != 0) {
+        fprintf(stderr, "ceiling: cannot start the answering thread\n");
+        return 2;
     }
     ok_resp = MHD_create_response_from_buffer(sizeof OK_BODY - 1, (void *)OK_BODY,
                                               MHD_RESPMEM_PERSISTENT);
@@ -135,6 +207,13 @@ int main(int argc, char **argv)
     signal(SIGTERM, on_signal);
     for (int s = 0; s < MAX_LIFETIME_S * 10 && !stop; s++)
         usleep(100000);
+    if (defer) {
+        pthread_mutex_lock(&dq.lock);
+        dq.stop = true;
+        pthread_cond_signal(&dq.wake);
+        pthread_mutex_unlock(&dq.lock);
+        pthread_join(answerer, NULL);
+    }
     MHD_stop_daemon(d);
     MHD_destroy_response(ok_resp);
     MHD_destroy_response(bad_resp);
