@@ -216,6 +216,7 @@ struct rt_test_hooks {
     int64_t now_ms;
     uint64_t seed;
     char timer_error[RT_REASON_MAX + 64];
+    char load_error[RT_REASON_MAX + 64];        /* `on load` of a fresh stream */
 };
 extern struct rt_test_hooks rt_test_hooks;
 

@@ -286,10 +286,19 @@ static void job_subscribe(lv_ctx *ctx, struct rt_job *job)
         return;
     ctx->group = p->group;
     ctx->me = p;
-    if (run_hook(ctx, game->on_load) < 0)
-        rt_ctx_rollback(ctx);   /* a rejected on load sends nothing */
-    else
+    if (run_hook(ctx, game->on_load) < 0) {
+        /* a rejected on load sends nothing; the stream opens all the same,
+         * and the author learns why from the log (or the test step) */
+        if (rt_test_hooks.active)
+            snprintf(rt_test_hooks.load_error, sizeof rt_test_hooks.load_error,
+                     "on load: %s", ctx->reason);
+        else
+            fprintf(stderr, "%s: on load of participant %s: %s\n", game->name, p->code,
+                    ctx->reason);
+        rt_ctx_rollback(ctx);
+    } else {
         rt_ctx_settle(ctx);
+    }
 }
 
 static void job_page(lv_ctx *ctx, struct rt_job *job)

@@ -438,6 +438,7 @@ static int step_page_job(struct run *r, const struct lv_test_step *s, enum rt_jo
                          int want)
 {
     char *reply = NULL;
+    rt_test_hooks.load_error[0] = '\0';
     int status = job(kind, r->in[s->player - 1].code, NULL, &reply);
     collect(r);
     if (status != want) {
@@ -447,6 +448,11 @@ static int step_page_job(struct run *r, const struct lv_test_step *s, enum rt_jo
         return -1;
     }
     free(reply);
+    if (rt_test_hooks.load_error[0]) {  /* `loads`: on load was rejected */
+        where(r, s);
+        say(r, "error:", "%s\n", rt_test_hooks.load_error);
+        return -1;
+    }
     return 0;
 }
 

@@ -4,7 +4,7 @@
 #   - every game in games/ carries tests, and they all pass;
 #   - tests/livectest/wrong.live, whose tests expect the wrong things, fails
 #     them: exit status 1 and exactly the report in wrong.expected (the FAIL
-#     lines, the .live line, expected and actual, `1 passed, 13 failed`);
+#     lines, the .live line, expected and actual, `1 passed, 14 failed`);
 #   - test names select tests; an unknown name is a usage error (2);
 #   - an error in a test block is an ordinary diagnostic (exit 1).
 set -u
