@@ -1041,22 +1041,29 @@ static char *xstrdup(const char *s)
     return p;
 }
 
-static char *fmt_str(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *fmt_str(const char *fmt, ...)
+/* printf into a malloc'd string (the caller frees it); exits when out of
+ * memory. */
+static char *vfmt_str(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+static char *vfmt_str(const char *fmt, va_list ap)
 {
-    va_list ap;
-    int n;
-    char *p;
-    va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    p = n < 0 ? NULL : malloc((size_t)n + 1);
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    char *p = n < 0 ? NULL : malloc((size_t)n + 1);
     if (!p) {
         fputs("livec: out of memory\n", stderr);
         exit(2);
     }
-    va_start(ap, fmt);
     vsnprintf(p, (size_t)n + 1, fmt, ap);
+    return p;
+}
+
+static char *fmt_str(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *p = vfmt_str(fmt, ap);
     va_end(ap);
     return p;
 }
@@ -1839,21 +1846,10 @@ static bool uses(const char *rest, const char *fmt, ...) __attribute__((format(p
 static bool uses(const char *rest, const char *fmt, ...)
 {
     va_list ap;
-    char *id;
-    int n;
-    bool r;
     va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
+    char *id = vfmt_str(fmt, ap);
     va_end(ap);
-    id = n < 0 ? NULL : malloc((size_t)n + 1);
-    if (!id) {
-        fputs("livec: out of memory\n", stderr);
-        exit(2);
-    }
-    va_start(ap, fmt);
-    vsnprintf(id, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    r = mentions(rest, id);
+    bool r = mentions(rest, id);
     free(id);
     return r;
 }
@@ -2314,7 +2310,9 @@ static void c_lines(FILE *fp, const char *text, const char *c_name)
         if (n == mlen + 1 && memcmp(p, C_LINE_MARK, mlen) == 0) {
             if (live) {
                 /* This directive is line written + 1; the next one is + 2. */
-                fprintf(fp, "#line %ld \"%s\"\n", written + 2, c_name);
+                fprintf(fp, "#line %ld \"", written + 2);
+                cstr_body(fp, c_name, strlen(c_name));
+                fputs("\"\n", fp);
                 written++;
                 live = false;
             }
@@ -2600,24 +2598,12 @@ int emit_c(struct ast_file *f, FILE *fp, const struct emit_options *o)
     fputs(rest, m->out);
     free(rest);
     if (m->o.line_directives) {
-        /* The C file's name (by default as `livec --emit-c` writes it),
-         * with " and \\ escaped as in a C string literal. */
-        const char *name = m->o.c_name;
-        char *dflt = name ? NULL : fmt_str("%s.c", G);
-        if (!name)
-            name = dflt;
-        char *c_name = fmt_str("%*s", (int)(2 * strlen(name)), ""), *q = c_name;
-        for (const char *p = name; *p; p++) {
-            if (*p == '"' || *p == '\\')
-                *q++ = '\\';
-            *q++ = *p;
-        }
-        *q = '\0';
-        free(dflt);
+        /* The C file's name, by default as `livec --emit-c` writes it. */
+        char *dflt = m->o.c_name ? NULL : fmt_str("%s.c", G);
         fclose(fp);
         fp = dest;
-        c_lines(fp, all, c_name);
-        free(c_name);
+        c_lines(fp, all, m->o.c_name ? m->o.c_name : dflt);
+        free(dflt);
         free(all);
     }
     free(m->lines);
