@@ -791,8 +791,8 @@ static struct rt_text *text_new(const char *s, int refs)
 }
 
 /* Gives the event the recipient's next sequence number.  The participant is
- * not marked dirty: its next_seq is not written per event but counted again
- * from the `sent` rows at start-up (store.c), so a broadcast writes no
+ * not marked dirty: its next_seq is never stored but counted again from
+ * the `sent` rows at start-up (store.c), so a broadcast writes no
  * participant rows. */
 static void number_event(lv_ctx *ctx, struct rt_participant *p, const char *event, struct rt_text *text)
 {

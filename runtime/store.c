@@ -31,7 +31,9 @@
  * (rt_group.last_sent_id), and a replay walks the chain back from it to the
  * first wanted event, then reads the texts forward.  At start-up one pass
  * over `sent` counts each participant's events (next_seq) and finds each
- * group's newest row; participants.next_seq is not written per event.
+ * group's newest row.  The column participants.next_seq is neither read nor
+ * written any more (format 2 kept a lower bound there); it stays in the
+ * table because the schema fingerprint covers it.
  * Databases of storage formats 1 (a copy of the text per recipient) and 2
  * (one text per row plus an outbox(participant_id, seq, sent_id) row per
  * recipient) are converted when opened.
@@ -543,17 +545,17 @@ static int prepare_all(struct rt_store *st)
     PREP(upd_group, b.s);
 
     b.n = 0;
-    sb_add(&b, "INSERT INTO participants(id, code, session_id, group_id, id_in_group, page_index, next_seq");
+    sb_add(&b, "INSERT INTO participants(id, code, session_id, group_id, id_in_group, page_index");
     sb_colnames(&b, g->player_fields, g->n_player_fields);
-    sb_add(&b, ") VALUES (?, ?, ?, ?, ?, ?, ?");
+    sb_add(&b, ") VALUES (?, ?, ?, ?, ?, ?");
     sb_params(&b, g->n_player_fields);
     sb_add(&b, ")");
     PREP(ins_participant, b.s);
 
     b.n = 0;
-    sb_add(&b, "UPDATE participants SET page_index = ?1, next_seq = ?2");
-    sb_sets(&b, g->player_fields, g->n_player_fields, 3);
-    sb_add(&b, " WHERE id = ?%d", g->n_player_fields + 3);
+    sb_add(&b, "UPDATE participants SET page_index = ?1");
+    sb_sets(&b, g->player_fields, g->n_player_fields, 2);
+    sb_add(&b, " WHERE id = ?%d", g->n_player_fields + 2);
     PREP(upd_participant, b.s);
 
     st->tables = rt_xcalloc((size_t)g->n_tables, sizeof *st->tables);
@@ -747,9 +749,8 @@ static int write_participant(struct rt_store *st, const struct rt_participant *p
 {
     const struct lv_game *g = st->game;
     sqlite3_bind_int(st->upd_participant, 1, p->page_index);
-    sqlite3_bind_int64(st->upd_participant, 2, p->next_seq);
-    bind_fields(st->upd_participant, 3, g->player_fields, g->n_player_fields, p->state);
-    sqlite3_bind_int64(st->upd_participant, g->n_player_fields + 3, p->id);
+    bind_fields(st->upd_participant, 2, g->player_fields, g->n_player_fields, p->state);
+    sqlite3_bind_int64(st->upd_participant, g->n_player_fields + 2, p->id);
     return run(st, st->upd_participant, "cannot save a participant");
 }
 
@@ -853,8 +854,7 @@ static int write_session_new(struct rt_store *st, const struct rt_session *s)
             sqlite3_bind_int64(q, 4, grp->id);
             sqlite3_bind_int(q, 5, p->id_in_group);
             sqlite3_bind_int(q, 6, p->page_index);
-            sqlite3_bind_int64(q, 7, p->next_seq);
-            bind_fields(q, 8, g->player_fields, g->n_player_fields, p->state);
+            bind_fields(q, 7, g->player_fields, g->n_player_fields, p->state);
             if (run(st, q, "cannot save a new participant") < 0)
                 return -1;
         }
@@ -1193,7 +1193,7 @@ static int load_participants(struct rt_store *st, struct rt_core *rt, struct gro
 {
     const struct lv_game *g = st->game;
     struct sb b = { 0 };
-    sb_add(&b, "SELECT id, code, group_id, id_in_group, page_index, next_seq");
+    sb_add(&b, "SELECT id, code, group_id, id_in_group, page_index");
     sb_colnames(&b, g->player_fields, g->n_player_fields);
     sb_add(&b, " FROM participants ORDER BY id");
     sqlite3_stmt *s = prep(st, b.s);
@@ -1222,7 +1222,7 @@ static int load_participants(struct rt_store *st, struct rt_core *rt, struct gro
         grp->players[k - 1] = p;
         if (p->id >= rt->next_participant_id)
             rt->next_participant_id = p->id + 1;
-        if (column_fields(s, 6, g->player_fields, g->n_player_fields, p->state) < 0) {
+        if (column_fields(s, 5, g->player_fields, g->n_player_fields, p->state) < 0) {
             sqlite3_finalize(s);
             return load_error(st, "a malformed player field");
         }
