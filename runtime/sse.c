@@ -268,42 +268,31 @@ static char *format_event(int64_t seq, const char *event, const char *data, size
                           char *buf, size_t bufsize)
 {
     size_t dlen = strlen(data), lines = 1;
-    if (!event && seq >= 0 && dlen + 40 <= bufsize && !memchr(data, '\n', dlen) &&
-        (dlen == 0 || data[dlen - 1] != '\r')) {
-        /* the usual event (one line of JSON): "id: SEQ\ndata: DATA\n\n"
-         * without snprintf, since a broadcast formats one per recipient */
-        char digits[24], *d = digits + sizeof digits;
-        uint64_t v = (uint64_t)seq;
-        do
-            *--d = (char)('0' + v % 10);
-        while ((v /= 10) != 0);
-        size_t nd = (size_t)(digits + sizeof digits - d), len = 0;
-        memcpy(buf, "id: ", 4);
-        len = 4;
-        memcpy(buf + len, d, nd);
-        len += nd;
-        memcpy(buf + len, "\ndata: ", 7);
-        len += 7;
-        memcpy(buf + len, data, dlen);
-        len += dlen;
-        memcpy(buf + len, "\n\n", 3);        /* and the NUL */
-        *n = len + 2;
-        return buf;
-    }
-    for (const char *nl = memchr(data, '\n', dlen); nl;
-         nl = memchr(nl + 1, '\n', dlen - (size_t)(nl + 1 - data)))
+    const char *end = data + dlen;
+    for (const char *nl = memchr(data, '\n', dlen); nl; nl = memchr(nl + 1, '\n', (size_t)(end - nl - 1)))
         lines++;
     size_t cap = 64 + (event ? strlen(event) : 0) + dlen + lines * 7;
     char *out = cap <= bufsize ? buf : malloc(cap);
     if (!out)
         return NULL;
-    size_t len = (size_t)snprintf(out, cap, "id: %" PRId64 "\n", seq);
+    /* "id: SEQ\n" without snprintf: a broadcast formats one per recipient */
+    char digits[24], *d = digits + sizeof digits;
+    uint64_t v = seq < 0 ? -(uint64_t)seq : (uint64_t)seq;
+    do
+        *--d = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    if (seq < 0)
+        *--d = '-';
+    size_t nd = (size_t)(digits + sizeof digits - d), len = 4;
+    memcpy(out, "id: ", 4);
+    memcpy(out + len, d, nd);
+    len += nd;
+    out[len++] = '\n';
     if (event)
         len += (size_t)snprintf(out + len, cap - len, "event: %s\n", event);
-    const char *p = data;
-    for (;;) {
-        const char *nl = strchr(p, '\n');
-        size_t l = nl ? (size_t)(nl - p) : strlen(p);
+    for (const char *p = data;;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
         if (l > 0 && p[l - 1] == '\r')
             l--;
         memcpy(out + len, "data: ", 6);
