@@ -116,8 +116,8 @@ static struct {
     struct MHD_Response *ok_resp;
 } net = { .quiesced_fd = MHD_INVALID_SOCKET };
 
-/* The body of ok_resp (what loop.c answers an accepted message). */
-static const char OK_BODY[] = "{\"ok\":true}";
+/* The body of ok_resp. */
+static const char OK_BODY[] = RT_REPLY_OK;
 
 static void ok_resp_free(void)
 {

@@ -264,7 +264,7 @@ static void job_live(lv_ctx *ctx, struct rt_job *job)
     ctx->log_accepted = true;
     free(job->reply);           /* the answer of every accepted message */
     job->status = 200;
-    job->reply = rt_xstrdup("{\"ok\":true}");
+    job->reply = rt_xstrdup(RT_REPLY_OK);
     job->content_type = CT_JSON;
 }
 

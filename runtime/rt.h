@@ -40,6 +40,9 @@
 
 /* Longest participant or session code, including the NUL. */
 #define RT_CODE_MAX 40
+/* The reply of every accepted live message (PROTOCOL.md); net answers it
+ * with one shared response. */
+#define RT_REPLY_OK "{\"ok\":true}"
 
 enum rt_job_kind {
     RT_JOB_LIVE,            /* POST /p/P/live: in code, body */
