@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <sys/prctl.h>
 
 #include "admission.h"
 #include "deadline.h"
@@ -138,6 +139,7 @@ static void sweep_locked(void)
 
 static void *sweeper(void *arg)
 {
+    prctl(PR_SET_NAME, "live-sweeper");   /* top -H, perf */
     (void)arg;
     pthread_mutex_lock(&trk.lock);
     while (!trk.stop) {

@@ -45,6 +45,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 
 #include "admin.h"
 #include "ctx.h"
@@ -910,6 +911,7 @@ static void hand_over(struct item *items, size_t n)
  * stop after delivering what it has. */
 static void *sync_thread(void *arg)
 {
+    prctl(PR_SET_NAME, "live-sync");   /* top -H, perf */
     (void)arg;
     pthread_mutex_lock(&sy.lock);
     for (;;) {
@@ -948,6 +950,7 @@ static void *sync_thread(void *arg)
  * rt.h), then hands them back to the game thread to be freed. */
 static void *deliver_thread(void *arg)
 {
+    prctl(PR_SET_NAME, "live-deliver");   /* top -H, perf */
     (void)arg;
     pthread_mutex_lock(&sy.lock);
     for (;;) {
@@ -1089,6 +1092,7 @@ static size_t take_timers(struct item *items, size_t *n, size_t max, int64_t now
 
 static void *game_thread(void *arg)
 {
+    prctl(PR_SET_NAME, "live-game");   /* top -H, perf */
     static struct item items[RT_BATCH_MAX];
     pthread_mutex_lock(&q.lock);
     for (;;) {

@@ -86,6 +86,7 @@
 #include <unistd.h>
 
 #include <microhttpd.h>
+#include <sys/prctl.h>
 
 #include "rt.h"
 #include "net.h"
@@ -505,6 +506,7 @@ static bool enter_direct(struct sse_stream *s)
  * sockets that can take more or whose peer went away. */
 static void *writer_main(void *arg)
 {
+    prctl(PR_SET_NAME, "live-writer");   /* top -H, perf */
     (void)arg;
     struct epoll_event evs[SSE_EPOLL_EVENTS];
     for (;;) {
@@ -890,6 +892,7 @@ static void ping_round(void)
  * peers that went away without a FIN; a parked stream is resumed). */
 static void *ping_main(void *arg)
 {
+    prctl(PR_SET_NAME, "live-ping");   /* top -H, perf */
     (void)arg;
     pthread_mutex_lock(&reg.lock);
     while (!reg.stop) {
