@@ -51,6 +51,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -1043,6 +1044,81 @@ static double proc_cpu(int pid)
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* The server's CPU by thread name (the runtime names its threads live-game,
+ * live-sync, live-deliver, ...; libmicrohttpd's are MHD-worker): seconds used
+ * so far, summed over the threads of each name. */
+#define SPLIT_MAX 16
+struct split {
+    int n;
+    char name[SPLIT_MAX][24];
+    double secs[SPLIT_MAX];
+};
+
+static void proc_split(int pid, struct split *sp)
+{
+    char path[96], buf[1024];
+    sp->n = 0;
+    snprintf(path, sizeof path, "/proc/%d/task", pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "/proc/%d/task/%.16s/stat", pid, e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        size_t len = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[len] = '\0';
+        char *open = strchr(buf, '('), *close = strrchr(buf, ')');
+        unsigned long ut = 0, st = 0;
+        if (!open || !close || close < open ||
+            sscanf(close + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+            continue;
+        *close = '\0';
+        const char *name = open + 1;
+        int i = 0;
+        while (i < sp->n && strcmp(sp->name[i], name) != 0)
+            i++;
+        if (i == sp->n) {
+            if (sp->n == SPLIT_MAX)
+                continue;
+            snprintf(sp->name[i], sizeof sp->name[i], "%s", name);
+            sp->secs[i] = 0;
+            sp->n++;
+        }
+        sp->secs[i] += (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+    }
+    closedir(d);
+}
+
+/* "name:us,name:us,..." -- CPU microseconds per accepted message by thread
+ * name between a and b (threads under 0.05 us left out), in out. */
+static void split_text(const struct split *a, const struct split *b, uint64_t accepted,
+                       char *out, size_t size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (int i = 0; i < b->n && accepted > 0; i++) {
+        double before = 0;
+        for (int j = 0; j < a->n; j++)
+            if (strcmp(a->name[j], b->name[i]) == 0)
+                before = a->secs[j];
+        double us = (b->secs[i] - before) * 1e6 / (double)accepted;
+        if (us < 0.05)
+            continue;
+        int k = snprintf(out + used, size - used, "%s%s:%.1f", used ? "," : "", b->name[i], us);
+        if (k < 0 || (size_t)k >= size - used)
+            break;
+        used += (size_t)k;
+    }
+    if (!out[0])
+        snprintf(out, size, "-");
+}
+
 /* A "VmRSS"/"VmHWM" figure of process pid in MiB, or -1. */
 static double proc_mem(int pid, const char *key)
 {
@@ -1302,6 +1378,7 @@ int main(int argc, char **argv)
     }
 
     double cpu0 = -1, cpu1 = -1, gen0 = 0, gen1 = 0, mb0 = 0, mt0 = 0, mb1 = 0, mt1 = 0;
+    struct split split0 = { 0 }, split1 = { 0 };
     uint64_t t0 = now_ns() + (uint64_t)(opt.warmup * NS_PER_S);
     uint64_t t1 = t0 + (uint64_t)(opt.duration * NS_PER_S);
     if (opt.sc != SC_STREAMS) {
@@ -1310,6 +1387,8 @@ int main(int argc, char **argv)
         atomic_store(&phase, PH_RUN);
         sleep_until(t0);
         cpu0 = opt.server_pid ? proc_cpu(opt.server_pid) : -1;
+        if (opt.server_pid)
+            proc_split(opt.server_pid, &split0);
         gen0 = self_cpu();
         machine_cpu(&mb0, &mt0);
         while (now_ns() < t1 && atomic_load(&total_accepted) < opt.max_messages &&
@@ -1318,6 +1397,8 @@ int main(int argc, char **argv)
         t1 = now_ns();
         atomic_store(&t_measure_end, t1);
         cpu1 = opt.server_pid ? proc_cpu(opt.server_pid) : -1;
+        if (opt.server_pid)
+            proc_split(opt.server_pid, &split1);
         gen1 = self_cpu();
         machine_cpu(&mb1, &mt1);
         atomic_store(&phase, PH_DRAIN);
@@ -1376,6 +1457,8 @@ int main(int argc, char **argv)
     if (others_pct < 0)
         others_pct = 0;
     double ev_s = (double)sum.events / secs;
+    char threads[512];
+    split_text(&split0, &split1, sum.accepted, threads, sizeof threads);
     fprintf(stderr,
             "loadgen: %.2f s: %" PRIu64 " accepted (%.0f/s), %" PRIu64 " rejected, %" PRIu64
             " errors, %" PRIu64 " missed; POST->answer p50 %.0f us p99 %.0f us p99.9 %.0f us\n",
@@ -1393,13 +1476,15 @@ int main(int argc, char **argv)
                 "(peak %.1f); load generator CPU %.0f%%; other processes %.0f%%\n", cpu_pct,
                 sum.accepted ? (cpu1 - cpu0) * 1e6 / (double)sum.accepted : 0, rss, hwm,
                 (gen1 - gen0) / secs * 100.0, others_pct);
+    if (opt.server_pid)
+        fprintf(stderr, "loadgen: server CPU by thread, us per accepted message: %s\n", threads);
     printf("RESULT label=%s scenario=%s participants=%d group=%d senders=%d rate=%.0f secs=%.2f "
            "accepted=%" PRIu64 " accepted_per_s=%.0f rejected=%" PRIu64 " errors=%" PRIu64
            " missed=%" PRIu64 " post_p50_us=%.0f post_p99_us=%.0f post_p999_us=%.0f "
            "events_per_s=%.0f deliver_n=%" PRIu64 " unmatched=%" PRIu64 " deliver_p50_us=%.0f "
            "deliver_p99_us=%.0f deliver_p999_us=%.0f deliver_max_us=%.0f first_p50_ms=%.2f "
            "cpu_pct=%.0f cpu_us_per_msg=%.1f rss_mib=%.1f hwm_mib=%.1f gen_cpu_pct=%.0f "
-           "others_cpu_pct=%.0f\n",
+           "others_cpu_pct=%.0f threads=%s\n",
            opt.label, scenario_names[opt.sc], opt.participants, opt.group,
            opt.senders ? opt.senders : opt.group, opt.rate, secs, sum.accepted, acc_s,
            sum.rejected, sum.errors, sum.missed, US(sum.post_lat, 0.5), US(sum.post_lat, 0.99),
@@ -1407,6 +1492,6 @@ int main(int argc, char **argv)
            US(sum.deliver_lat, 0.5), US(sum.deliver_lat, 0.99), US(sum.deliver_lat, 0.999),
            (double)sum.deliver_lat.max / 1000, US(sum.first_lat, 0.5) / 1000, cpu_pct,
            sum.accepted ? (cpu1 - cpu0) * 1e6 / (double)sum.accepted : 0, rss, hwm,
-           (gen1 - gen0) / secs * 100.0, others_pct);
+           (gen1 - gen0) / secs * 100.0, others_pct, threads);
     return 0;
 }
