@@ -37,6 +37,9 @@ struct rt_test_hooks rt_test_hooks;
 #define MAP_LOAD_PCT 70
 /* Undo copies up to this size are stored inside the record. */
 #define UNDO_SMALL 16
+/* Bytes of the per-thread buffer a JSON text is first written to (dump_text):
+ * longer texts take jansson's own growing buffer. */
+#define DUMP_BUFFER 4096
 
 /* ---- memory --------------------------------------------------------------- */
 
@@ -1285,11 +1288,28 @@ static bool has_real(json_t *v)
  * cannot be encoded).  Floats get 15 significant digits when that reads
  * back exactly ("0.1", not jansson's default "0.10000000000000001"), else
  * 17. */
+/* json_dumps(v, flags), through a per-thread buffer: json_dumpb writes
+ * there directly, which spares jansson's growing buffer and its copy (the
+ * usual event or message is far smaller than the buffer). */
+static char *dump_text(json_t *v, size_t flags)
+{
+    static __thread char buf[DUMP_BUFFER];
+    size_t n = json_dumpb(v, buf, sizeof buf, flags);
+    if (n == 0 || n > sizeof buf)
+        return json_dumps(v, flags);
+    char *s = malloc(n + 1);
+    if (!s)
+        return NULL;
+    memcpy(s, buf, n);
+    s[n] = '\0';
+    return s;
+}
+
 char *rt_json_text(json_t *v)
 {
     const size_t flags = JSON_COMPACT | JSON_ENCODE_ANY;
     if (!has_real(v))
-        return json_dumps(v, flags);
+        return dump_text(v, flags);
     char *s = json_dumps(v, flags | JSON_REAL_PRECISION(15));
     json_t *back = s ? json_loads(s, JSON_DECODE_ANY, NULL) : NULL;
     bool exact = back && json_equal(back, v);
