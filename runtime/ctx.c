@@ -804,34 +804,15 @@ static void number_event(lv_ctx *ctx, struct rt_participant *p, const char *even
     rt_vec_push(&ctx->events, &e);
 }
 
-/* Numbers the job's sends and applies its `finish`es (see ctx.h). */
+/* Numbers the job's sends, `finish` events included, in statement order
+ * (see ctx.h). */
 void rt_ctx_settle(lv_ctx *ctx)
 {
-    const struct lv_game *game = ctx->rt->game;
     for (size_t i = 0; i < ctx->sends.n; i++) {
         struct rt_event *e = rt_vec_at(&ctx->sends, i);
-        number_event(ctx, e->to, NULL, e->text);
+        number_event(ctx, e->to, e->event, e->text);
     }
     ctx->sends.n = 0;           /* the references moved to events */
-    for (size_t i = 0; i < ctx->finished.n; i++) {
-        struct rt_group *g = *(struct rt_group **)rt_vec_at(&ctx->finished, i);
-        bool seen = false;
-        for (size_t k = 0; k < i; k++)
-            if (*(struct rt_group **)rt_vec_at(&ctx->finished, k) == g)
-                seen = true;
-        if (seen)
-            continue;
-        for (int k = 0; k < game->players; k++) {
-            struct rt_participant *p = g->players[k];
-            if (p->page_index >= game->n_pages)
-                continue;
-            rt_ctx_save_bytes(ctx, &p->page_index, sizeof p->page_index);
-            p->page_index++;
-            char data[RT_CODE_MAX + 32];
-            snprintf(data, sizeof data, "{\"next\":\"/p/%s\"}", p->code);
-            number_event(ctx, p, "finish", text_new(data, 1));
-        }
-    }
     ctx->finished.n = 0;
 }
 
@@ -1427,9 +1408,34 @@ void lv_send(lv_ctx *ctx, int line, enum lv_to to, int64_t player, json_t *v)
         free(t);
 }
 
+/* `finish`: the group's players move to their next page at once (so that
+ * me.page says so afterwards, and the page is saved with the job), and each
+ * gets `event: finish` in statement order among the job's sends.  A page
+ * past the last is not left; a second `finish` of the same group in one job
+ * does nothing more. */
 void lv_finish(lv_ctx *ctx)
 {
-    rt_vec_push(&ctx->finished, &ctx->group);
+    const struct lv_game *game = ctx->rt->game;
+    struct rt_group *g = ctx->group;
+    for (size_t i = 0; i < ctx->finished.n; i++)
+        if (*(struct rt_group **)rt_vec_at(&ctx->finished, i) == g)
+            return;
+    rt_vec_push(&ctx->finished, &g);
+    for (int k = 0; k < game->players; k++) {
+        struct rt_participant *p = g->players[k];
+        if (p->page_index >= game->n_pages)
+            continue;
+        rt_ctx_save_bytes(ctx, &p->page_index, sizeof p->page_index);
+        p->page_index++;
+        if (p->dstamp != ctx->job_no) {
+            p->dstamp = ctx->job_no;
+            rt_ctx_dirty(ctx, RT_DIRTY_PLAYER, p, p->group, 0);
+        }
+        char data[RT_CODE_MAX + 32];
+        snprintf(data, sizeof data, "{\"next\":\"/p/%s\"}", p->code);
+        struct rt_event e = { .to = p, .pid = p->id, .event = "finish", .text = text_new(data, 1) };
+        rt_vec_push(&ctx->sends, &e);
+    }
 }
 
 static void set_timer(lv_ctx *ctx, int t, int64_t due)

@@ -233,7 +233,7 @@ struct lv_ctx {
     struct rt_vec dirty;                /* of struct rt_dirty */
     struct rt_vec sends;                /* of struct rt_event, pending */
     struct rt_vec events;               /* of struct rt_event, numbered */
-    struct rt_vec finished;             /* of struct rt_group *: `finish` */
+    struct rt_vec finished;             /* of struct rt_group *: groups this job finished */
     struct rt_vec timers_armed;         /* of struct rt_timer_entry, for the heap */
     struct rt_vec draws;                /* of struct rt_draw, in draw order */
     struct rt_vec json;                 /* of json_t *, released at job end */
@@ -338,8 +338,9 @@ void rt_ctx_dirty(lv_ctx *ctx, enum rt_dirty_kind kind, void *obj, struct rt_gro
 /* Restores every undo record of the job (newest first) and forgets its
  * pending sends, events, finishes, armed timers, draws and dirty objects. */
 void rt_ctx_rollback(lv_ctx *ctx);
-/* After a successful handler: numbers the pending sends (next_seq), applies
- * `finish` (page_index + a finish event each).  Records undo for all of it. */
+/* After a successful handler: numbers the pending sends (next_seq), the
+ * events of `finish` among them in statement order (lv_finish changed the
+ * pages already).  Records undo for all of it. */
 void rt_ctx_settle(lv_ctx *ctx);
 /* After the COMMIT: drops the undo copies (frees deleted rows). */
 void rt_ctx_commit(lv_ctx *ctx);

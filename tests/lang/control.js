@@ -8,7 +8,7 @@
 // Run by `make check` (compiler/Makefile.inc) or by hand:
 //   LIVEC=/path/to/livec node tests/lang/control.js
 'use strict';
-const { admin, check, eq, http, isError, run, setup, sleep } = require('./lib-lang.js');
+const { Server, adminState, admin, check, eq, http, isError, run, setup, sleep } = require('./lib-lang.js');
 
 /* The rows of an RFC 4180 CSV text (quoted cells, doubled quotes, CRLF). */
 function parseCsv(text) {
@@ -150,6 +150,25 @@ async function main() {
   check('finish in a fn answers 200', r.status === 200, r.text);
   const fin = await Promise.all([p1, p2, p3].map((p) => p.stream.waitFor(() => true, 3000, 'finish')));
   check('finish in a fn moves every player of the group on', fin.every((e) => !!e), JSON.stringify(fin));
+  // finish takes effect at the statement: its event comes before the send
+  // that follows it, and me.page already names the next page
+  const after = await p1.stream.waitFor((d) => d && d.after_finish !== undefined, 3000);
+  check('finish: its event is numbered before a later send, which sees the new page',
+    after && fin[0] && Number(fin[0].id) < Number(after.id) && after.data.after_finish === 'finished',
+    JSON.stringify([fin[0], after]));
+
+  // the page change is stored: after kill -9 and a restart the players are
+  // still on the finished page (the admin state and the page served say so)
+  g.srv.kill();
+  await sleep(200);
+  const srv2 = new Server(g.bin, g.dir, g.srv.db);
+  if (check('restart on the same database after kill -9', !!(await srv2.start()), srv2.stderr)) {
+    const st = await adminState(srv2.base, g.session.code);
+    const pages = st ? st.groups[0].players.map((p) => p.page) : null;
+    check('finish survives a restart for every player of the group',
+      eq(pages, ['finished', 'finished', 'finished']), JSON.stringify(pages));
+    await srv2.stop();
+  }
 }
 
 run(main);
