@@ -681,7 +681,7 @@ static void expr(struct em *m, struct ast_expr *e)
             out(m, "(-");
             expr(m, e->a);
             out(m, ")");
-        } else if (e->a->kind == E_INT || e->a->kind == E_DURATION) {
+        } else if ((e->a->kind == E_INT && e->a->ival != INT64_MIN) || e->a->kind == E_DURATION) {
             out(m, "(-");
             expr(m, e->a);
             out(m, ")");

@@ -69,7 +69,8 @@ static const char usage_text[] =
     "  --help, --version  print this help or the version\n"
     "\n"
     "Environment: CC (default " LIVEC_DEFAULT_CC "), CFLAGS (default -O2),\n"
-    "LIVEC_RUNTIME_DIR (a directory holding live.h and libliveruntime.a).\n"
+    "LIVEC_RUNTIME_DIR (a directory holding live.h and libliveruntime.a, and\n"
+    "testing.h for 'livec test').\n"
     "Exit status: 0 success, 1 errors in the program, 2 usage or I/O problems.\n";
 
 static int usage_error(const char *fmt, const char *arg)

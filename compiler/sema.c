@@ -79,6 +79,7 @@ struct sema {
     struct call_edge *calls;
     int nrows;                  /* queries so far: row_N names, file-wide */
     struct nmap started;        /* NAME of each `start timer NAME` -> its stmt */
+    struct nmap stopped;        /* NAME of each `stop timer NAME` -> its first stmt */
 };
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -348,10 +349,10 @@ static struct sym *declare_local(struct sema *s, enum sym_kind k, const char *na
             break;
         }
     }
-    if (find_builtin(name) != B_NONE || strcmp(name, "msg") == 0) {
-        /* Allowed, but it hides the builtin; keep it simple and refuse. */
-        ERR(s, loc, "'%s' is a reserved name", name);
-    }
+    /* A local may be named like a builtin (`let count = 0;`) or `msg`:
+     * LANGUAGE.md reserves only its keywords.  Like any local it hides the
+     * global meaning of its name in its scope (there, `count(...)` is an
+     * error and `msg.f` a field of the local). */
     y = new_sym(s, k, name, loc);
     y->ty = ty;
     s->nlocals++;
@@ -411,11 +412,27 @@ static struct ast_type cval_type(const struct cval *v)
 
 /* Folds a constant expression.  Reports what is not constant or invalid and
  * returns NULL then (reported).  Sets e->ty. */
+/* True (and reported) for the literal 9223372036854775808 not negated: the
+ * lexer lets it through for `-9223372036854775808` (see lexer.re). */
+static bool int_out_of_range(struct sema *s, const struct ast_expr *e)
+{
+    if (e->kind != E_INT || e->ival != INT64_MIN || e->op == '-')
+        return false;
+    ERR(s, e->loc, "integer literal '9223372036854775808' is out of range");
+    diag_note(s->d, "the largest int is %" PRId64 "; the smallest, -9223372036854775808", INT64_MAX);
+    return true;
+}
+
 static struct cval *const_eval(struct sema *s, struct ast_expr *e)
 {
     struct cval *v, *a, *b;
     switch (e->kind) {
     case E_INT:
+        if (int_out_of_range(s, e)) {
+            e->ty = mkty(TY_ERROR);
+            return NULL;
+        }
+        /* fallthrough */
     case E_DURATION:
         v = new_cval(s, TY_INT);
         v->i = e->ival;
@@ -1031,15 +1048,22 @@ static void check_game(struct sema *s, struct ast_decl *g)
             }
             s->prog->players = v->i;
         } else if (strcmp(p->key, "title") == 0) {
-            if (!p->value || p->value->kind != E_STRING) {
-                ERR(s, p->value ? p->value->loc : p->loc, "'title' must be a string literal");
+            /* a string literal or constant (constants go where literals do) */
+            struct cval *v = p->value ? const_eval(s, p->value) : NULL;
+            if (!v)
+                continue;
+            if (v->kind != TY_STRING) {
+                ERR(s, p->value->loc, "'title' must be a 'string', not '%s'", kind_name(v->kind));
                 continue;
             }
-            if (strlen(p->value->sval) != p->value->slen) {
+            if (memchr(v->s, '\0', v->slen)) {
                 ERR(s, p->value->loc, "'title' contains a NUL character");
                 continue;
             }
-            s->prog->title = p->value->sval;
+            char *t = arena_alloc(s->A, v->slen + 1);
+            memcpy(t, v->s, v->slen);
+            t[v->slen] = '\0';
+            s->prog->title = t;
         } else {
             static const char *keys[] = { "players", "title", NULL };
             ERR(s, p->loc, "unknown game property '%s'", p->key);
@@ -1707,7 +1731,7 @@ static void check_expr(struct sema *s, struct ast_expr *e)
     switch (e->kind) {
     case E_INT:
     case E_DURATION:
-        e->ty = mkty(TY_INT);
+        e->ty = mkty(int_out_of_range(s, e) ? TY_ERROR : TY_INT);
         return;
     case E_FLOAT:
         e->ty = mkty(TY_FLOAT);
@@ -1951,7 +1975,17 @@ static bool check_target(struct sema *s, struct ast_expr *t, char *what, size_t 
 static void check_assign(struct sema *s, struct ast_stmt *st)
 {
     char what[160];
+    /* Writing a local (`x = 1;`, `c[0] = 2;`, `n += 1;`) is not reading it:
+     * a local only ever written gets `(void)x;` in the C (gcc would warn
+     * that it is set but not used). */
+    struct ast_expr *base = st->target;
+    while (base && base->kind == E_INDEX)
+        base = base->a;
+    struct sym *local = base && base->kind == E_NAME ? find_local(s, base->name) : NULL;
+    bool was_read = local && local->used;
     bool ok = check_target(s, st->target, what, sizeof what);
+    if (local && local->kind == SYM_LOCAL)
+        local->used = was_read;
     check_expr(s, st->a);
     if (!ok || st->a->ty.kind == TY_ERROR)
         return;
@@ -2449,6 +2483,11 @@ static void collect_timers_stmt(struct sema *s, struct ast_stmt *st, struct sema
             if (!nmap_get(&s->started, st->name))
                 nmap_put(s, &s->started, st->name, st);
         }
+        if (st->kind == S_STOP_TIMER && st->name) {    /* declared by use, too */
+            add_timer(buf, n, st->name, NULL);
+            if (!nmap_get(&s->stopped, st->name))
+                nmap_put(s, &s->stopped, st->name, st);
+        }
         collect_timers_stmt(s, st->body, buf, n);
         collect_timers_stmt(s, st->els, buf, n);
     }
@@ -2458,7 +2497,8 @@ static int count_timer_stmts(struct ast_stmt *st)
 {
     int n = 0;
     for (; st; st = st->next)
-        n += (st->kind == S_START_TIMER) + count_timer_stmts(st->body) + count_timer_stmts(st->els);
+        n += (st->kind == S_START_TIMER || st->kind == S_STOP_TIMER) + count_timer_stmts(st->body) +
+             count_timer_stmts(st->els);
     return n;
 }
 
@@ -2682,6 +2722,17 @@ int sema_check(struct ast_file *f, struct diag *d)
         if (t->handler && !nmap_get(&s->started, t->name)) {
             diag_warning(d, t->handler->name_loc, "timer '%s' is never started", t->name);
             diag_help(d, "start it in a handler or fn: 'start timer %s after 10s;'", t->name);
+        } else if (!t->handler && !nmap_get(&s->started, t->name)) {
+            struct ast_stmt *stop = nmap_get(&s->stopped, t->name);
+            const char *c[MAX_CANDS];
+            int n = 0;
+            for (int k = 0; k < s->prog->n_timers && n < MAX_CANDS - 1; k++)
+                if (k != i)
+                    c[n++] = s->prog->timers[k].name;
+            c[n] = NULL;
+            diag_warning(d, stop->name_loc, "timer '%s' is never started: stopping it does nothing",
+                         t->name);
+            suggest(s, t->name, c);
         }
     }
     for (int i = 0; i < s->prog->n_messages; i++)

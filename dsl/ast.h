@@ -115,7 +115,8 @@ struct ast_expr {
     const char *sval;
     size_t slen;
     const char *name;           /* E_NAME, E_FIELD, E_CALL, E_QUERY */
-    int op;                     /* enum binop for E_BINARY; '-' or '!' for E_UNARY */
+    int op;                     /* enum binop for E_BINARY; '-' or '!' for E_UNARY;
+                                 * '-' for the E_INT -9223372036854775808 */
     struct ast_expr *a, *b, *c;
     struct ast_expr *args;      /* E_CALL, E_ARRAY: list through next */
     struct ast_entry *entries;  /* E_OBJECT */

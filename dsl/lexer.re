@@ -462,6 +462,14 @@ static bool decimal(const char *p, const char *e, int64_t *v)
 static int int_literal(struct lexer *lx, const char *tok, YYSTYPE *val)
 {
     size_t n = (size_t)(lx->cur - tok);
+    static const char two63[] = "9223372036854775808";
+    if (n == sizeof two63 - 1 && memcmp(tok, two63, n) == 0) {
+        /* 2^63 is only valid negated, as the smallest int: the parser folds
+         * `-9223372036854775808`; sema reports it anywhere else.  INT64_MIN
+         * marks it (no other literal is negative). */
+        val->ival = INT64_MIN;
+        return INTLIT;
+    }
     if (!decimal(tok, lx->cur, &val->ival)) {
         char q[QUOTE_MAX + 4];
         lex_error(lx, here(lx, tok, n),

@@ -1026,9 +1026,17 @@ binexpr:
 unary:
     postfix
   | '-' unary {
-        $$ = expr_new(p, E_UNARY, &@$);
-        $$->op = '-';
-        $$->a = $2;
+        if ($2->kind == E_INT && $2->ival == INT64_MIN && $2->op == 0) {
+            /* -9223372036854775808: the smallest int, folded (the lexer
+             * marked 2^63 with INT64_MIN; op '-' says it was negated) */
+            $$ = $2;
+            $$->op = '-';
+            $$->loc = LOC(@$);
+        } else {
+            $$ = expr_new(p, E_UNARY, &@$);
+            $$->op = '-';
+            $$->a = $2;
+        }
     }
   | '!' unary {
         $$ = expr_new(p, E_UNARY, &@$);

@@ -24,8 +24,10 @@
 /* Buckets of the rate table: a power of two.  More participants than this
  * at once only make collisions (a more lenient limit). */
 #define RATE_SLOTS 16384
-/* Bucket capacity in seconds of the rate. */
-#define RATE_BURST_S 2.0
+/* Bucket capacity in seconds of the rate: a page may send a quick run of
+ * messages (100/s by default: 1,000 at once), while the sustained rate stays
+ * bounded. */
+#define RATE_BURST_S 10.0
 
 static struct limits_config config = {
     .rate = LIMITS_DEFAULT_RATE,

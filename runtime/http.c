@@ -60,6 +60,9 @@
 /* A body declared larger than this is refused before it is read (and the
  * connection closed); smaller oversized bodies are read and discarded. */
 #define BODY_DISCARD_LIMIT (1024 * 1024)
+/* Numbers out of 64-bit or double range rewritten in one body (parse_body)
+ * before it is refused as a whole. */
+#define NUMBER_REPAIRS_MAX 16
 /* Simultaneous connections; each open SSE stream holds one.  The core
  * raises RLIMIT_NOFILE above this at start-up. */
 #define CONNECTION_LIMIT 20000
@@ -365,19 +368,30 @@ static bool same_origin(struct MHD_Connection *c)
     return strcasecmp(p + 3, host) == 0;
 }
 
-static bool is_admin(struct MHD_Connection *c)
+/* True when the request carries `Authorization: Bearer PASSWORD` with the
+ * admin password.  A browser never adds that header by itself, so such a
+ * request cannot be forged by another site: it needs no Origin check. */
+static bool bearer_ok(struct MHD_Connection *c)
 {
     if (!net.admin_password || !net.admin_password[0])
         return false;
     const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                    MHD_HTTP_HEADER_AUTHORIZATION);
-    if (auth && strncasecmp(auth, "Bearer ", 7) == 0) {
-        auth += 7;
-        while (*auth == ' ')
-            auth++;
-        if (ct_equal(auth, net.admin_password))
-            return true;
-    }
+    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
+        return false;
+    auth += 7;
+    while (*auth == ' ')
+        auth++;
+    return ct_equal(auth, net.admin_password);
+}
+
+/* True for the admin: the Bearer password, or the login cookie. */
+static bool is_admin(struct MHD_Connection *c)
+{
+    if (!net.admin_password || !net.admin_password[0])
+        return false;
+    if (bearer_ok(c))
+        return true;
     const char *cookie = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, ADMIN_COOKIE);
     return cookie && ct_equal(cookie, net.admin_token);
 }
@@ -835,13 +849,85 @@ static void job_done(struct rt_job *job)
     MHD_resume_connection(r->conn);
 }
 
+/* Rewrites the number that ends at byte `end` of text[0..*len) -- jansson
+ * reported it out of range -- so that the text parses: an integer beyond 64
+ * bits gets ".0" (a float field takes it; an int field then refuses it as
+ * not an integer in range), a float beyond the double range is put in
+ * quotes (then refused as not a number, naming its field).  Returns the new
+ * malloc'd text (NUL-terminated, *len updated) or NULL if no number ends
+ * there. */
+static char *repair_number(const char *text, size_t *len, size_t end)
+{
+    if (end == 0 || end > *len)
+        return NULL;
+    size_t start = end;
+    bool is_real = false;
+    while (start > 0 && strchr("0123456789+-.eE", text[start - 1]) && text[start - 1] != '\0') {
+        if (strchr(".eE", text[start - 1]))
+            is_real = true;
+        start--;
+    }
+    if (start == end)
+        return NULL;
+    /* An integer just below INT64_MIN rounds to -2^63, which an int field
+     * would take: it becomes the next double below instead (one unit in
+     * the last place off for a float field, for a number nobody sends). */
+    const char *below = "-9223372036854777856";
+    bool edge = !is_real && text[start] == '-' && strtod(text + start, NULL) >= -0x1p63;
+    size_t tok = edge ? strlen(below) : end - start;
+    size_t n = *len - (end - start) + tok + 2;
+    char *out = malloc(n + 1);
+    if (!out)
+        return NULL;
+    if (edge) {
+        memcpy(out, text, start);
+        memcpy(out + start, below, tok);
+        memcpy(out + start + tok, ".0", 2);
+        memcpy(out + start + tok + 2, text + end, *len - end);
+        out[n] = '\0';
+        *len = n;
+        return out;
+    }
+    if (is_real) {              /* 1e400 -> "1e400" */
+        memcpy(out, text, start);
+        out[start] = '"';
+        memcpy(out + start + 1, text + start, end - start);
+        out[end + 1] = '"';
+    } else {                    /* 123...890 -> 123...890.0 */
+        memcpy(out, text, end);
+        memcpy(out + end, ".0", 2);
+    }
+    memcpy(out + end + 2, text + end, *len - end);
+    out[n] = '\0';
+    *len = n;
+    return out;
+}
+
 /* Parses the collected body as one JSON value into r->job.body (a new
  * reference the job owns).  Returns MHD_YES with *sent = false on success;
- * otherwise answers 400 (or 422 for a string holding U+0000) and sets *sent. */
+ * otherwise answers 400 for text that is not JSON, 422 for JSON that C
+ * cannot hold (U+0000 in a string, nesting deeper than jansson's limit), and
+ * sets *sent.  Numbers out of range are valid JSON: they are rewritten
+ * (repair_number) so that validation refuses them naming their field, or a
+ * float field takes them. */
 static enum MHD_Result parse_body(struct req *r, bool *sent)
 {
     json_error_t e;
-    r->job.body = json_loadb(r->body ? r->body : "", r->body_len, JSON_DECODE_ANY, &e);
+    const char *text = r->body ? r->body : "";
+    size_t len = r->body_len;
+    char *copy = NULL;
+    for (int round = 0;; round++) {
+        r->job.body = json_loadb(text, len, JSON_DECODE_ANY, &e);
+        if (r->job.body || json_error_code(&e) != json_error_numeric_overflow ||
+            round == NUMBER_REPAIRS_MAX || e.position < 0)
+            break;
+        char *next = repair_number(text, &len, (size_t)e.position);
+        if (!next)
+            break;
+        free(copy);
+        text = copy = next;
+    }
+    free(copy);
     if (r->job.body) {
         *sent = false;
         return MHD_YES;
@@ -852,6 +938,12 @@ static enum MHD_Result parse_body(struct req *r, bool *sent)
     if (json_error_code(&e) == json_error_null_character)
         return send_error(r->conn, MHD_HTTP_UNPROCESSABLE_CONTENT,
                           "strings must not contain the character U+0000");
+    if (json_error_code(&e) == json_error_stack_overflow)
+        return send_error(r->conn, MHD_HTTP_UNPROCESSABLE_CONTENT,
+                          "arrays and objects nested too deeply");
+    if (json_error_code(&e) == json_error_numeric_overflow)
+        return send_error(r->conn, MHD_HTTP_UNPROCESSABLE_CONTENT,
+                          "too many numbers out of range");
     char msg[sizeof e.text + 32];
     snprintf(msg, sizeof msg, "malformed JSON: %s", e.text);
     return send_error(r->conn, MHD_HTTP_BAD_REQUEST, msg);
@@ -1101,7 +1193,7 @@ static int route_more(struct req *r, const char *url, const char *method,
         *ret = send_method_not_allowed(c, rooms ? "GET, HEAD, POST" : "GET");
         return 1;
     }
-    if (post && !same_origin(c)) {
+    if (post && !same_origin(c) && !bearer_ok(c)) {
         *ret = send_error(c, MHD_HTTP_FORBIDDEN, "cross-origin request refused");
         return 1;
     }
@@ -1317,7 +1409,7 @@ static enum MHD_Result route(struct req *r, const char *url, const char *method,
                 return send_error(c, MHD_HTTP_NOT_FOUND, "unknown session");
             goto make;
         }
-        if (rt == R_API_CREATE && !same_origin(c))      /* issue 5: CSRF */
+        if (rt == R_API_CREATE && !same_origin(c) && !bearer_ok(c))     /* issue 5: CSRF */
             return send_error(c, MHD_HTTP_FORBIDDEN, "cross-origin request refused");
         if (!is_admin(c))
             return send_error(c, MHD_HTTP_UNAUTHORIZED, "admin password required");

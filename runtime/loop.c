@@ -38,6 +38,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -327,16 +328,20 @@ static void job_create_session(lv_ctx *ctx, struct rt_job *job)
     struct rt_core *rt = ctx->rt;
     const struct lv_game *game = rt->game;
     json_t *n = json_object_get(job->body, "participants");
+    /* a whole number, written 4 or 4.0 (as an int field of a message takes it) */
+    int64_t count = json_is_integer(n) ? json_integer_value(n)
+                    : json_is_real(n) && json_real_value(n) == floor(json_real_value(n)) &&
+                      fabs(json_real_value(n)) <= RT_SESSION_MAX_PARTICIPANTS
+                    ? (int64_t)json_real_value(n) : -1;
     char why[RT_REASON_MAX + 64];
-    if (!json_is_object(job->body) || !json_is_integer(n) || json_integer_value(n) <= 0 ||
-        json_integer_value(n) % game->players != 0 ||
-        json_integer_value(n) > RT_SESSION_MAX_PARTICIPANTS) {
+    if (!json_is_object(job->body) || count <= 0 || count % game->players != 0 ||
+        count > RT_SESSION_MAX_PARTICIPANTS) {
         snprintf(why, sizeof why, "\"participants\" must be a positive multiple of %d, at most %d",
                  game->players, RT_SESSION_MAX_PARTICIPANTS);
         reply_error(job, 400, why);
         return;
     }
-    int n_groups = (int)(json_integer_value(n) / game->players);
+    int n_groups = (int)(count / game->players);
     rt_ctx_save_bytes(ctx, &rt->next_session_id, sizeof rt->next_session_id);
     rt_ctx_save_bytes(ctx, &rt->next_group_id, sizeof rt->next_group_id);
     rt_ctx_save_bytes(ctx, &rt->next_participant_id, sizeof rt->next_participant_id);

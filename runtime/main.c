@@ -55,7 +55,7 @@ static void usage(FILE *out, const char *game)
             "  --admin-password PW    admin password (LIVE_ADMIN_PASSWORD, default: generated)\n"
             "  --rate N[/s|/min]      messages per participant per second (or minute) before\n"
             "                         429 Too Many Requests; 0 or off: no limit\n"
-            "                         (LIVE_RATE, default %g/s, bursts of twice that)\n"
+            "                         (LIVE_RATE, default %g/s, bursts of ten times that)\n"
             "  --max-per-ip N         simultaneous connections from one IP address, 0: no cap\n"
             "                         (LIVE_MAX_PER_IP, default %d)\n"
             "  --timeout S            seconds a connection may stay silent, and to send a\n"

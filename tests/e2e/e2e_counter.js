@@ -38,6 +38,11 @@ async function main() {
   check('participants not a multiple of the group size is 400', isError(r, 400), `${r.status} ${r.text}`);
   r = await http(base, 'POST', '/api/sessions', { participants: 0 }, admin);
   check('zero participants is 400', isError(r, 400), `${r.status} ${r.text}`);
+  r = await http(base, 'POST', '/api/sessions', '{"participants": 2.5}', admin);
+  check('a fraction of participants is 400', isError(r, 400), `${r.status} ${r.text}`);
+  r = await http(base, 'POST', '/api/sessions', '{"participants": 2.0}', admin);
+  check('participants written 2.0 is a whole number: 201', r.status === 201 && r.json &&
+    r.json.participants.length === 2, `${r.status} ${r.text}`);
 
   const s = await newSession(base, 2);
   if (!s) return;

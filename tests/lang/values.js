@@ -46,6 +46,24 @@ async function main() {
     const r = await p1.send(body);
     check(`validation: ${what} is 422 naming the field`, isError(r, 422, re), r.text);
   }
+  // numbers beyond 64 bits or the double range are valid JSON: 422 naming
+  // the field (or the float field takes them), never 400 (raw bodies: JS
+  // numbers cannot write them)
+  const outOfRange = [
+    ['{"type":"nums","i":99999999999999999999}', /'i'/, 'int above 64 bits'],
+    ['{"type":"nums","i":-9223372036854775809}', /'i'/, 'int one below INT64_MIN'],
+    ['{"type":"nums","i":1,"f":1e400}', /'f'/, 'float beyond the double range'],
+    ['{"type":"nums","i":1,"f":99999999999999999999}', /'f'/, 'float field, big integer outside its range'],
+    ['{"type":"nums","i":1,"zz":-1E999}', /'zz'/, 'unknown field holding 1e999'],
+  ];
+  for (const [body, re, what] of outOfRange) {
+    const r = await p1.send(body);
+    check(`validation: ${what} is 422 naming the field`, isError(r, 422, re), r.text);
+  }
+  let r0 = await p1.send('{"type":"nums","i":' + '['.repeat(3000) + ']'.repeat(3000) + '}');
+  check('JSON nested 3000 deep is 422 (valid JSON that is not taken)', isError(r0, 422), r0.text);
+  m = await p1.ask('{"type":"fl","x":1,"y":123456789012345678901234567890}');
+  check('a float field takes an integer beyond 64 bits', m && m.f === 1 / 1.2345678901234568e29, JSON.stringify(m));
   m = await p1.ask({ type: 'nums', i: 1.0, u: 'é'.repeat(1000) });
   check('5.0 is an int; 1000 code points fit the implicit max', m && m.i === 1 && m.ulen === 1000, JSON.stringify(m && m.i));
 

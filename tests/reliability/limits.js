@@ -6,7 +6,7 @@
 // open streams per participant; the header size limit (431).
 //
 // The server runs with LIVE_TIMEOUT=2 (seconds), LIVE_MAX_PER_IP=600 and
-// LIVE_RATE=20 (per participant and second, bursts of 40).  The stalled
+// LIVE_RATE=20 (per participant and second, bursts of 200).  The stalled
 // connections come from 127.0.0.2-4 (500 each), the over-cap ones from
 // 127.0.0.5, the participants from 127.0.0.1, so the per-address cap holds
 // each group separately.
@@ -21,6 +21,7 @@ const {
 const TIMEOUT_S = 2;
 const PER_IP = 600;
 const RATE = 20;
+const BURST_S = 10;          // bucket capacity in seconds of the rate (RATE_BURST_S)
 const STALLED_PER_ADDR = 500;
 const STALLED_ADDRS = ['127.0.0.2', '127.0.0.3', '127.0.0.4'];
 const OVER_ADDR = '127.0.0.5';
@@ -132,12 +133,14 @@ async function main() {
   // a full bucket, and every pooled keep-alive socket closed by the server's
   // timeout (so that no request of the burst races a closing socket)
   await sleep((TIMEOUT_S + 1.5) * 1000);
-  const burst = await Promise.all(Array.from({ length: 3 * RATE },
+  // the bucket holds BURST_S seconds of the rate (runtime/admission.c)
+  const cap = BURST_S * RATE;
+  const burst = await Promise.all(Array.from({ length: cap + RATE },
     () => http(base, 'POST', `/p/${pa.code}/live`, { type: 'add', amount: 1 })));
   const ok = burst.filter((x) => x.status === 200).length;
   const limited = burst.filter((x) => x.status === 429);
-  check(`rate ${RATE}/s: a burst of ${3 * RATE} messages has about ${2 * RATE} accepted, the rest 429`,
-    ok >= 2 * RATE && ok <= 2 * RATE + 5 && ok + limited.length === burst.length,
+  check(`rate ${RATE}/s: a burst of ${cap + RATE} messages has about ${cap} accepted, the rest 429`,
+    ok >= cap && ok < cap + RATE && limited.length > 0 && ok + limited.length === burst.length,
     JSON.stringify(burst.map((x) => x.status)));
   const one = limited[0];
   check('a 429 carries Retry-After (whole seconds) and a JSON reason',

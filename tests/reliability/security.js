@@ -6,7 +6,8 @@
 //     wrong one, and the cookie the login sets is HttpOnly, SameSite=Strict
 //     and not the password;
 //   - POST /p/P/next, POST /api/sessions and the admin login refuse a
-//     foreign Origin (403) and accept the page's own;
+//     foreign Origin (403) and accept the page's own (the Bearer password,
+//     which no browser sends by itself, needs no Origin check);
 //   - only embedded files are served (no path traversal, encoded or not);
 //   - pages carry a Content-Security-Policy without inline scripts, and
 //     nosniff;
@@ -75,8 +76,19 @@ async function main() {
   // ---- Origin ------------------------------------------------------------------------
   r = await http(base, 'POST', `/p/${pa.code}/next`, '', { Origin: 'http://evil.example' });
   check('POST /p/P/next from a foreign Origin is 403', isError(r, 403), `${r.status} ${r.text}`);
+  // the login cookie is what a foreign page could make a browser send: with
+  // it, a foreign Origin is refused; the Bearer password no browser adds by
+  // itself (a foreign fetch with it needs a CORS preflight, never granted)
+  const adminCookie = { Cookie: cookie.split(';')[0] };
+  r = await http(base, 'POST', '/api/sessions', { participants: 2 }, { ...adminCookie, Origin: 'http://evil.example' });
+  check('POST /api/sessions with the login cookie from a foreign Origin is 403', isError(r, 403), `${r.status} ${r.text}`);
+  r = await http(base, 'POST', '/api/sessions', { participants: 2 }, { ...adminCookie, Origin: `http://${host}` });
+  check('POST /api/sessions with the login cookie from the page\'s own Origin works', r.status === 201, `${r.status} ${r.text}`);
   r = await http(base, 'POST', '/api/sessions', { participants: 2 }, { ...admin, Origin: 'http://evil.example' });
-  check('POST /api/sessions from a foreign Origin is 403, even with the password', isError(r, 403), `${r.status} ${r.text}`);
+  check('POST /api/sessions with the Bearer password works whatever the Origin', r.status === 201, `${r.status} ${r.text}`);
+  r = await http(base, 'OPTIONS', '/api/sessions', undefined, { Origin: 'http://evil.example',
+    'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'authorization' });
+  check('no CORS preflight is granted', !r.headers.get('access-control-allow-origin'), `${r.status}`);
   r = await http(base, 'POST', '/api/sessions', { participants: 2 }, { ...admin, Origin: `http://${host}` });
   check('POST /api/sessions from the page\'s own Origin works', r.status === 201, `${r.status} ${r.text}`);
 

@@ -235,6 +235,8 @@ static const char big[] =
     "  group.s += \"!\";\n"
     "  let i = int(x) % 3;\n"
     "  let unused_local = 5;\n"
+    "  let only_set = 1; only_set = 2; only_set += 3;\n"
+    "  let copy = group.a; copy[0] = 1;\n"
     "  let same = group.a == pick(group.a);\n"
     "  if group.a[i] == PRICES[1] || !group.b[0] && same { reject \"no\"; } else if x > 1 { return; } else { group.t = -group.t; }\n"
     "  for k in 0..N - 1 { if k == 1 { continue; } if k == 2 { break; } group.b[k % 2] = true; }\n"

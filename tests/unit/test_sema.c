@@ -242,6 +242,21 @@ START_TEST(duplicates)
            "2:26: error: 'x' is already declared in this scope\n");
     /* Shadowing in an inner block is fine. */
     expect_ok(HEAD "on load { let x = 1; if x > 0 { let x = x + 1; } }\n");
+    /* builtin names and msg are not keywords: locals, parameters and loop
+     * variables may take them, hiding the builtin in their scope */
+    expect_ok(HEAD "fn f(max: int, msg: int) -> int { return max + msg + min(max, 1); }\n"
+                   "on load { let count = 1; for len in 1..2 { count += f(len, 0); } }\n");
+    expect(HEAD "on load { let max = 1; let y = max(max, 2); }\n",
+           "2:32: error: 'max' is not a function\n");
+    expect(HEAD "fn max(a: int) { }\n",
+           "2:4: error: 'max' is a reserved name\n");
+    /* the smallest int can be written; 2^63 alone cannot */
+    expect_ok(HEAD "const LO = -9223372036854775808;\ngroup { t: int = -9223372036854775808; }\n"
+                   "on load { let x = -9223372036854775808; group.t = x; }\n");
+    expect(HEAD "on load { let y = 1 - 9223372036854775808; }\n",
+           "2:23: error: integer literal '9223372036854775808' is out of range\n");
+    /* constants go wherever a literal does, `title` too */
+    expect_ok("game g { players N; title T + \"!\"; }\nconst N = 2;\nconst T = \"x\";\n");
 }
 END_TEST
 
@@ -259,8 +274,9 @@ START_TEST(unknown_names)
            "2:11: error: unknown function 'foo'\n");
     expect(HEAD "on tick { }\n",
            "2:4: error: unknown message 'tick'\n");
+    /* timers are declared by use: stopping one nothing starts is allowed */
     expect(HEAD "on load { stop timer t; }\n",
-           "2:22: error: unknown timer 't'\n");
+           "2:22: warning: timer 't' is never started: stopping it does nothing\n");
     expect(HEAD "on load { let c = count(offer); }\n",
            "2:25: error: unknown table 'offer'\n");
 }
