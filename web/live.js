@@ -5,10 +5,12 @@
  * It gives a page the oTree live-page globals:
  *   liveSend(data)   POSTs one JSON value to /p/CODE/live and returns a
  *                    Promise: resolved with the server's JSON answer
- *                    ({"ok": true}), rejected with an Error whose message is
- *                    the server's reason (the 422 `require`/`reject` text or
- *                    a validation message) and whose .status is the HTTP
- *                    status (0 when the server could not be reached).
+ *                    ({"ok": true}), rejected with the server's reason
+ *                    (the 422 `require`/`reject` text or a validation
+ *                    message): a String, so that String(r), r + '' and
+ *                    r == "not your turn" give the reason; it also has
+ *                    .message (the same text) and .status (the HTTP status,
+ *                    0 when the server could not be reached).
  *                    Defined as soon as this script runs; calls made before
  *                    the event stream is open are queued and sent, in order,
  *                    once it is (so the page cannot miss the answers to its
@@ -63,9 +65,13 @@
     document.dispatchEvent(ev);
   }
 
-  /* Makes the Error a rejected liveSend carries: message = reason. */
+  /* What a rejected liveSend carries: the reason itself (PROTOCOL.md), as a
+   * String object so that it can also say its status and be told apart from
+   * other rejections (liveError below). */
   function liveRejection(reason, status) {
-    var err = new Error(reason);
+    /* eslint-disable-next-line no-new-wrappers */
+    var err = new String(reason);
+    err.message = String(reason);
     err.status = status;
     err.liveRejection = true;
     return err;
@@ -138,7 +144,7 @@
     if (!reason || reason.liveRejection !== true) return;
     if (typeof window.liveError === 'function') {
       ev.preventDefault();
-      window.liveError(reason.message);
+      window.liveError(String(reason));
     }
   });
 

@@ -60,6 +60,12 @@ async function main() {
     await o.waitForFunction(() => /not your turn/.test(document.querySelector('#refused').textContent), null, { timeout: 5000 })
       .then(() => check('an out-of-turn click shows why it was refused', true),
         (e) => check('an out-of-turn click shows why it was refused', false, e.message));
+    // PROTOCOL.md: liveSend "rejects with the 422 reason"
+    const rej = await o.evaluate(() => window.liveSend({ type: 'move', square: 4 }).then(() => null,
+      (r) => ({ text: String(r), eq: r == 'not your turn', concat: '' + r, status: r.status, message: r.message })));
+    check('a rejected liveSend carries the reason itself (String(r), r == reason), with .status 422',
+      rej && rej.text === 'not your turn' && rej.eq === true && rej.concat === 'not your turn' &&
+      rej.status === 422 && rej.message === 'not your turn', JSON.stringify(rej));
     // X: 4, O: 0, X: 2, O: 1, X: 6 -> X wins on the diagonal 2-4-6.
     const moves = [[x, 4], [o, 0], [x, 2], [o, 1], [x, 6]];
     for (let k = 0; k < moves.length; k++) {
