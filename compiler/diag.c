@@ -76,6 +76,10 @@ void diag_init(struct diag *d, const char *path, const char *src, size_t len)
     d->out = NULL;
     d->errors = 0;
     d->warnings = 0;
+    d->n_error_lines = 0;
+    d->keep = NULL;
+    d->keep_arg = NULL;
+    d->dropping = 0;
     /* A new file (possibly at the address of a freed one). */
     line_cache.src = NULL;
 }
@@ -186,18 +190,43 @@ static void report(struct diag *d, const char *kind, struct loc loc,
     fputc('\n', f);
 }
 
+/* True when d->keep drops the diagnostic fmt/ap at loc (and so its help and
+ * note lines, through d->dropping). */
+static int dropped(struct diag *d, struct loc loc, int warning, const char *fmt, va_list ap)
+{
+    d->dropping = 0;
+    if (!d->keep)
+        return 0;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    d->dropping = !d->keep(d->keep_arg, loc, msg, warning);
+    return d->dropping;
+}
+
 void diag_error(struct diag *d, struct loc loc, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
+    int drop = dropped(d, loc, 0, fmt, ap);
+    va_end(ap);
+    if (drop)
+        return;
+    va_start(ap, fmt);
     report(d, "error", loc, fmt, ap);
     va_end(ap);
     d->errors++;
+    if (d->n_error_lines < DIAG_ERROR_LINES_MAX)
+        d->error_lines[d->n_error_lines++] = loc.line;
 }
 
 void diag_warning(struct diag *d, struct loc loc, const char *fmt, ...)
 {
     va_list ap;
+    va_start(ap, fmt);
+    int drop = dropped(d, loc, 1, fmt, ap);
+    va_end(ap);
+    if (drop)
+        return;
     va_start(ap, fmt);
     report(d, "warning", loc, fmt, ap);
     va_end(ap);
@@ -217,6 +246,8 @@ static void trailer(struct diag *d, const char *kind, const char *fmt,
 void diag_help(struct diag *d, const char *fmt, ...)
 {
     va_list ap;
+    if (d->dropping)
+        return;
     va_start(ap, fmt);
     trailer(d, "help", fmt, ap);
     va_end(ap);
@@ -225,6 +256,8 @@ void diag_help(struct diag *d, const char *fmt, ...)
 void diag_note(struct diag *d, const char *fmt, ...)
 {
     va_list ap;
+    if (d->dropping)
+        return;
     va_start(ap, fmt);
     trailer(d, "note", fmt, ap);
     va_end(ap);

@@ -17,6 +17,9 @@
 #include <stdio.h>
 #include "ast.h"
 
+/* Lines of the first errors, for diag_keep filters. */
+#define DIAG_ERROR_LINES_MAX 64
+
 struct diag {
     const char *path;   /* file name as given on the command line */
     const char *src;    /* whole source, NUL-terminated (for quoting lines) */
@@ -24,6 +27,15 @@ struct diag {
     FILE *out;          /* where to print; stderr if NULL */
     int errors;
     int warnings;
+    /* The line of each error reported (the first DIAG_ERROR_LINES_MAX). */
+    int error_lines[DIAG_ERROR_LINES_MAX];
+    int n_error_lines;
+    /* When set, a diagnostic is printed and counted only if keep() says so
+     * (its message text, whether it is a warning); the help and note lines
+     * of one it drops are dropped with it. */
+    int (*keep)(void *arg, struct loc loc, const char *msg, int warning);
+    void *keep_arg;
+    int dropping;       /* the last diagnostic was dropped */
 };
 
 /* Sets up d for one file.  Does not copy path or src. */

@@ -419,6 +419,7 @@ int main(int argc, char **argv)
     diag_init(&d, in_path, src, len);
 
     if (live_parse(&file, &d) > 0 || d.errors > 0) {
+        sema_check_after_syntax_errors(&file, &d);
         rc = EXIT_PROGRAM;
         goto done;
     }

@@ -22,6 +22,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -2741,6 +2742,53 @@ int sema_check(struct ast_file *f, struct diag *d)
                          s->prog->messages[i]->name);
     if (d->errors == errors0 && game)
         game->sym = s->prog;
+    return d->errors - errors0;
+}
+
+/* The diag_keep filter of sema_check_after_syntax_errors. */
+struct after_syntax {
+    const struct ast_file *f;
+    int lines[DIAG_ERROR_LINES_MAX];    /* lines of the syntax errors */
+    int n;
+};
+
+static int keep_after_syntax(void *arg, struct loc loc, const char *msg, int warning)
+{
+    const struct after_syntax *a = arg;
+    if (warning || strncmp(msg, "unknown ", 8) == 0 || strncmp(msg, "missing ", 8) == 0 ||
+        strstr(msg, " has no ") || strstr(msg, "must be the first"))
+        return 0;
+    /* the declaration the diagnostic is in runs up to the next one (a
+     * declaration the parser dropped belongs to the one before it) */
+    int start = 1, end = INT_MAX;
+    for (const struct ast_decl *x = a->f->decls; x; x = x->next) {
+        if (x->loc.line <= loc.line) {
+            start = x->loc.line;
+        } else {
+            end = x->loc.line;
+            break;
+        }
+    }
+    for (int i = 0; i < a->n; i++)
+        if (a->lines[i] >= start && a->lines[i] < end)
+            return 0;
+    return 1;
+}
+
+/* See sema.h. */
+int sema_check_after_syntax_errors(struct ast_file *f, struct diag *d)
+{
+    struct after_syntax a = { .f = f, .n = d->n_error_lines };
+    if (a.n >= DIAG_ERROR_LINES_MAX)
+        return 0;               /* too many to tell where they are */
+    memcpy(a.lines, d->error_lines, (size_t)a.n * sizeof a.lines[0]);
+    int errors0 = d->errors;
+    d->keep = keep_after_syntax;
+    d->keep_arg = &a;
+    sema_check(f, d);
+    d->keep = NULL;
+    d->keep_arg = NULL;
+    d->dropping = 0;
     return d->errors - errors0;
 }
 

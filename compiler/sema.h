@@ -153,6 +153,12 @@ struct sema_prog {
  * and warning through d.  Returns the number of errors (warnings are not
  * counted).  Page templates are read relative to the directory of f->path. */
 int sema_check(struct ast_file *f, struct diag *d);
+/* After syntax errors (PROTOCOL.md: every error in the file is reported):
+ * checks what the parser kept, reporting only the errors that cannot come
+ * from the syntax errors -- none inside a declaration that holds one, no
+ * unknown or missing names, no warnings.  Returns how many it reported; the
+ * file is not usable for emit_c either way. */
+int sema_check_after_syntax_errors(struct ast_file *f, struct diag *d);
 
 /* The program facts of a file that passed sema_check() with no errors;
  * NULL otherwise.  Owned by f's arena. */

@@ -34,6 +34,14 @@ grep -q "^   4 | on load { group.total = \"ten\"; }$" out && ok "diagnostic quot
 grep -q "^     |                         ^~~~~$" out && ok "diagnostic caret" || bad "caret: $(cat out)"
 printf 'game g {\n  players 2\n}\n' > syn.live
 expect 1 "a syntax error exits 1" "$livec" --check syn.live
+# every error in the file is reported: a type error in another declaration
+# beside a syntax error, but not what the syntax error may have caused
+printf '%s\n' 'game g { players 2; }' 'group { n: int = 0; }' 'message m { a: int; }' \
+    'on m {' '  let k = msg.a' '  group.n = k;' '}' 'on load { group.n = "x"; }' > mixed.live
+expect 1 "a syntax error and a type error exit 1" "$livec" --check mixed.live
+grep -q "^mixed.live:5:16: error: expected ';'" out && grep -q "^mixed.live:8:21: error: cannot assign 'string'" out \
+    && [ "$(grep -c ': error: ' out)" -eq 2 ] \
+    && ok "both errors, and no error caused by the syntax error" || bad "mixed errors: $(cat out)"
 
 expect 2 "unknown option exits 2" "$livec" --frobnicate x.live
 grep -q "^livec: unknown option '--frobnicate'" out && [ "$(wc -l < out)" -eq 1 ] \

@@ -108,8 +108,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     diag_init(&d, live_path, src, size);
     d.out = null_out;
 
-    if (live_parse(&file, &d) == 0 && d.errors == 0
-            && sema_check(&file, &d) == 0 && sema_prog(&file)) {
+    if (live_parse(&file, &d) > 0 || d.errors > 0) {
+        sema_check_after_syntax_errors(&file, &d);      /* what livec does */
+    } else if (sema_check(&file, &d) == 0 && sema_prog(&file)) {
         struct emit_options eo = { .line_directives = (size & 1) != 0 };
         if (emit_c(&file, null_out, &eo) != 0) {
             fprintf(stderr, "fuzz_livec: emit_c failed on a checked file\n");
