@@ -216,8 +216,10 @@ static void shell_quote(FILE *cmd, const char *s)
 }
 
 /* Compiles c_path into out_path with the runtime, with $CFLAGS or else
- * default_cflags.  Returns an exit status. */
-static int compile_c(const char *c_path, const char *out_path, const char *default_cflags)
+ * default_cflags (tests: the C of `livec test`, which also needs the
+ * runtime's testing.h).  Returns an exit status. */
+static int compile_c(const char *c_path, const char *out_path, const char *default_cflags,
+                     bool tests)
 {
     char hdr[PATH_MAX], lib[PATH_MAX];
     const char *cc = getenv("CC"), *cflags = getenv("CFLAGS");
@@ -230,6 +232,14 @@ static int compile_c(const char *c_path, const char *out_path, const char *defau
 
     if (!find_runtime(hdr, lib, sizeof hdr))
         return EXIT_USAGE;
+    if (tests) {                /* the test driver's header too */
+        char th[PATH_MAX + 16];
+        snprintf(th, sizeof th, "%s/testing.h", hdr);
+        if (!is_file(th)) {
+            fprintf(stderr, "livec: the runtime in '%s' has no testing.h, which 'livec test' needs\n", hdr);
+            return EXIT_USAGE;
+        }
+    }
     if (!cc || !*cc)
         cc = LIVEC_DEFAULT_CC;
     if (!cflags)
@@ -311,7 +321,7 @@ static int run_tests(struct ast_file *f, const struct sema_prog *P, char **names
         rc = EXIT_USAGE;
         goto done;
     }
-    rc = compile_c(c_path, exe, "-O0");
+    rc = compile_c(c_path, exe, "-O0", true);
     if (rc != EXIT_OK)
         goto done;
     fflush(stdout);
@@ -492,7 +502,7 @@ int main(int argc, char **argv)
             rc = EXIT_USAGE;
             goto done;
         }
-        rc = compile_c(tmpl, out_path ? out_path : P->name, "-O2");
+        rc = compile_c(tmpl, out_path ? out_path : P->name, "-O2", false);
         if (!getenv("LIVEC_KEEP_C"))
             unlink(tmpl);
         else

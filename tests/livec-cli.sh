@@ -99,6 +99,14 @@ if [ -f "$build/runtime/libliveruntime.a" ] || [ -n "${LIVEC_RUNTIME_DIR:-}" ]; 
     fi
     expect 0 "-o names the binary" "$livec" -o mygame counter.live
     [ -x mygame ] && ok "-o binary exists" || bad "-o binary missing"
+    if [ -f "$build/runtime/libliveruntime.a" ]; then
+        mkdir -p rt-no-testing
+        cp "$top/runtime/live.h" "$build/runtime/libliveruntime.a" rt-no-testing/
+        expect 2 "livec test without the runtime's testing.h exits 2" \
+            env LIVEC_RUNTIME_DIR="$work/rt-no-testing" "$livec" test counter.live
+        grep -q "has no testing.h, which 'livec test' needs" out && [ "$(wc -l < out)" -eq 1 ] \
+            && ok "... with one clear line" || bad "testing.h message: $(cat out)"
+    fi
 else
     echo "ok - # SKIP build of counter.live: runtime/libliveruntime.a is not built yet"
 fi
