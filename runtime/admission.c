@@ -85,7 +85,8 @@ struct bucket {
     int64_t at_ms;              /* when tokens was computed */
 };
 
-static struct bucket *buckets;  /* RATE_SLOTS, allocated on first use */
+static struct bucket *buckets;  /* messages: RATE_SLOTS, allocated on first use */
+static struct bucket *stream_buckets;   /* stream opens: the same */
 static pthread_mutex_t rate_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static size_t slot_of(const char *code)
@@ -96,23 +97,22 @@ static size_t slot_of(const char *code)
     return (size_t)(h & (RATE_SLOTS - 1));
 }
 
-/* See admission.h. */
-bool limits_message_allowed(const char *code, int *retry_after_s)
+/* Takes one token from the bucket of `code` in *table (allocated on first
+ * use): true if there was one; otherwise false and *retry_after_s (>= 1).
+ * The bucket holds `cap` tokens and refills at `rate` per second. */
+static bool take_token(struct bucket **table, const char *code, double rate, double cap,
+                       int *retry_after_s)
 {
-    double rate = config.rate;
-    if (rate <= 0)
-        return true;
-    double cap = fmax(1.0, rate * RATE_BURST_S);
     int64_t now = now_ms();
     bool ok = true;
     pthread_mutex_lock(&rate_lock);
-    if (!buckets)
-        buckets = calloc(RATE_SLOTS, sizeof *buckets);
-    if (!buckets) {                     /* out of memory: do not limit */
+    if (!*table)
+        *table = calloc(RATE_SLOTS, sizeof **table);
+    if (!*table) {                      /* out of memory: do not limit */
         pthread_mutex_unlock(&rate_lock);
         return true;
     }
-    struct bucket *b = &buckets[slot_of(code)];
+    struct bucket *b = &(*table)[slot_of(code)];
     if (strcmp(b->code, code) != 0) {
         snprintf(b->code, sizeof b->code, "%s", code);
         b->tokens = cap;
@@ -129,4 +129,22 @@ bool limits_message_allowed(const char *code, int *retry_after_s)
     }
     pthread_mutex_unlock(&rate_lock);
     return ok;
+}
+
+/* See admission.h. */
+bool limits_message_allowed(const char *code, int *retry_after_s)
+{
+    double rate = config.rate;
+    if (rate <= 0)
+        return true;
+    return take_token(&buckets, code, rate, fmax(1.0, rate * RATE_BURST_S), retry_after_s);
+}
+
+/* See admission.h. */
+bool limits_stream_allowed(const char *code, int *retry_after_s)
+{
+    if (config.rate <= 0)
+        return true;
+    return take_token(&stream_buckets, code, LIMITS_STREAM_OPENS_PER_S,
+                      LIMITS_STREAM_OPENS_BURST, retry_after_s);
 }

@@ -25,6 +25,11 @@
  * and body), counted from the moment the connection could send it.  Idle
  * event streams are not concerned: they are suspended, and pinged. */
 #define LIMITS_DEFAULT_TIMEOUT_S 30
+/* Event streams one participant may open per second, and at once: a page
+ * opens one per load and EventSource reconnects every 2 s at most, while a
+ * full replay of a long history costs the game thread tens of ms. */
+#define LIMITS_STREAM_OPENS_PER_S 2.0
+#define LIMITS_STREAM_OPENS_BURST 30.0
 /* Most open event streams of one participant (tabs); one more is 429. */
 #define LIMITS_STREAMS_PER_PARTICIPANT 16
 
@@ -43,11 +48,17 @@ void limits_set(const struct limits_config *cfg);
  * "off" turn the limit off).  Returns 0 and sets *rate (per second), or -1. */
 int limits_parse_rate(const char *s, double *rate);
 
-/* Token bucket of participant `code` (capacity: two seconds' worth, at least
+/* Token bucket of participant `code` (capacity: ten seconds' worth, at least
  * one message): true if one more message may go now; otherwise false and
  * *retry_after_s is the whole number of seconds (>= 1) until it may.
  * Thread-safe.  Codes share a fixed table; a collision forgets the other
  * code's history (it can only make the limit more lenient). */
 bool limits_message_allowed(const char *code, int *retry_after_s);
+
+/* The same for opening an event stream (LIMITS_STREAM_OPENS_*): each open
+ * costs the game thread a replay or an `on load`, so a client that opens
+ * and drops streams in a loop must not keep it from everybody else.  Off
+ * with the message limit (--rate 0). */
+bool limits_stream_allowed(const char *code, int *retry_after_s);
 
 #endif /* LIVE_ADMISSION_H */

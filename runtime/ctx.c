@@ -642,6 +642,7 @@ void rt_ctx_set_reason(lv_ctx *ctx, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(ctx->reason, sizeof ctx->reason, fmt, ap);
     va_end(ap);
+    rt_trim_partial_utf8(ctx->reason);
 }
 
 /* Runs fn(ctx, arg); 0 when it returns, -1 when it was rejected. */
@@ -887,12 +888,14 @@ static _Noreturn void jump(lv_ctx *ctx)
 _Noreturn void lv_reject(lv_ctx *ctx, const char *reason)
 {
     snprintf(ctx->reason, sizeof ctx->reason, "%s", reason ? reason : "rejected");
+    rt_trim_partial_utf8(ctx->reason);
     jump(ctx);
 }
 
 _Noreturn void lv_fail(lv_ctx *ctx, int line, const char *what)
 {
     snprintf(ctx->reason, sizeof ctx->reason, "%s:%d: %s", ctx->rt->game->source, line, what);
+    rt_trim_partial_utf8(ctx->reason);
     jump(ctx);
 }
 
@@ -914,6 +917,7 @@ void rejectf(lv_ctx *ctx, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(ctx->reason, sizeof ctx->reason, fmt, ap);
     va_end(ap);
+    rt_trim_partial_utf8(ctx->reason);
     jump(ctx);
 }
 

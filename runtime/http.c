@@ -34,6 +34,7 @@
 #include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -76,6 +77,9 @@
  * the largest memset per POST; 16 KiB (with SSE_BLOCK_SIZE 4 KiB) takes
  * 195 MiB and still leaves ~12 KiB for headers (bench/RESULTS.md). */
 #define CONNECTION_MEMORY_LIMIT (16 * 1024)
+/* Seconds during which libmicrohttpd's same log message is printed once
+ * (on_log). */
+#define LOG_REPEAT_S 10
 /* Retry-After of a stream refused because its participant has too many. */
 #define SSE_STREAM_RETRY_S 10
 /* libmicrohttpd worker threads.  Each keeps its own list of suspended
@@ -841,6 +845,15 @@ static char *render_page(const char *code, int64_t id_in_group, int page_index,
 
 /* ---- jobs --------------------------------------------------------------------------- */
 
+/* job->admit of a participant's event stream (rt.h), on the game thread:
+ * false when the participant already has its most open streams, so that a
+ * stream that will be refused runs no `on load` (finish_request counts
+ * again once the stream is registered). */
+static bool stream_admit(int64_t participant_id)
+{
+    return sse_count(participant_id) < LIMITS_STREAMS_PER_PARTICIPANT;
+}
+
 /* job->done, on a core thread (rt.h): record and resume, nothing else. */
 static void job_done(struct rt_job *job)
 {
@@ -849,83 +862,153 @@ static void job_done(struct rt_job *job)
     MHD_resume_connection(r->conn);
 }
 
-/* Rewrites the number that ends at byte `end` of text[0..*len) -- jansson
- * reported it out of range -- so that the text parses: an integer beyond 64
- * bits gets ".0" (a float field takes it; an int field then refuses it as
- * not an integer in range), a float beyond the double range is put in
- * quotes (then refused as not a number, naming its field).  Returns the new
- * malloc'd text (NUL-terminated, *len updated) or NULL if no number ends
- * there. */
-static char *repair_number(const char *text, size_t *len, size_t end)
+/* True if text[0..n) is one JSON number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+static bool json_number_token(const char *t, size_t n)
 {
-    if (end == 0 || end > *len)
-        return NULL;
-    size_t start = end;
-    bool is_real = false;
-    while (start > 0 && strchr("0123456789+-.eE", text[start - 1]) && text[start - 1] != '\0') {
-        if (strchr(".eE", text[start - 1]))
-            is_real = true;
-        start--;
+    size_t i = 0;
+    if (i < n && t[i] == '-')
+        i++;
+    if (i < n && t[i] == '0') {
+        i++;
+    } else if (i < n && t[i] >= '1' && t[i] <= '9') {
+        while (i < n && t[i] >= '0' && t[i] <= '9')
+            i++;
+    } else {
+        return false;
     }
-    if (start == end)
-        return NULL;
-    /* An integer just below INT64_MIN rounds to -2^63, which an int field
-     * would take: it becomes the next double below instead (one unit in
-     * the last place off for a float field, for a number nobody sends). */
-    const char *below = "-9223372036854777856";
-    bool edge = !is_real && text[start] == '-' && strtod(text + start, NULL) >= -0x1p63;
-    size_t tok = edge ? strlen(below) : end - start;
-    size_t n = *len - (end - start) + tok + 2;
-    char *out = malloc(n + 1);
-    if (!out)
-        return NULL;
-    if (edge) {
-        memcpy(out, text, start);
-        memcpy(out + start, below, tok);
-        memcpy(out + start + tok, ".0", 2);
-        memcpy(out + start + tok + 2, text + end, *len - end);
-        out[n] = '\0';
-        *len = n;
-        return out;
+    if (i < n && t[i] == '.') {
+        size_t d = ++i;
+        while (i < n && t[i] >= '0' && t[i] <= '9')
+            i++;
+        if (i == d)
+            return false;
     }
-    if (is_real) {              /* 1e400 -> "1e400" */
-        memcpy(out, text, start);
-        out[start] = '"';
-        memcpy(out + start + 1, text + start, end - start);
-        out[end + 1] = '"';
-    } else {                    /* 123...890 -> 123...890.0 */
-        memcpy(out, text, end);
-        memcpy(out + end, ".0", 2);
+    if (i < n && (t[i] == 'e' || t[i] == 'E')) {
+        i++;
+        if (i < n && (t[i] == '+' || t[i] == '-'))
+            i++;
+        size_t d = i;
+        while (i < n && t[i] >= '0' && t[i] <= '9')
+            i++;
+        if (i == d)
+            return false;
     }
-    memcpy(out + end + 2, text + end, *len - end);
-    out[n] = '\0';
-    *len = n;
-    return out;
+    return i == n;
+}
+
+/* The number that ends at byte `end` of text[0..len) -- jansson reported it
+ * out of range -- as [*start, end): true if it is one JSON number standing
+ * where a value may (after the start, whitespace, '[', ',' or ':'), false
+ * if the text is not JSON there anyway. */
+static bool overflow_token(const char *text, size_t len, size_t end, size_t *start)
+{
+    if (end == 0 || end > len)
+        return false;
+    size_t i = end;
+    while (i > 0 && strchr("0123456789+-.eE", text[i - 1]) && text[i - 1] != '\0')
+        i--;
+    if (i == end || !json_number_token(text + i, end - i))
+        return false;
+    if (i > 0 && !strchr(" \t\r\n[,:", text[i - 1]))
+        return false;
+    *start = i;
+    return true;
+}
+
+/* The key of the object member whose value starts at byte `start` (a
+ * number: see overflow_token), copied to key[0..size); false if that value
+ * is not a member's (an array element, the whole text). */
+static bool member_key(const char *text, size_t start, char *key, size_t size)
+{
+    size_t i = start;
+    while (i > 0 && strchr(" \t\r\n", text[i - 1]))
+        i--;
+    if (i == 0 || text[i - 1] != ':')
+        return false;
+    i--;
+    while (i > 0 && strchr(" \t\r\n", text[i - 1]))
+        i--;
+    if (i == 0 || text[i - 1] != '"')
+        return false;
+    size_t close = --i;         /* the key's closing quote */
+    while (i > 0) {             /* its opening quote: one not escaped */
+        size_t bs = 0;
+        while (i - 1 >= bs + 1 && text[i - 2 - bs] == '\\')
+            bs++;
+        if (text[i - 1] == '"' && bs % 2 == 0)
+            break;
+        i--;
+    }
+    if (i == 0)
+        return false;
+    size_t n = close - i;
+    if (n >= size)
+        n = size - 1;
+    memcpy(key, text + i, n);
+    key[n] = '\0';
+    rt_trim_partial_utf8(key);
+    return true;
 }
 
 /* Parses the collected body as one JSON value into r->job.body (a new
  * reference the job owns).  Returns MHD_YES with *sent = false on success;
  * otherwise answers 400 for text that is not JSON, 422 for JSON that C
- * cannot hold (U+0000 in a string, nesting deeper than jansson's limit), and
- * sets *sent.  Numbers out of range are valid JSON: they are rewritten
- * (repair_number) so that validation refuses them naming their field, or a
- * float field takes them. */
+ * cannot hold (U+0000 in a string, nesting deeper than jansson's limit, a
+ * number beyond the double range: naming its member), and sets *sent.  An
+ * integer beyond 64 bits is valid JSON too: it is parsed as a float (".0"
+ * appended), which a float field takes and an int field refuses naming
+ * itself. */
 static enum MHD_Result parse_body(struct req *r, bool *sent)
 {
     json_error_t e;
     const char *text = r->body ? r->body : "";
     size_t len = r->body_len;
     char *copy = NULL;
+    char refuse[256] = "";
+    size_t start;
     for (int round = 0;; round++) {
         r->job.body = json_loadb(text, len, JSON_DECODE_ANY, &e);
         if (r->job.body || json_error_code(&e) != json_error_numeric_overflow ||
-            round == NUMBER_REPAIRS_MAX || e.position < 0)
+            e.position < 0 || !overflow_token(text, len, (size_t)e.position, &start))
             break;
-        char *next = repair_number(text, &len, (size_t)e.position);
+        size_t end = (size_t)e.position;
+        bool is_real = false;
+        for (size_t i = start; i < end; i++)
+            is_real = is_real || text[i] == '.' || text[i] == 'e' || text[i] == 'E';
+        if (is_real) {          /* a float beyond the double range: nothing holds it */
+            char key[64];
+            int tl = (int)(end - start < 40 ? end - start : 40);
+            const char *more = end - start > 40 ? "..." : "";
+            if (member_key(text, start, key, sizeof key))
+                snprintf(refuse, sizeof refuse, "field '%s' is out of range: %.*s%s", key, tl,
+                         text + start, more);
+            else
+                snprintf(refuse, sizeof refuse, "a number is out of range: %.*s%s", tl,
+                         text + start, more);
+            break;
+        }
+        if (round == NUMBER_REPAIRS_MAX) {
+            snprintf(refuse, sizeof refuse, "too many numbers out of range");
+            break;
+        }
+        /* an integer beyond 64 bits -> the same digits with ".0"; one just
+         * below INT64_MIN would round to -2^63, which an int field takes: it
+         * becomes the next double below instead */
+        const char *below = "-9223372036854777856";
+        bool edge = text[start] == '-' && strtod(text + start, NULL) >= -0x1p63;
+        size_t tok = edge ? strlen(below) : end - start;
+        size_t n = len - (end - start) + tok + 2;
+        char *next = malloc(n + 1);
         if (!next)
             break;
+        memcpy(next, text, start);
+        memcpy(next + start, edge ? below : text + start, tok);
+        memcpy(next + start + tok, ".0", 2);
+        memcpy(next + start + tok + 2, text + end, len - end);
+        next[n] = '\0';
         free(copy);
         text = copy = next;
+        len = n;
     }
     free(copy);
     if (r->job.body) {
@@ -933,6 +1016,8 @@ static enum MHD_Result parse_body(struct req *r, bool *sent)
         return MHD_YES;
     }
     *sent = true;
+    if (refuse[0])
+        return send_error(r->conn, MHD_HTTP_UNPROCESSABLE_CONTENT, refuse);
     /* Valid JSON, but C strings cannot carry it: refused like any invalid
      * message, not as malformed. */
     if (json_error_code(&e) == json_error_null_character)
@@ -941,9 +1026,6 @@ static enum MHD_Result parse_body(struct req *r, bool *sent)
     if (json_error_code(&e) == json_error_stack_overflow)
         return send_error(r->conn, MHD_HTTP_UNPROCESSABLE_CONTENT,
                           "arrays and objects nested too deeply");
-    if (json_error_code(&e) == json_error_numeric_overflow)
-        return send_error(r->conn, MHD_HTTP_UNPROCESSABLE_CONTENT,
-                          "too many numbers out of range");
     char msg[sizeof e.text + 32];
     snprintf(msg, sizeof msg, "malformed JSON: %s", e.text);
     return send_error(r->conn, MHD_HTTP_BAD_REQUEST, msg);
@@ -991,7 +1073,11 @@ static enum MHD_Result start_request(struct req *r)
             return ret;
         break;
     case R_EVENTS: {
+        int retry_s = 1;
+        if (!limits_stream_allowed(r->job.code, &retry_s))
+            return send_too_many(c, retry_s, "too many event streams opened: slow down");
         r->job.kind = RT_JOB_SUBSCRIBE;
+        r->job.admit = stream_admit;
         r->stream = sse_stream_new();
         if (!r->stream)
             return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
@@ -1227,13 +1313,13 @@ static enum MHD_Result finish_request(struct req *r)
     switch (r->route) {
     case R_API_WATCH:
     case R_EVENTS: {
-        if (j->status != 200) {
+        if (j->status != 200 && j->status != 429) {
             sse_stream_discard(r->stream);
             r->stream = NULL;
             return send_job_reply(r, NULL, NULL);
         }
         if (r->route == R_EVENTS &&     /* issue 5; this stream is counted */
-            sse_count(j->participant_id) > LIMITS_STREAMS_PER_PARTICIPANT) {
+            (j->status == 429 || sse_count(j->participant_id) > LIMITS_STREAMS_PER_PARTICIPANT)) {
             sse_stream_discard(r->stream);
             r->stream = NULL;
             return send_too_many(c, SSE_STREAM_RETRY_S,
@@ -1529,11 +1615,31 @@ static void on_log(void *cls, const char *fmt, va_list ap)
     va_end(copy);
     if (strstr(msg, "closed by remote peer") || strstr(msg, "no longer available for sending"))
         return;
-    fprintf(stderr, "%s: http: ", name);
-    vfprintf(stderr, fmt, ap);
-    size_t n = strlen(fmt);
-    if (n == 0 || fmt[n - 1] != '\n')
-        fputc('\n', stderr);
+    /* The same message again within LOG_REPEAT_S (a flood of refused
+     * connections, say) is counted, not printed: the log stays readable
+     * and small whatever clients do. */
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static char last[512];
+    static time_t last_at;
+    static unsigned long repeats;
+    time_t now = time(NULL);
+    size_t n = strlen(msg);
+    while (n > 0 && msg[n - 1] == '\n')
+        msg[--n] = '\0';
+    pthread_mutex_lock(&lock);
+    if (strcmp(msg, last) == 0 && now - last_at < LOG_REPEAT_S) {
+        repeats++;
+        pthread_mutex_unlock(&lock);
+        return;
+    }
+    if (repeats > 0)
+        fprintf(stderr, "%s: http: (the message before came %lu more time%s)\n", name, repeats,
+                repeats == 1 ? "" : "s");
+    repeats = 0;
+    snprintf(last, sizeof last, "%s", msg);
+    last_at = now;
+    fprintf(stderr, "%s: http: %s\n", name, msg);
+    pthread_mutex_unlock(&lock);
 }
 
 /* ---- start and stop ------------------------------------------------------------------ */

@@ -276,6 +276,10 @@ static void job_subscribe(lv_ctx *ctx, struct rt_job *job)
     struct rt_participant *p = find_participant(job);
     if (!p)
         return;
+    if (job->admit && !job->admit(p->id)) {
+        job->status = 429;      /* net answers it (too many open streams) */
+        return;
+    }
     ctx->subscribe_ok = true;
     job->status = 200;
     if (job->last_event_id >= 0) {
@@ -284,7 +288,7 @@ static void job_subscribe(lv_ctx *ctx, struct rt_job *job)
         ctx->replay_upto = p->next_seq - 1;
         return;
     }
-    if (!game->on_load)
+    if (!game->on_load || p->group->session->closed)    /* a closed session is frozen */
         return;
     ctx->group = p->group;
     ctx->me = p;
@@ -314,6 +318,10 @@ static void job_next(lv_ctx *ctx, struct rt_job *job)
     struct rt_participant *p = find_participant(job);
     if (!p)
         return;
+    if (p->group->session->closed) {
+        reply_error(job, 409, "the session is closed");
+        return;
+    }
     if (p->page_index < ctx->rt->game->n_pages) {
         rt_ctx_save_bytes(ctx, &p->page_index, sizeof p->page_index);
         p->page_index++;
@@ -672,7 +680,7 @@ static void job_timer(lv_ctx *ctx, struct rt_group *g, int t)
     ctx->group = g;
     ctx->me = NULL;
     clear_timer(ctx, g, t);
-    if (!game->timers[t].fire)
+    if (!game->timers[t].fire || g->session->closed)   /* a closed session is frozen */
         return;
     if (run_hook(ctx, game->timers[t].fire) < 0) {
         if (rt_test_hooks.active)   /* `livec test`: the step fails with it */

@@ -35,6 +35,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <jansson.h>
 #include "live.h"
 
@@ -77,6 +78,10 @@ struct rt_job {
     void *stream;               /* SUBSCRIBE: net's stream, passed back to replay/activate */
     void (*replay)(void *stream, int64_t seq, const char *event, const char *data);
     void (*activate)(void *stream, int64_t participant_id);
+    /* SUBSCRIBE: asked on the game thread before anything runs; false (the
+     * participant has too many streams): status 429, no replay, no `on
+     * load`.  NULL admits every stream. */
+    bool (*admit)(int64_t participant_id);
 
     /* ---- out (set by the core before done) ---- */
     int status;                 /* HTTP status: 200, 201, 303, 400, 404, 422, 503 ... */
@@ -128,5 +133,23 @@ void net_deliver(int64_t pid, int64_t seq, const char *event, const char *data);
  * connections). */
 void net_hold(void);
 void net_release(void);
+
+/* Drops a partial UTF-8 character at the end of s (one that a fixed-size
+ * snprintf cut: a reason quoting a long message type, say), so that the
+ * text stays valid UTF-8 for JSON.  Used by net and core alike. */
+static inline void rt_trim_partial_utf8(char *s)
+{
+    size_t n = strlen(s), i = n, cont = 0;
+    while (i > 0 && cont < 4 && ((unsigned char)s[i - 1] & 0xC0) == 0x80) {
+        i--;
+        cont++;
+    }
+    if (i == 0)
+        return;
+    unsigned char lead = (unsigned char)s[i - 1];
+    size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+    if (lead >= 0xC0 && cont + 1 < need)
+        s[i - 1] = '\0';
+}
 
 #endif /* LIVE_RT_H */

@@ -102,6 +102,9 @@ async function main() {
     ['a string over its max', { type: 'note', text: 'x'.repeat(51) }, /text/],
     ['a number for a string', { type: 'note', text: 5 }, /text/],
     ['an unknown type', { type: 'nope' }, /nope/],
+    // the reason is cut at 511 bytes: never inside a character
+    ['an unknown type of 400 two-byte characters', { type: 'é'.repeat(400) }, /^unknown message type 'é+$/],
+    ['an unknown type of 300 emoji', { type: '😀'.repeat(300) }, /^unknown message type '(?:😀)+$/u],
     ['a type that is not a string', { type: 7 }, null],
     ['a non-object body (42)', 42, null],
     ['an array body', [1, 2], null],

@@ -55,10 +55,16 @@ async function main() {
     ['{"type":"nums","i":1,"f":1e400}', /'f'/, 'float beyond the double range'],
     ['{"type":"nums","i":1,"f":99999999999999999999}', /'f'/, 'float field, big integer outside its range'],
     ['{"type":"nums","i":1,"zz":-1E999}', /'zz'/, 'unknown field holding 1e999'],
+    ['{"type":"nums","i":1,"u":1e999}', /'u'/, 'string field given 1e999'],
+    ['{"type":"nums","i":1,"u":99999999999999999999}', /'u'/, 'string field given an integer beyond 64 bits'],
   ];
   for (const [body, re, what] of outOfRange) {
     const r = await p1.send(body);
     check(`validation: ${what} is 422 naming the field`, isError(r, 422, re), r.text);
+  }
+  for (const body of ['{"type":"nums","i":1,"u":1e1-99999999999999999999}', '{"type":"nums","i":1.5-1e999}']) {
+    const r = await p1.send(body);
+    check(`not JSON around a number out of range is 400: ${body}`, isError(r, 400), r.text);
   }
   let r0 = await p1.send('{"type":"nums","i":' + '['.repeat(3000) + ']'.repeat(3000) + '}');
   check('JSON nested 3000 deep is 422 (valid JSON that is not taken)', isError(r0, 422), r0.text);

@@ -160,6 +160,13 @@ async function main() {
   const extra = await new Stream(base, pb.code, 0).open();
   check(`stream ${STREAMS_MAX + 1} of one participant is 429 with Retry-After`,
     extra.status === 429 && /too many/.test(extra.text || ''), `${extra.status} ${extra.text}`);
+  // a fresh stream that is refused runs no `on load` (its message would
+  // reach the participant's open streams)
+  const seen = more[0].events.length;
+  const fresh = await new Stream(base, pb.code).open();
+  await sleep(300);
+  check('a refused fresh stream is 429 and runs no on load',
+    fresh.status === 429 && more[0].events.length === seen, `${fresh.status} ${more[0].events.length - seen}`);
   r = await http(base, 'POST', `/p/${pa.code}/live`, { type: 'add', amount: 1 });
   const got = await Promise.all(more.map((x) => x.waitFor((d) => d.by === 1 && d.total > 31)));
   check('the allowed streams all receive the next message', r.status === 200 && got.every(Boolean),
@@ -167,6 +174,21 @@ async function main() {
   for (const x of more) x.close();
   a.close();
   b.close();
+
+  // ---- stream opens per participant ------------------------------------------------
+  // each open costs the game thread a replay or an on load: a client that
+  // opens and drops streams in a loop is slowed down (30 at once, 2/s)
+  await sleep(500);
+  const opens = [];
+  for (let i = 0; i < 40; i++) {
+    const x = await new Stream(base, pa.code, 0).open();
+    opens.push(x.status === 429 ? (x.text || '') : x.status);
+    x.close();
+  }
+  const slowed = opens.filter((x) => typeof x === 'string');
+  check('opening 40 streams in a row: the first ones open, the rest 429 "too many event streams opened"',
+    opens[0] === 200 && slowed.length > 0 && slowed.every((t) => /too many event streams opened/.test(t)),
+    JSON.stringify(opens));
 
   // ---- header limit ------------------------------------------------------------------
   r = await http(base, 'GET', '/healthz', undefined, { 'X-Big': 'x'.repeat(12 * 1024) });

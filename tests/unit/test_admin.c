@@ -131,11 +131,24 @@ START_TEST(test_close_session)
     char codes[2][RT_CODE_MAX], session[RT_CODE_MAX];
     snprintf(session, sizeof session, "%s", helper_session(2, codes));
     ck_assert_int_eq(helper_live(codes[0], "{\"type\":\"add\",\"amount\":5}", buf, sizeof buf), 200);
+    ck_assert_int_eq(helper_live(codes[0], "{\"type\":\"arm\",\"ms\":1000}", buf, sizeof buf), 200);
     ck_assert_int_eq(run_job(RT_JOB_SESSION_CLOSE, NULL, "nosuchsession", NULL, NULL, NULL), 404);
     ck_assert_int_eq(run_job(RT_JOB_SESSION_CLOSE, NULL, session, NULL, NULL, NULL), 200);
     ck_assert_int_eq(run_job(RT_JOB_SESSION_CLOSE, NULL, session, NULL, NULL, NULL), 200);
     ck_assert_int_eq(helper_live(codes[1], "{\"type\":\"add\",\"amount\":5}", buf, sizeof buf), 422);
     ck_assert_str_eq(buf, "{\"error\":\"the session is closed\"}");
+    /* the session is frozen: a fresh stream opens without `on load`, a
+     * replay still works, Next is refused, the armed timer does not fire */
+    fake_net_reset();
+    struct helper_stream hs;
+    ck_assert_int_eq(helper_subscribe(codes[1], -1, &hs), 200);
+    helper_stream_free(&hs);
+    ck_assert_int_eq(helper_subscribe(codes[0], 0, &hs), 200);
+    ck_assert_int_gt(hs.n_replayed, 0);
+    helper_stream_free(&hs);
+    ck_assert_int_eq(helper_job(RT_JOB_NEXT, codes[1], NULL, NULL), 409);
+    ck_assert_int_eq(rt_fire_due_timers(rt_now_ms() + 5000), 1);
+    ck_assert_uint_eq(fake_net_count(), 0);
     rt_close();
     open_db(db);
     ck_assert_int_eq(helper_live(codes[0], "{\"type\":\"add\",\"amount\":1}", buf, sizeof buf), 422);
@@ -148,7 +161,7 @@ START_TEST(test_close_session)
     ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(g, "fields"), "total")), 5);
     /* recent: newest first, the refused ones with their reason */
     json_t *recent = json_object_get(g, "recent");
-    ck_assert_int_eq(json_array_size(recent), 3);
+    ck_assert_int_eq(json_array_size(recent), 4);
     json_t *newest = json_array_get(recent, 0);
     ck_assert_str_eq(json_string_value(json_object_get(newest, "outcome")), "rejected");
     ck_assert_str_eq(json_string_value(json_object_get(newest, "reason")), "the session is closed");
