@@ -505,9 +505,39 @@ static enum MHD_Result send_body(struct MHD_Connection *c, unsigned status,
 }
 
 /* Answers {"error": msg} with status. */
+/* Replaces each byte of s that is not part of a valid UTF-8 character with
+ * '?' (jansson's "near '...'" quotes cut the text anywhere). */
+static void utf8_sanitize(char *s)
+{
+    unsigned char *p = (unsigned char *)s;
+    while (*p) {
+        size_t need = *p < 0x80 ? 1 : (*p & 0xE0) == 0xC0 ? 2 : (*p & 0xF0) == 0xE0 ? 3
+                    : (*p & 0xF8) == 0xF0 ? 4 : 0;
+        size_t k = 1;
+        while (need > 1 && k < need && (p[k] & 0xC0) == 0x80)
+            k++;
+        if (need == 0 || k < need) {
+            *p++ = '?';
+            continue;
+        }
+        p += need;
+    }
+}
+
 static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *msg)
 {
+    char clean[1024];
     json_t *o = json_pack("{s:s}", "error", msg);
+    if (!o) {                   /* not UTF-8: a quote of the client's bytes */
+        snprintf(clean, sizeof clean, "%s", msg);
+        utf8_sanitize(clean);
+        o = json_pack("{s:s}", "error", clean);
+        for (char *p = clean; !o && *p; p++)     /* overlong forms, surrogates */
+            if ((unsigned char)*p >= 0x80)
+                *p = '?';
+        if (!o)
+            o = json_pack("{s:s}", "error", clean);
+    }
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (!text)
@@ -915,11 +945,42 @@ static bool overflow_token(const char *text, size_t len, size_t end, size_t *sta
     return true;
 }
 
-/* The key of the object member whose value starts at byte `start` (a
- * number: see overflow_token), copied to key[0..size); false if that value
- * is not a member's (an array element, the whole text). */
+/* True when byte `start` of text lies directly in the top-level object
+ * (depth 1, outside strings). */
+static bool at_top_level(const char *text, size_t start)
+{
+    size_t i = 0;
+    while (i < start && strchr(" \t\r\n", text[i]))
+        i++;
+    if (i >= start || text[i] != '{')
+        return false;
+    int depth = 0;
+    bool in_string = false;
+    for (; i < start; i++) {
+        char ch = text[i];
+        if (in_string) {
+            if (ch == '\\')
+                i++;
+            else if (ch == '"')
+                in_string = false;
+        } else if (ch == '"') {
+            in_string = true;
+        } else if (ch == '{' || ch == '[') {
+            depth++;
+        } else if (ch == '}' || ch == ']') {
+            depth--;
+        }
+    }
+    return depth == 1 && !in_string;
+}
+
+/* The name of the message field whose value starts at byte `start` (a
+ * number: see overflow_token), decoded, in key[0..size); false if that
+ * value is not a member of the top-level object. */
 static bool member_key(const char *text, size_t start, char *key, size_t size)
 {
+    if (!at_top_level(text, start))
+        return false;
     size_t i = start;
     while (i > 0 && strchr(" \t\r\n", text[i - 1]))
         i--;
@@ -941,11 +1002,14 @@ static bool member_key(const char *text, size_t start, char *key, size_t size)
     }
     if (i == 0)
         return false;
-    size_t n = close - i;
-    if (n >= size)
-        n = size - 1;
-    memcpy(key, text + i, n);
-    key[n] = '\0';
+    /* the key as jansson reads it (escapes decoded) */
+    json_t *k = json_loadb(text + i - 1, close - i + 2, JSON_DECODE_ANY, NULL);
+    if (!json_is_string(k)) {
+        json_decref(k);
+        return false;
+    }
+    snprintf(key, size, "%s", json_string_value(k));
+    json_decref(k);
     rt_trim_partial_utf8(key);
     return true;
 }
@@ -954,10 +1018,10 @@ static bool member_key(const char *text, size_t start, char *key, size_t size)
  * reference the job owns).  Returns MHD_YES with *sent = false on success;
  * otherwise answers 400 for text that is not JSON, 422 for JSON that C
  * cannot hold (U+0000 in a string, nesting deeper than jansson's limit, a
- * number beyond the double range: naming its member), and sets *sent.  An
- * integer beyond 64 bits is valid JSON too: it is parsed as a float (".0"
- * appended), which a float field takes and an int field refuses naming
- * itself. */
+ * number beyond the double range: naming its field when it is one of the
+ * message's), and sets *sent.  An integer beyond 64 bits is valid JSON too:
+ * it is parsed as a float (".0" appended), which a float field takes and an
+ * int field refuses naming itself. */
 static enum MHD_Result parse_body(struct req *r, bool *sent)
 {
     json_error_t e;
@@ -975,49 +1039,70 @@ static enum MHD_Result parse_body(struct req *r, bool *sent)
         bool is_real = false;
         for (size_t i = start; i < end; i++)
             is_real = is_real || text[i] == '.' || text[i] == 'e' || text[i] == 'E';
-        if (is_real) {          /* a float beyond the double range: nothing holds it */
-            char key[64];
-            int tl = (int)(end - start < 40 ? end - start : 40);
-            const char *more = end - start > 40 ? "..." : "";
-            if (member_key(text, start, key, sizeof key))
-                snprintf(refuse, sizeof refuse, "field '%s' is out of range: %.*s%s", key, tl,
-                         text + start, more);
-            else
-                snprintf(refuse, sizeof refuse, "a number is out of range: %.*s%s", tl,
-                         text + start, more);
-            break;
-        }
         if (round == NUMBER_REPAIRS_MAX) {
             snprintf(refuse, sizeof refuse, "too many numbers out of range");
             break;
         }
-        /* an integer beyond 64 bits -> the same digits with ".0"; one just
-         * below INT64_MIN would round to -2^63, which an int field takes: it
-         * becomes the next double below instead */
-        const char *below = "-9223372036854777856";
-        bool edge = text[start] == '-' && strtod(text + start, NULL) >= -0x1p63;
-        size_t tok = edge ? strlen(below) : end - start;
-        size_t n = len - (end - start) + tok + 2;
+        const char *put;        /* what replaces the number */
+        size_t tok;
+        if (is_real) {
+            /* a float beyond the double range: nothing holds it; the message
+             * is refused once the rest is known to be JSON (a placeholder
+             * stands in for it meanwhile) */
+            if (!refuse[0]) {
+                char key[64];
+                int tl = (int)(end - start < 40 ? end - start : 40);
+                const char *more = end - start > 40 ? "..." : "";
+                if (member_key(text, start, key, sizeof key))
+                    snprintf(refuse, sizeof refuse, "field '%s' is out of range: %.*s%s", key,
+                             tl, text + start, more);
+                else
+                    snprintf(refuse, sizeof refuse, "a number is out of range: %.*s%s", tl,
+                             text + start, more);
+            }
+            put = "0";
+            tok = 1;
+        } else if (text[start] == '-' && strtod(text + start, NULL) >= -0x1p63) {
+            /* just below INT64_MIN it would round to -2^63, which an int
+             * field takes: the next double below instead (one unit in the
+             * last place off for a float field, for a number nobody sends) */
+            put = "-9223372036854777856.0";
+            tok = strlen(put);
+        } else {
+            /* an integer beyond 64 bits: the same digits as a float */
+            put = NULL;
+            tok = end - start + 2;
+        }
+        size_t n = len - (end - start) + tok;
         char *next = malloc(n + 1);
         if (!next)
             break;
         memcpy(next, text, start);
-        memcpy(next + start, edge ? below : text + start, tok);
-        memcpy(next + start + tok, ".0", 2);
-        memcpy(next + start + tok + 2, text + end, len - end);
+        if (put) {
+            memcpy(next + start, put, tok);
+        } else {
+            memcpy(next + start, text + start, end - start);
+            memcpy(next + end, ".0", 2);
+        }
+        memcpy(next + start + tok, text + end, len - end);
         next[n] = '\0';
         free(copy);
         text = copy = next;
         len = n;
     }
     free(copy);
-    if (r->job.body) {
+    if (r->job.body && !refuse[0]) {
         *sent = false;
         return MHD_YES;
     }
     *sent = true;
-    if (refuse[0])
+    if (r->job.body) {          /* JSON, with a number nothing can hold */
+        json_decref(r->job.body);
+        r->job.body = NULL;
         return send_error(r->conn, MHD_HTTP_UNPROCESSABLE_CONTENT, refuse);
+    }
+    if (json_error_code(&e) == json_error_numeric_overflow && refuse[0])
+        return send_error(r->conn, MHD_HTTP_UNPROCESSABLE_CONTENT, refuse);   /* too many */
     /* Valid JSON, but C strings cannot carry it: refused like any invalid
      * message, not as malformed. */
     if (json_error_code(&e) == json_error_null_character)
@@ -1605,6 +1690,24 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 /* libmicrohttpd's error log, prefixed with the game's name.  A client that
  * goes away (a closed tab ends its event stream) is ordinary and is not
  * logged. */
+/* The last message of on_log, and how often it came again unprinted. */
+static struct {
+    pthread_mutex_t lock;
+    char last[512];
+    time_t last_at;
+    unsigned long repeats;
+} logs = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* Prints how often the last message came again, if it did.  Caller holds
+ * logs.lock. */
+static void log_repeats(const char *name)
+{
+    if (logs.repeats > 0)
+        fprintf(stderr, "%s: http: (the message before came %lu more time%s)\n", name,
+                logs.repeats, logs.repeats == 1 ? "" : "s");
+    logs.repeats = 0;
+}
+
 static void on_log(void *cls, const char *fmt, va_list ap)
 {
     const char *name = cls;
@@ -1618,28 +1721,21 @@ static void on_log(void *cls, const char *fmt, va_list ap)
     /* The same message again within LOG_REPEAT_S (a flood of refused
      * connections, say) is counted, not printed: the log stays readable
      * and small whatever clients do. */
-    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-    static char last[512];
-    static time_t last_at;
-    static unsigned long repeats;
     time_t now = time(NULL);
     size_t n = strlen(msg);
     while (n > 0 && msg[n - 1] == '\n')
         msg[--n] = '\0';
-    pthread_mutex_lock(&lock);
-    if (strcmp(msg, last) == 0 && now - last_at < LOG_REPEAT_S) {
-        repeats++;
-        pthread_mutex_unlock(&lock);
+    pthread_mutex_lock(&logs.lock);
+    if (strcmp(msg, logs.last) == 0 && now - logs.last_at < LOG_REPEAT_S) {
+        logs.repeats++;
+        pthread_mutex_unlock(&logs.lock);
         return;
     }
-    if (repeats > 0)
-        fprintf(stderr, "%s: http: (the message before came %lu more time%s)\n", name, repeats,
-                repeats == 1 ? "" : "s");
-    repeats = 0;
-    snprintf(last, sizeof last, "%s", msg);
-    last_at = now;
+    log_repeats(name);
+    snprintf(logs.last, sizeof logs.last, "%s", msg);
+    logs.last_at = now;
     fprintf(stderr, "%s: http: %s\n", name, msg);
-    pthread_mutex_unlock(&lock);
+    pthread_mutex_unlock(&logs.lock);
 }
 
 /* ---- start and stop ------------------------------------------------------------------ */
@@ -1780,6 +1876,10 @@ void net_stop(void)
     sse_close_all();
     MHD_stop_daemon(net.daemon);
     net.daemon = NULL;
+    pthread_mutex_lock(&logs.lock);     /* the count of a flood that stopped */
+    log_repeats(net.game ? net.game->name : "server");
+    logs.last[0] = '\0';
+    pthread_mutex_unlock(&logs.lock);
     ok_resp_free();
     deadline_stop();
     sse_fini();

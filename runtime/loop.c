@@ -318,11 +318,8 @@ static void job_next(lv_ctx *ctx, struct rt_job *job)
     struct rt_participant *p = find_participant(job);
     if (!p)
         return;
-    if (p->group->session->closed) {
-        reply_error(job, 409, "the session is closed");
-        return;
-    }
-    if (p->page_index < ctx->rt->game->n_pages) {
+    /* (a closed session is frozen: the participant stays where it is) */
+    if (p->page_index < ctx->rt->game->n_pages && !p->group->session->closed) {
         rt_ctx_save_bytes(ctx, &p->page_index, sizeof p->page_index);
         p->page_index++;
         rt_ctx_dirty(ctx, RT_DIRTY_PLAYER, p, p->group, 0);

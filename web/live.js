@@ -7,8 +7,9 @@
  *                    Promise: resolved with the server's JSON answer
  *                    ({"ok": true}), rejected with the server's reason
  *                    (the 422 `require`/`reject` text or a validation
- *                    message): a String, so that String(r), r + '' and
- *                    r == "not your turn" give the reason; it also has
+ *                    message): a String object, so that String(r), r + ''
+ *                    and r == "not your turn" give the reason (r === "..."
+ *                    and switch (r) do not: compare String(r)); it also has
  *                    .message (the same text) and .status (the HTTP status,
  *                    0 when the server could not be reached).
  *                    Defined as soon as this script runs; calls made before

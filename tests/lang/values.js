@@ -62,11 +62,19 @@ async function main() {
     const r = await p1.send(body);
     check(`validation: ${what} is 422 naming the field`, isError(r, 422, re), r.text);
   }
-  for (const body of ['{"type":"nums","i":1,"u":1e1-99999999999999999999}', '{"type":"nums","i":1.5-1e999}']) {
+  let r0;
+  for (const body of ['{"type":"nums","i":1,"u":1e1-99999999999999999999}', '{"type":"nums","i":1.5-1e999}',
+    '[1e999', '{"type":"nums","i":1e999}garbage', '{"é\\é":1}', '["\\é"]']) {
     const r = await p1.send(body);
-    check(`not JSON around a number out of range is 400: ${body}`, isError(r, 400), r.text);
+    check(`not JSON (around a number out of range, or a bad escape) is 400 with a reason: ${body}`,
+      isError(r, 400, /^malformed JSON/), r.text);
   }
-  let r0 = await p1.send('{"type":"nums","i":' + '['.repeat(3000) + ']'.repeat(3000) + '}');
+  r0 = await p1.send('{"type":"nums","i":1,"o":{"x":1e999}}');
+  check('a number out of range inside a nested object is not named as a field',
+    isError(r0, 422, /^a number is out of range: 1e999$/), r0.text);
+  r0 = await p1.send('{"type":"nums","i":1,"\\u0066":1e999}');
+  check('the field of a number out of range is named as decoded', isError(r0, 422, /^field 'f' is out/), r0.text);
+  r0 = await p1.send('{"type":"nums","i":' + '['.repeat(3000) + ']'.repeat(3000) + '}');
   check('JSON nested 3000 deep is 422 (valid JSON that is not taken)', isError(r0, 422), r0.text);
   m = await p1.ask('{"type":"fl","x":1,"y":123456789012345678901234567890}');
   check('a float field takes an integer beyond 64 bits', m && m.f === 1 / 1.2345678901234568e29, JSON.stringify(m));

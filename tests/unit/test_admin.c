@@ -138,7 +138,8 @@ START_TEST(test_close_session)
     ck_assert_int_eq(helper_live(codes[1], "{\"type\":\"add\",\"amount\":5}", buf, sizeof buf), 422);
     ck_assert_str_eq(buf, "{\"error\":\"the session is closed\"}");
     /* the session is frozen: a fresh stream opens without `on load`, a
-     * replay still works, Next is refused, the armed timer does not fire */
+     * replay still works, Next leaves the player on its page, the armed
+     * timer does not fire */
     fake_net_reset();
     struct helper_stream hs;
     ck_assert_int_eq(helper_subscribe(codes[1], -1, &hs), 200);
@@ -146,7 +147,7 @@ START_TEST(test_close_session)
     ck_assert_int_eq(helper_subscribe(codes[0], 0, &hs), 200);
     ck_assert_int_gt(hs.n_replayed, 0);
     helper_stream_free(&hs);
-    ck_assert_int_eq(helper_job(RT_JOB_NEXT, codes[1], NULL, NULL), 409);
+    ck_assert_int_eq(helper_job(RT_JOB_NEXT, codes[1], NULL, NULL), 303);
     ck_assert_int_eq(rt_fire_due_timers(rt_now_ms() + 5000), 1);
     ck_assert_uint_eq(fake_net_count(), 0);
     rt_close();
@@ -158,6 +159,9 @@ START_TEST(test_close_session)
     free(reply);
     ck_assert(json_is_true(json_object_get(st, "closed")));
     json_t *g = json_array_get(json_object_get(st, "groups"), 0);
+    /* Next left the player where it was */
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(g, "players"), 1),
+                                                       "page")), "live");
     ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(g, "fields"), "total")), 5);
     /* recent: newest first, the refused ones with their reason */
     json_t *recent = json_object_get(g, "recent");
