@@ -65,7 +65,9 @@ struct sema {
     struct sema_prog *prog;
     struct sym *globals;        /* consts, views, tables, messages, fns */
     struct sym *globals_tail;   /* last of globals, for appending */
-    struct nmap global_index;   /* name -> struct sym * of globals */
+    struct nmap global_index;   /* name -> struct sym * of globals (not messages) */
+    struct nmap message_index;  /* name -> struct sym * of messages: their own
+                                   namespace (`on NAME` and "type" name them) */
 
     /* The body being checked. */
     struct ast_decl *cur;       /* the view, fn or handler */
@@ -925,9 +927,14 @@ static void check_fields(struct sema *s, struct ast_decl *d, struct sema_record 
     }
 }
 
+/* Declares d.  Messages have a namespace of their own: a message may share
+ * its name with a table, a view, a constant or a fn (`table offer` beside
+ * `message offer`), since a message is named only by `on NAME` and by the
+ * "type" of what a client sends, never as a value. */
 static struct sym *add_global(struct sema *s, enum sym_kind k, struct ast_decl *d)
 {
-    struct sym *old = find_global(s, d->name);
+    struct nmap *index = k == SYM_MESSAGE ? &s->message_index : &s->global_index;
+    struct sym *old = nmap_get(index, d->name);
     if (old) {
         ERR(s, d->name_loc, "'%s' is already declared", d->name);
         diag_note(s->d, "'%s' was first declared on line %d as a %s",
@@ -955,7 +962,7 @@ static struct sym *add_global(struct sema *s, enum sym_kind k, struct ast_decl *
     else
         s->globals_tail->next = y;
     s->globals_tail = y;
-    nmap_put(s, &s->global_index, y->name, y);
+    nmap_put(s, index, y->name, y);
     return y;
 }
 
@@ -1468,6 +1475,10 @@ static void check_name(struct sema *s, struct ast_expr *e)
         return;
     }
     y = find_global(s, e->name);
+    if (!y && nmap_get(&s->message_index, e->name)) {
+        ERR(s, e->loc, "'%s' is a message, not a value", e->name);
+        return;
+    }
     if (!y) {
         const char *c[MAX_CANDS];
         visible_names(s, c, MAX_CANDS, true);
@@ -2667,7 +2678,7 @@ int sema_check(struct ast_file *f, struct diag *d)
         else if (x->on == ON_TIMER)
             add_timer(s->prog->timers, &s->prog->n_timers, x->name, x);
         else {
-            struct sym *y = find_global(s, x->name);
+            struct sym *y = nmap_get(&s->message_index, x->name);
             if (!y || y->kind != SYM_MESSAGE) {
                 ERR(s, x->name_loc, "unknown message '%s'", x->name);
                 suggest_global(s, x->name, SYM_MESSAGE);

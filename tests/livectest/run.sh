@@ -1,7 +1,8 @@
 #!/bin/sh
 # run.sh -- `livec test` (docs/testing.md), run by `make check` from the top
 # build directory ($srcdir is the source):
-#   - every game in games/ carries tests, and they all pass;
+#   - every game in games/ carries tests, and they all pass; so do the
+#     tests of tests/livectest/pass-*.live;
 #   - tests/livectest/wrong.live, whose tests expect the wrong things, fails
 #     them: exit status 1 and exactly the report in wrong.expected (the FAIL
 #     lines, the .live line, expected and actual, `1 passed, 14 failed`);
@@ -26,6 +27,19 @@ for game in "$top"/games/*.live; do
         ok "$name: $last"
     else
         bad "$name: exit $status, '$last' (every game must carry passing tests)"
+        sed 's/^/# /' "$work/out"
+    fi
+done
+
+for f in "$top"/tests/livectest/pass-*.live; do
+    name=$(basename "$f")
+    "$livec" test "$f" >"$work/out" 2>&1
+    status=$?
+    last=$(tail -n 1 "$work/out")
+    if [ "$status" -eq 0 ] && echo "$last" | grep -Eq '^[1-9][0-9]* passed, 0 failed$'; then
+        ok "$name: $last"
+    else
+        bad "$name: exit $status, '$last'"
         sed 's/^/# /' "$work/out"
     fi
 done

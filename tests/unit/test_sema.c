@@ -229,8 +229,15 @@ END_TEST
 
 START_TEST(duplicates)
 {
-    expect(HEAD "message bid { a: int; }\nfn bid() { }\non bid { }\n",
+    expect(HEAD "table bid { a: int; }\nfn bid() { }\n",
            "3:4: error: 'bid' is already declared\n");
+    expect(HEAD "message bid { a: int; }\nmessage bid { }\non bid { }\n",
+           "3:9: error: 'bid' is already declared\n");
+    /* messages have their own namespace: `on NAME` and "type" name them */
+    expect_ok(HEAD "table offer { p: int; }\nmessage offer { p: int; }\nconst bid = 3;\n"
+                   "message bid { }\non bid { }\non offer { insert offer { p: msg.p + bid }; }\n");
+    expect(HEAD "message m { }\non m { let x = m; }\n",
+           "3:16: error: 'm' is a message, not a value\n");
     expect(HEAD "group { a: int; b: int; a: string; }\n",
            "2:25: error: duplicate field 'a'\n");
     expect(HEAD "on load { }\non load { }\n",
