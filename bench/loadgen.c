@@ -1023,25 +1023,35 @@ static void create_sessions(int n)
 
 /* ---- server process figures ------------------------------------------------------- */
 
-/* CPU seconds (user + system) used so far by process pid, or -1. */
-static double proc_cpu(int pid)
+/* CPU seconds (user + system) from a /proc stat file (a process's or a
+ * thread's), or -1; the command name, when name is not NULL, into
+ * name[0..size). */
+static double stat_cpu(const char *path, char *name, size_t size)
 {
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    char buf[1024];
     FILE *f = fopen(path, "r");
     if (!f)
         return -1;
     size_t n = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);
     buf[n] = '\0';
-    char *s = strrchr(buf, ')');
-    if (!s)
-        return -1;
+    char *open = strchr(buf, '('), *close = strrchr(buf, ')');
     unsigned long ut = 0, st = 0;
     /* fields after the command: state(3) ... utime(14) stime(15) */
-    if (sscanf(s + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+    if (!open || !close || close < open ||
+        sscanf(close + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
         return -1;
+    if (name)
+        snprintf(name, size, "%.*s", (int)(close - open - 1), open + 1);
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* CPU seconds (user + system) used so far by process pid, or -1. */
+static double proc_cpu(int pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    return stat_cpu(path, NULL, 0);
 }
 
 /* The server's CPU by thread name (the runtime names its threads live-game,
@@ -1056,7 +1066,7 @@ struct split {
 
 static void proc_split(int pid, struct split *sp)
 {
-    char path[96], buf[1024];
+    char path[96], name[sizeof sp->name[0]];
     sp->n = 0;
     snprintf(path, sizeof path, "/proc/%d/task", pid);
     DIR *d = opendir(path);
@@ -1067,19 +1077,9 @@ static void proc_split(int pid, struct split *sp)
         if (e->d_name[0] == '.')
             continue;
         snprintf(path, sizeof path, "/proc/%d/task/%.16s/stat", pid, e->d_name);
-        FILE *f = fopen(path, "r");
-        if (!f)
+        double secs = stat_cpu(path, name, sizeof name);
+        if (secs < 0)
             continue;
-        size_t len = fread(buf, 1, sizeof buf - 1, f);
-        fclose(f);
-        buf[len] = '\0';
-        char *open = strchr(buf, '('), *close = strrchr(buf, ')');
-        unsigned long ut = 0, st = 0;
-        if (!open || !close || close < open ||
-            sscanf(close + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-            continue;
-        *close = '\0';
-        const char *name = open + 1;
         int i = 0;
         while (i < sp->n && strcmp(sp->name[i], name) != 0)
             i++;
@@ -1090,7 +1090,7 @@ static void proc_split(int pid, struct split *sp)
             sp->secs[i] = 0;
             sp->n++;
         }
-        sp->secs[i] += (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+        sp->secs[i] += secs;
     }
     closedir(d);
 }

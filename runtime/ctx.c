@@ -974,6 +974,15 @@ void *lv_player(lv_ctx *ctx, int line, int64_t id)
     return player_at(ctx, line, id)->state;
 }
 
+/* Marks p's row to be written with the job (once per job). */
+static void player_dirty(lv_ctx *ctx, struct rt_participant *p)
+{
+    if (p->dstamp != ctx->job_no) {
+        p->dstamp = ctx->job_no;
+        rt_ctx_dirty(ctx, RT_DIRTY_PLAYER, p, p->group, 0);
+    }
+}
+
 void *lv_player_w(lv_ctx *ctx, int line, int64_t id)
 {
     struct rt_participant *p = player_at(ctx, line, id);
@@ -982,10 +991,7 @@ void *lv_player_w(lv_ctx *ctx, int line, int64_t id)
         p->ustamp = ctx->job_no;
         save_struct(ctx, p->state, game->player_fields, game->n_player_fields, game->player_size);
     }
-    if (p->dstamp != ctx->job_no) {
-        p->dstamp = ctx->job_no;
-        rt_ctx_dirty(ctx, RT_DIRTY_PLAYER, p, p->group, 0);
-    }
+    player_dirty(ctx, p);
     return p->state;
 }
 
@@ -1072,7 +1078,8 @@ static void format_bound_f(char *buf, size_t size, double x)
     rt_format_float(buf, size, x, false);
 }
 
-static bool int_value(json_t *v, int64_t *out)
+/* See ctx.h. */
+bool rt_json_int(json_t *v, int64_t *out)
 {
     if (json_is_integer(v)) {
         *out = json_integer_value(v);
@@ -1093,7 +1100,7 @@ static void check_field(lv_ctx *ctx, const struct lv_msg_field *f, json_t *v)
     switch (f->type) {
     case LV_INT: {
         int64_t x;
-        if (!int_value(v, &x))
+        if (!rt_json_int(v, &x))
             rejectf(ctx, "field '%s' must be an integer", f->name);
         if (f->has_range && (x < f->ilo || x > f->ihi))
             rejectf(ctx, "field '%s' must be in %" PRId64 "..%" PRId64, f->name, f->ilo, f->ihi);
@@ -1183,7 +1190,7 @@ int64_t lv_arg_int(json_t *body, const struct lv_msg_field *f)
 {
     json_t *v = json_object_get(body, f->name);
     int64_t x;
-    if (v && int_value(v, &x))
+    if (v && rt_json_int(v, &x))
         return x;
     return f->idefault;
 }
@@ -1431,10 +1438,7 @@ void lv_finish(lv_ctx *ctx)
             continue;
         rt_ctx_save_bytes(ctx, &p->page_index, sizeof p->page_index);
         p->page_index++;
-        if (p->dstamp != ctx->job_no) {
-            p->dstamp = ctx->job_no;
-            rt_ctx_dirty(ctx, RT_DIRTY_PLAYER, p, p->group, 0);
-        }
+        player_dirty(ctx, p);
         char data[RT_CODE_MAX + 32];
         snprintf(data, sizeof data, "{\"next\":\"/p/%s\"}", p->code);
         struct rt_event e = { .to = p, .pid = p->id, .event = "finish", .text = text_new(data, 1) };

@@ -342,6 +342,9 @@ void rt_ctx_rollback(lv_ctx *ctx);
  * events of `finish` among them in statement order (lv_finish changed the
  * pages already).  Records undo for all of it. */
 void rt_ctx_settle(lv_ctx *ctx);
+/* An int as a message's int field takes it: a JSON integer, or a float with
+ * no fractional part within 64-bit range (5.0).  True and *out, or false. */
+bool rt_json_int(json_t *v, int64_t *out);
 /* After the COMMIT: drops the undo copies (frees deleted rows). */
 void rt_ctx_commit(lv_ctx *ctx);
 /* Releases what the job still holds (JSON, strings, events); after commit or

@@ -38,7 +38,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -333,11 +332,9 @@ static void job_create_session(lv_ctx *ctx, struct rt_job *job)
     struct rt_core *rt = ctx->rt;
     const struct lv_game *game = rt->game;
     json_t *n = json_object_get(job->body, "participants");
-    /* a whole number, written 4 or 4.0 (as an int field of a message takes it) */
-    int64_t count = json_is_integer(n) ? json_integer_value(n)
-                    : json_is_real(n) && json_real_value(n) == floor(json_real_value(n)) &&
-                      fabs(json_real_value(n)) <= RT_SESSION_MAX_PARTICIPANTS
-                    ? (int64_t)json_real_value(n) : -1;
+    int64_t count;              /* 4 or 4.0, as an int field of a message takes it */
+    if (!rt_json_int(n, &count))
+        count = -1;
     char why[RT_REASON_MAX + 64];
     if (!json_is_object(job->body) || count <= 0 || count % game->players != 0 ||
         count > RT_SESSION_MAX_PARTICIPANTS) {
