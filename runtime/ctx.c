@@ -843,7 +843,7 @@ void rt_ctx_free(lv_ctx *ctx)
     rt_vec_free(&ctx->strfree);
     rt_vec_free(&ctx->arena);
     free(ctx->log_type);
-    free(ctx->log_body);
+    free(ctx->log_body_own);
     free(ctx);
 }
 

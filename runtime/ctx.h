@@ -43,8 +43,6 @@
  * written as 16 characters of lowercase base32. */
 #define RT_CODE_BYTES 10
 #define RT_CODE_LEN 16
-/* Longest error text kept for a rejection or a storage failure. */
-#define RT_REASON_MAX 512
 
 struct rt_session;
 struct rt_group;
@@ -245,7 +243,8 @@ struct lv_ctx {
     bool log_message;
     int64_t log_pid;
     char *log_type;                     /* malloc'd or NULL */
-    char *log_body;                     /* malloc'd */
+    const char *log_body;               /* the job's body_text, or log_body_own */
+    char *log_body_own;                 /* malloc'd or NULL */
     bool log_accepted;
     /* SUBSCRIBE: replay the events of replay_of numbered (replay_after, replay_upto] */
     bool subscribe_ok;

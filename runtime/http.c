@@ -505,38 +505,14 @@ static enum MHD_Result send_body(struct MHD_Connection *c, unsigned status,
 }
 
 /* Answers {"error": msg} with status. */
-/* Replaces each byte of s that is not part of a valid UTF-8 character with
- * '?' (jansson's "near '...'" quotes cut the text anywhere). */
-static void utf8_sanitize(char *s)
-{
-    unsigned char *p = (unsigned char *)s;
-    while (*p) {
-        size_t need = *p < 0x80 ? 1 : (*p & 0xE0) == 0xC0 ? 2 : (*p & 0xF0) == 0xE0 ? 3
-                    : (*p & 0xF8) == 0xF0 ? 4 : 0;
-        size_t k = 1;
-        while (need > 1 && k < need && (p[k] & 0xC0) == 0x80)
-            k++;
-        if (need == 0 || k < need) {
-            *p++ = '?';
-            continue;
-        }
-        p += need;
-    }
-}
-
 static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *msg)
 {
     char clean[1024];
     json_t *o = json_pack("{s:s}", "error", msg);
     if (!o) {                   /* not UTF-8: a quote of the client's bytes */
         snprintf(clean, sizeof clean, "%s", msg);
-        utf8_sanitize(clean);
+        rt_utf8_clean(clean, strlen(clean));
         o = json_pack("{s:s}", "error", clean);
-        for (char *p = clean; !o && *p; p++)     /* overlong forms, surrogates */
-            if ((unsigned char)*p >= 0x80)
-                *p = '?';
-        if (!o)
-            o = json_pack("{s:s}", "error", clean);
     }
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
@@ -1015,14 +991,14 @@ static bool member_key(const char *text, size_t start, char *key, size_t size)
 }
 
 /* Parses the collected body as one JSON value into r->job.body (a new
- * reference the job owns).  Returns MHD_YES with *sent = false on success;
- * otherwise answers 400 for text that is not JSON, 422 for JSON that C
- * cannot hold (U+0000 in a string, nesting deeper than jansson's limit, a
- * number beyond the double range: naming its field when it is one of the
- * message's), and sets *sent.  An integer beyond 64 bits is valid JSON too:
- * it is parsed as a float (".0" appended), which a float field takes and an
- * int field refuses naming itself. */
-static enum MHD_Result parse_body(struct req *r, bool *sent)
+ * reference the job owns).  Returns 0 on success; otherwise the status to
+ * refuse it with, the reason in why: 400 for text that is not JSON, 422 for
+ * JSON that C cannot hold (U+0000 in a string, nesting deeper than
+ * jansson's limit, a number beyond the double range: naming its field when
+ * it is one of the message's).  An integer beyond 64 bits is valid JSON
+ * too: it is parsed as a float (".0" appended), which a float field takes
+ * and an int field refuses naming itself. */
+static unsigned parse_body(struct req *r, char *why, size_t size)
 {
     json_error_t e;
     const char *text = r->body ? r->body : "";
@@ -1091,29 +1067,32 @@ static enum MHD_Result parse_body(struct req *r, bool *sent)
         len = n;
     }
     free(copy);
-    if (r->job.body && !refuse[0]) {
-        *sent = false;
-        return MHD_YES;
-    }
-    *sent = true;
+    if (r->job.body && !refuse[0])
+        return 0;
     if (r->job.body) {          /* JSON, with a number nothing can hold */
         json_decref(r->job.body);
         r->job.body = NULL;
-        return send_error(r->conn, MHD_HTTP_UNPROCESSABLE_CONTENT, refuse);
+        snprintf(why, size, "%s", refuse);
+        return MHD_HTTP_UNPROCESSABLE_CONTENT;
     }
-    if (json_error_code(&e) == json_error_numeric_overflow && refuse[0])
-        return send_error(r->conn, MHD_HTTP_UNPROCESSABLE_CONTENT, refuse);   /* too many */
+    if (json_error_code(&e) == json_error_numeric_overflow && refuse[0]) {
+        snprintf(why, size, "%s", refuse);      /* too many */
+        return MHD_HTTP_UNPROCESSABLE_CONTENT;
+    }
     /* Valid JSON, but C strings cannot carry it: refused like any invalid
      * message, not as malformed. */
-    if (json_error_code(&e) == json_error_null_character)
-        return send_error(r->conn, MHD_HTTP_UNPROCESSABLE_CONTENT,
-                          "strings must not contain the character U+0000");
-    if (json_error_code(&e) == json_error_stack_overflow)
-        return send_error(r->conn, MHD_HTTP_UNPROCESSABLE_CONTENT,
-                          "arrays and objects nested too deeply");
-    char msg[sizeof e.text + 32];
-    snprintf(msg, sizeof msg, "malformed JSON: %s", e.text);
-    return send_error(r->conn, MHD_HTTP_BAD_REQUEST, msg);
+    if (json_error_code(&e) == json_error_null_character) {
+        snprintf(why, size, "strings must not contain the character U+0000");
+        return MHD_HTTP_UNPROCESSABLE_CONTENT;
+    }
+    if (json_error_code(&e) == json_error_stack_overflow) {
+        snprintf(why, size, "arrays and objects nested too deeply");
+        return MHD_HTTP_UNPROCESSABLE_CONTENT;
+    }
+    snprintf(why, size, "malformed JSON: %s", e.text);
+    rt_trim_partial_utf8(why);
+    rt_utf8_clean(why, strlen(why));    /* jansson quotes the client's bytes */
+    return MHD_HTTP_BAD_REQUEST;
 }
 
 /* Answers 429 {"error": msg} with Retry-After: retry_s (issue 5: the message
@@ -1136,8 +1115,8 @@ static enum MHD_Result send_too_many(struct MHD_Connection *c, int retry_s, cons
 static enum MHD_Result start_request(struct req *r)
 {
     struct MHD_Connection *c = r->conn;
-    bool sent;
-    enum MHD_Result ret;
+    char why[RT_REASON_MAX];
+    unsigned status;
 
     if (r->too_big)
         return send_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "message body over 64 KiB");
@@ -1148,14 +1127,22 @@ static enum MHD_Result start_request(struct req *r)
         if (!limits_message_allowed(r->job.code, &retry_s))
             return send_too_many(c, retry_s, "too many messages: slow down");
         r->job.kind = RT_JOB_LIVE;
-        if ((ret = parse_body(r, &sent)) != MHD_YES || sent)
-            return ret;
+        /* A body refused here is still a message received: the core logs
+         * it (PROTOCOL.md: messages.csv) and answers the refusal. */
+        r->job.refuse_status = (int)parse_body(r, r->job.refuse_reason,
+                                               sizeof r->job.refuse_reason);
+        if (r->body) {
+            rt_utf8_clean(r->body, r->body_len);
+            r->job.body_text = r->body;
+        } else {
+            r->job.body_text = "";
+        }
         break;
     }
     case R_API_CREATE:
         r->job.kind = RT_JOB_CREATE_SESSION;
-        if ((ret = parse_body(r, &sent)) != MHD_YES || sent)
-            return ret;
+        if ((status = parse_body(r, why, sizeof why)) != 0)
+            return send_error(c, status, why);
         break;
     case R_EVENTS: {
         int retry_s = 1;
@@ -1185,8 +1172,8 @@ static enum MHD_Result start_request(struct req *r)
     case R_API_DATABASE: r->job.kind = RT_JOB_DATABASE; break;
     case R_API_ROOMS_CREATE:
         r->job.kind = RT_JOB_ROOM_CREATE;
-        if ((ret = parse_body(r, &sent)) != MHD_YES || sent)
-            return ret;
+        if ((status = parse_body(r, why, sizeof why)) != 0)
+            return send_error(c, status, why);
         break;
     case R_API_WATCH:           /* the monitor's stream: as R_EVENTS, no replay */
         r->job.kind = RT_JOB_SESSION_WATCH;

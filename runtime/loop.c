@@ -216,19 +216,31 @@ static void job_live(lv_ctx *ctx, struct rt_job *job)
 {
     const struct lv_game *game = ctx->rt->game;
     struct rt_participant *p = find_participant(job);
-    if (!p)
+    if (!p) {
+        if (job->refuse_status)         /* the body's fault comes first */
+            reply_error(job, job->refuse_status, job->refuse_reason);
         return;
+    }
     ctx->group = p->group;
     ctx->me = p;
     ctx->log_message = true;
     ctx->log_pid = p->id;
     json_t *body = job->body;
-    ctx->log_body = body ? rt_json_text(body) : NULL;
-    if (!ctx->log_body)
-        ctx->log_body = rt_xstrdup("null");
+    if (job->body_text) {
+        ctx->log_body = job->body_text;
+    } else {
+        ctx->log_body_own = body ? rt_json_text(body) : NULL;
+        ctx->log_body = ctx->log_body_own ? ctx->log_body_own : "null";
+    }
 
     int rc = 0;
     json_t *type = json_object_get(body, "type");
+    if (job->refuse_status) {
+        snprintf(ctx->reason, sizeof ctx->reason, "%s", job->refuse_reason);
+        ctx->log_accepted = false;
+        reply_error(job, job->refuse_status, ctx->reason);
+        return;
+    }
     if (p->group->session->closed) {
         rt_ctx_set_reason(ctx, "the session is closed");
         rc = -1;

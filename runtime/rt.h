@@ -66,6 +66,9 @@ enum rt_job_kind {
     RT_JOB_DATABASE         /* GET /api/database: out reply + reply_len (binary) */
 };
 
+/* Longest error text kept for a rejection or a storage failure. */
+#define RT_REASON_MAX 512
+
 struct rt_job {
     enum rt_job_kind kind;
 
@@ -82,6 +85,15 @@ struct rt_job {
      * participant has too many streams): status 429, no replay, no `on
      * load`.  NULL admits every stream. */
     bool (*admit)(int64_t participant_id);
+    /* LIVE: the body as the client sent it, for the message log (net's,
+     * valid UTF-8 without NUL, alive until done); NULL: the log holds the
+     * body's JSON. */
+    const char *body_text;
+    /* LIVE: net refused the body (400 not JSON, 422 a number out of range,
+     * U+0000, nesting): the core logs the message as rejected with this
+     * reason and answers this status.  0: body is the message. */
+    int refuse_status;
+    char refuse_reason[RT_REASON_MAX];
 
     /* ---- out (set by the core before done) ---- */
     int status;                 /* HTTP status: 200, 201, 303, 400, 404, 422, 503 ... */
@@ -150,6 +162,60 @@ static inline void rt_trim_partial_utf8(char *s)
     size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
     if (lead >= 0xC0 && cont + 1 < need)
         s[i - 1] = '\0';
+}
+
+/* Length of the well-formed UTF-8 character at p (at most n bytes), or 0
+ * (RFC 3629, table 3-7 of Unicode: the second byte's range depends on the
+ * first). */
+static inline size_t rt_utf8_char_len(const unsigned char *p, size_t n)
+{
+    unsigned char c = p[0];
+    if (c >= 0x01 && c <= 0x7F)
+        return 1;
+    size_t need;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+        need = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        need = 3;
+        if (c == 0xE0)
+            lo = 0xA0;          /* overlong */
+        else if (c == 0xED)
+            hi = 0x9F;          /* surrogates */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        need = 4;
+        if (c == 0xF0)
+            lo = 0x90;          /* overlong */
+        else if (c == 0xF4)
+            hi = 0x8F;          /* past U+10FFFF */
+    } else {
+        return 0;               /* NUL, a continuation byte, C0, C1, F5..FF */
+    }
+    if (n < need || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t k = 2; k < need; k++)
+        if ((p[k] & 0xC0) != 0x80)
+            return 0;
+    return need;
+}
+
+/* Makes s[0..n) valid UTF-8 in place: each byte that does not begin a
+ * well-formed character (RFC 3629: no overlong forms, surrogates or code
+ * points past U+10FFFF), and each NUL, becomes '?'.  Text that a client sent
+ * and a refusal quotes or the message log keeps goes through it, since
+ * JSON (answers, the monitor) takes nothing else. */
+static inline void rt_utf8_clean(char *s, size_t n)
+{
+    unsigned char *p = (unsigned char *)s;
+    size_t i = 0;
+    while (i < n) {
+        size_t k = rt_utf8_char_len(p + i, n - i);
+        if (k == 0) {
+            p[i++] = '?';
+        } else {
+            i += k;
+        }
+    }
 }
 
 #endif /* LIVE_RT_H */

@@ -10,7 +10,7 @@
 'use strict';
 const {
   PW, admin, QUIET_MS, sleep, check, run, tmpdir, compile, Server, http, newSession,
-  openStream, eq, isError, consecutive,
+  openStream, eq, isError, consecutive, parseCsv,
 } = require('./lib.js');
 
 /* Extracts and parses the JSON of <script type="application/json"
@@ -120,6 +120,8 @@ async function main() {
   check('a string of 50 code points (100 bytes) is within max 50', r.status === 200, `${r.status} ${r.text}`);
   r = await http(base, 'POST', `/p/${pa.code}/live`, '{"type": "add", "amount": ');
   check('malformed JSON is 400 JSON', isError(r, 400), `${r.status} ${r.text}`);
+  r = await http(base, 'POST', `/p/${pa.code}/live`, '{"type": "add", "amount": 1e400}');
+  check('a number beyond the double range is 422 naming the field', isError(r, 422, /amount/), `${r.status} ${r.text}`);
   r = await http(base, 'POST', `/p/${pa.code}/live`, JSON.stringify({ type: 'note', text: 'y'.repeat(70000) }));
   check('a body over 64 KiB is 413', r.status === 413, `${r.status} ${r.text.slice(0, 100)}`);
   r = await http(base, 'POST', `/p/${pa.code}/live`, JSON.stringify({ type: 'note', text: 'y'.repeat(60000) }));
@@ -179,6 +181,18 @@ async function main() {
   const mrows = r.text.split(/\r?\n/).filter(Boolean);
   check('messages.csv logs the messages received (header + rows)',
     r.status === 200 && mrows.length >= 6 && /type/.test(mrows[0]), `${r.status} ${r.text.slice(0, 300)}`);
+  const logged = parseCsv(r.text);
+  const row = (body) => logged.find((m) => m.body === body);
+  const bad400 = row('{"type": "add", "amount": ');
+  check('messages.csv keeps a message that is not JSON: rejected, with the 400\'s reason',
+    bad400 && bad400.outcome === 'rejected' && /^malformed JSON/.test(bad400.reason) && bad400.participant !== '',
+    JSON.stringify(bad400));
+  const ok30 = row('{"type": "add", "amount": 3.0}');
+  check('messages.csv keeps the body as the participant sent it (spaces, 3.0)',
+    ok30 && ok30.outcome === 'accepted' && ok30.type === 'add', JSON.stringify(logged.slice(-4)));
+  const far = row('{"type": "add", "amount": 1e400}');
+  check('messages.csv keeps a message refused for a number out of range',
+    far && far.outcome === 'rejected' && /amount/.test(far.reason), JSON.stringify(far));
   r = await http(base, 'GET', `/api/sessions/${s.code}/export/players.csv`);
   check('CSV export needs the password', r.status === 401, r.status);
 

@@ -324,7 +324,30 @@ const isError = (r, status, re) => r.status === status && r.json !== null &&
 /* True if ids are consecutive integers starting at `first`. */
 const consecutive = (ids, first) => ids.length > 0 && ids.every((v, i) => v === first + i);
 
+/* Parses CSV text (RFC 4180: quoted cells, "" for a quote, CRLF or LF)
+ * into an array of objects keyed by the header row. */
+function parseCsv(text) {
+  const rows = [];
+  let row = [], cell = '', quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (quoted) {
+      if (ch === '"' && text[i + 1] === '"') { cell += '"'; i++; }
+      else if (ch === '"') quoted = false;
+      else cell += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === ',') { row.push(cell); cell = ''; }
+    else if (ch === '\n' || ch === '\r') {
+      if (ch === '\r' && text[i + 1] === '\n') i++;
+      row.push(cell); rows.push(row); row = []; cell = '';
+    } else cell += ch;
+  }
+  if (cell !== '' || row.length) { row.push(cell); rows.push(row); }
+  const [head, ...body] = rows;
+  return body.map((r) => Object.fromEntries(head.map((h, k) => [h, r[k]])));
+}
+
 module.exports = {
   LIVEC, GAMES, PW, admin, QUIET_MS, WAIT_MS, sleep, check, run, tmpdir, compile,
-  Server, http, newSession, Stream, openStream, eq, isError, consecutive,
+  Server, http, newSession, Stream, openStream, eq, isError, consecutive, parseCsv,
 };

@@ -82,7 +82,13 @@ static void run(struct rt_job *j)
     struct fake_participant *p = find(j->code);
     switch (j->kind) {
     case RT_JOB_LIVE:
-        if (!p) {
+        if (j->refuse_status) {         /* as the core: logged, then refused */
+            json_t *e = json_pack("{s:s}", "error", j->refuse_reason);
+            char *text = json_dumps(e, JSON_COMPACT);
+            reply(j, j->refuse_status, text);
+            free(text);
+            json_decref(e);
+        } else if (!p) {
             reply(j, 404, "{\"error\":\"unknown participant\"}");
         } else if (!json_is_object(j->body)) {
             reply(j, 422, "{\"error\":\"message must be a JSON object\"}");
