@@ -715,7 +715,11 @@ static void run_item(struct item *it)
     struct rt_job *job = it->job;
     lv_ctx *ctx = it->ctx;
     if (!job) {
-        job_timer(ctx, it->timer.group, it->timer.timer);
+        /* The same due time can stand in the heap twice (armed twice in one
+         * millisecond, or stopped and armed again): only the first entry
+         * taken fires; it clears timer_due, the others are then stale. */
+        if (it->timer.group->timer_due[it->timer.timer] == it->timer.due)
+            job_timer(ctx, it->timer.group, it->timer.timer);
         return;
     }
     job->status = 500;
