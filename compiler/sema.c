@@ -722,23 +722,33 @@ static struct cval *check_const_sym(struct sema *s, struct sym *y)
 }
 
 /* Converts an int constant to float where a float is expected (constant
- * contexts only: initializers, defaults and constraint bounds). */
-static bool const_fits(struct cval *v, const struct ast_type *t)
+ * contexts only: initializers, defaults and constraint bounds).  *pv may be
+ * a named constant's own value: a converted copy replaces it, so that the
+ * constant stays an int everywhere else. */
+static bool const_fits(struct sema *s, struct cval **pv, const struct ast_type *t)
 {
+    const struct cval *v = *pv;
     if (t->kind == TY_FLOAT && v->kind == TY_INT) {
-        v->kind = TY_FLOAT;
-        v->f = (double)v->i;
+        struct cval *c = new_cval(s, TY_FLOAT);
+        c->f = (double)v->i;
+        *pv = c;
         return true;
     }
     if (t->kind == TY_ARRAY && v->kind == TY_ARRAY) {
         if (v->n != t->size)
             return false;
         if (t->elem == TY_FLOAT && v->elem == TY_INT) {
+            struct cval *c = new_cval(s, TY_ARRAY);
+            c->elem = TY_FLOAT;
+            c->n = v->n;
+            c->elems = arena_alloc(s->A, sizeof *c->elems * (size_t)v->n);
             for (int i = 0; i < v->n; i++) {
-                v->elems[i].kind = TY_FLOAT;
-                v->elems[i].f = (double)v->elems[i].i;
+                c->elems[i] = v->elems[i];
+                c->elems[i].kind = TY_FLOAT;
+                c->elems[i].f = (double)v->elems[i].i;
             }
-            v->elem = TY_FLOAT;
+            *pv = c;
+            return true;
         }
         return v->elem == t->elem;
     }
@@ -835,7 +845,7 @@ static void check_fields(struct sema *s, struct ast_decl *d, struct sema_record 
         snprintf(what, sizeof what, "%s", tn(&f->type));
         if (f->init) {
             struct cval *v = const_eval(s, f->init);
-            if (v && !const_fits(v, &f->type)) {
+            if (v && !const_fits(s, &v, &f->type)) {
                 ERR(s, f->init->loc, "cannot initialize '%s' field '%s' with '%s'",
                     what, f->name, tn(&f->init->ty));
                 v = NULL;
@@ -854,7 +864,7 @@ static void check_fields(struct sema *s, struct ast_decl *d, struct sema_record 
                 hi = const_eval(s, c->hi);
                 if (!lo || !hi)
                     break;
-                if (!const_fits(lo, &f->type) || !const_fits(hi, &f->type)) {
+                if (!const_fits(s, &lo, &f->type) || !const_fits(s, &hi, &f->type)) {
                     ERR(s, c->loc, "range bounds of '%s' field '%s' must be '%s'", what, f->name, what);
                     break;
                 }
