@@ -26,6 +26,10 @@
 
 /* Spaces in front of the line number in the gutter. */
 #define GUTTER_PAD 3
+/* Longest part of a source line quoted under a diagnostic (bytes), and
+ * how much of it comes before the column. */
+#define QUOTE_MAX 160
+#define QUOTE_BEFORE 60
 /* Longest name diag_suggest compares (longer names get no suggestion). */
 #define SUGGEST_MAX_LEN 64
 
@@ -160,30 +164,50 @@ static void report(struct diag *d, const char *kind, struct loc loc,
     int gutter = GUTTER_PAD + digits(line);
     last_gutter = gutter;
 
+    /* A line longer than QUOTE_MAX bytes is quoted in part: from
+     * QUOTE_BEFORE bytes before the column, with "..." for what is left out
+     * on either side (a generated file, a minified expression). */
+    size_t c0 = (size_t)col - 1;
+    size_t ws = 0, we = tlen;
+    if (tlen > QUOTE_MAX) {
+        ws = c0 > QUOTE_BEFORE ? c0 - QUOTE_BEFORE : 0;
+        if (ws > tlen)
+            ws = tlen;
+        while (ws > 0 && is_cont((unsigned char)text[ws]))
+            ws--;
+        we = ws + QUOTE_MAX < tlen ? ws + QUOTE_MAX : tlen;
+        while (we < tlen && is_cont((unsigned char)text[we]))
+            we++;
+    }
     fprintf(f, "%*d |", gutter, line);
     if (tlen > 0) {
         fputc(' ', f);
-        quote_line(f, text, tlen);
+        if (ws > 0)
+            fputs("...", f);
+        quote_line(f, text + ws, we - ws);
+        if (we < tlen)
+            fputs("...", f);
     }
     fputc('\n', f);
 
     /* Caret line: copy tabs, one space per character before the column. */
     fprintf(f, "%*s | ", gutter, "");
-    size_t c0 = (size_t)col - 1;
-    for (size_t i = 0; i < c0 && i < tlen; i++) {
+    if (ws > 0)
+        fputs("   ", f);
+    for (size_t i = ws; i < c0 && i < we; i++) {
         unsigned char ch = (unsigned char)text[i];
         if (ch == '\t')
             fputc('\t', f);
         else if (!is_cont(ch))
             fputc(' ', f);
     }
-    if (c0 > tlen) /* a column past the end of the line (end of file) */
-        fprintf(f, "%*s", (int)(c0 - tlen), "");
+    if (c0 > we) /* a column past the end of the line (end of file) */
+        fprintf(f, "%*s", (int)(c0 - we), "");
     fputc('^', f);
-    /* One `~` per further character of the span, clipped to the line. */
+    /* One `~` per further character of the span, clipped to what is quoted. */
     size_t end = c0 + (size_t)len;
-    if (end > tlen)
-        end = tlen;
+    if (end > we)
+        end = we;
     for (size_t i = c0 + 1; i < end; i++)
         if (!is_cont((unsigned char)text[i]))
             fputc('~', f);

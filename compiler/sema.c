@@ -2800,8 +2800,8 @@ static int keep_after_syntax(void *arg, struct loc loc, const char *msg, int war
 int sema_check_after_syntax_errors(struct ast_file *f, struct diag *d)
 {
     struct after_syntax a = { .f = f, .n = d->n_error_lines };
-    if (a.n >= DIAG_ERROR_LINES_MAX)
-        return 0;               /* too many to tell where they are */
+    if (a.n >= DIAG_ERROR_LINES_MAX || f->too_deep)
+        return 0;               /* too many to tell where they are; a tree too deep to walk */
     memcpy(a.lines, d->error_lines, (size_t)a.n * sizeof a.lines[0]);
     int errors0 = d->errors;
     d->keep = keep_after_syntax;

@@ -284,6 +284,9 @@ struct ast_file {
     size_t src_len;
     struct ast_decl *decls;     /* in source order */
     struct arena arena;         /* owns every node and string above */
+    /* The parser met nesting past its limits (reported): the tree may be
+     * deeper than any recursive walk can go, so nothing checks it. */
+    bool too_deep;
 };
 
 #endif /* LIVE_AST_H */

@@ -119,6 +119,8 @@ static void yyerror(YYLTYPE *loc, struct parser *p, const char *msg);
  * reports (once per file) when it gets too deep. */
 static void nest(struct parser *p, YYLTYPE *l)
 {
+    if (l->depth + 1 > PARSE_MAX_EXPR_DEPTH)
+        p->file->too_deep = true;
     if (++l->depth > PARSE_MAX_EXPR_DEPTH && !p->depth_reported) {
         diag_error(p->d, LOC(*l),
                    "expression nested too deeply (the limit is %d)",
@@ -1206,6 +1208,7 @@ static int yylex(YYSTYPE *val, YYLTYPE *loc, struct parser *p)
 static void yyerror(YYLTYPE *loc, struct parser *p, const char *msg)
 {
     (void)msg;
+    p->file->too_deep = true;
     diag_error(p->d, LOC(*loc), "the program is nested too deeply");
 }
 

@@ -174,13 +174,19 @@ static struct {
 /* The writer thread: finishes partial writes, notices closed peers. */
 static struct {
     pthread_mutex_t lock;
+    /* Held by the writer from taking its events to resuming the streams they
+     * end: sse_close_all takes it once to know that no resume it decided is
+     * still to come (libmicrohttpd aborts when it stops with a suspended
+     * connection). */
+    pthread_mutex_t wake_lock;
     int epfd;                   /* -1 when not running */
     int evfd;                   /* wakes the thread (stop) */
     pthread_t thread;
     bool running;
     bool stop;                  /* under lock */
     struct sse_stream *drop;    /* under lock: references to drop */
-} ep = { .lock = PTHREAD_MUTEX_INITIALIZER, .epfd = -1, .evfd = -1 };
+} ep = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake_lock = PTHREAD_MUTEX_INITIALIZER,
+       .epfd = -1, .evfd = -1 };
 
 static int ping_interval_ms = SSE_PING_INTERVAL_MS;
 /* The bound on a stream's unsent bytes (a test hook may lower it). */
@@ -530,6 +536,7 @@ static void *writer_main(void *arg)
             break;
         }
         struct sse_stream *wake = NULL;
+        pthread_mutex_lock(&ep.wake_lock);
         for (int i = 0; i < n; i++) {
             struct sse_stream *s = evs[i].data.ptr;
             if (!s) {           /* the eventfd: stop, or drops to do */
@@ -568,6 +575,7 @@ static void *writer_main(void *arg)
             MHD_resume_connection(wake->conn);
             wake = next;
         }
+        pthread_mutex_unlock(&ep.wake_lock);
     }
     return NULL;
 }
@@ -1046,6 +1054,10 @@ void sse_close_all(void)
     }
     pthread_mutex_unlock(&reg.lock);
     wake_all(wake);
+    /* No stream is direct any more, so the writer decides no new resume;
+     * one it decided before has been made once we get the lock. */
+    pthread_mutex_lock(&ep.wake_lock);
+    pthread_mutex_unlock(&ep.wake_lock);
     if (ep.running)
         writer_kick();          /* drop the references soon */
 }

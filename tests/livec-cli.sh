@@ -83,6 +83,15 @@ while [ $i -lt 20 ]; do
 done
 ok "garbage input does not crash"
 
+# A chain of 100,000 '+' is past the nesting limit: one error (exit 1), and
+# nothing walks the too-deep tree (sema once overflowed the stack on it).
+{ printf 'game g { players 1; }\nmessage m {}\non m { let x = 1'
+  awk 'BEGIN { for (i = 0; i < 100000; i++) printf " + 1" }'
+  printf '; }\n'; } > deep.live
+expect 1 "an expression 100,000 deep is an error, not a crash" "$livec" --check deep.live
+grep -q 'expression nested too deeply' out && [ "$(wc -c < out)" -lt 2000 ] \
+    && ok "... reported once, the 400 KB line quoted in part" || bad "deep: $(head -c 300 out)"
+
 # A real build needs the runtime library.
 if [ -f "$build/runtime/libliveruntime.a" ] || [ -n "${LIVEC_RUNTIME_DIR:-}" ]; then
     expect 0 "livec counter.live builds ./counter" "$livec" counter.live

@@ -861,6 +861,35 @@ START_TEST(expressions)
 }
 END_TEST
 
+/* A line over 160 bytes is quoted in part around the column, with "..."
+ * for what is left out, and the caret still under the column. */
+START_TEST(long_line_quoted_in_part)
+{
+    char src[1024], want[2048];
+    int n = snprintf(src, sizeof src, "on load { let x = 1");
+    for (int i = 0; i < 100; i++)       /* 4 bytes each */
+        n += snprintf(src + n, sizeof src - (size_t)n, " + 1");
+    n += snprintf(src + n, sizeof src - (size_t)n, " 2; } //");
+    for (int i = 0; i < 200; i++)
+        src[n++] = 'x';
+    src[n++] = '\n';
+    src[n] = '\0';
+    /* the '2' is at byte 420 (column 421); the quote starts 60 bytes
+     * before it and is 160 bytes long */
+    const char *line = src;
+    snprintf(want, sizeof want,
+             "t.live:1:421: error: expected ';' after the statement, found '2'\n"
+             "   1 | ...%.160s...\n"
+             "     |    %60s^\n", line + 360, "");
+    expect_diags(src, want);
+    /* a short line is quoted whole */
+    expect_diags("on load { let x = 1 2; }\n",
+                 "t.live:1:21: error: expected ';' after the statement, found '2'\n"
+                 "   1 | on load { let x = 1 2; }\n"
+                 "     |                     ^\n");
+}
+END_TEST
+
 START_TEST(syntax_error_messages)
 {
     expect_diags("group {\n  total: int = 0\n  log: string;\n}\n",
@@ -1295,6 +1324,7 @@ static Suite *parser_suite(void)
     tcase_add_test(tc, statements);
     tcase_add_test(tc, expressions);
     tcase_add_test(tc, syntax_error_messages);
+    tcase_add_test(tc, long_line_quoted_in_part);
     tcase_add_test(tc, recovery);
     tcase_add_test(tc, no_cascades);
     tcase_add_test(tc, all_games_parse);
