@@ -474,7 +474,7 @@ static void binary(struct em *m, struct ast_expr *e)
         break;
     }
     if (e->ty.kind == TY_STRING) {
-        out(m, "lv_str_cat(ctx, ");
+        out(m, "lv_str_cat(ctx, %d, ", l);
         expr(m, a);
         out(m, ", ");
         expr(m, b);
@@ -1250,7 +1250,7 @@ static void assign(struct em *m, struct ast_stmt *st)
     if (compound) {
         char *nv;
         if (k == TY_STRING)
-            nv = fmt_str("lv_str_cat(ctx, %s, %s)", r, val);
+            nv = fmt_str("lv_str_cat(ctx, %d, %s, %s)", l, r, val);
         else if (k == TY_INT)
             nv = fmt_str("%s(ctx, %d, %s, %s)", st->op == '+' ? "lv_add" : st->op == '-' ? "lv_sub" : "lv_mul",
                          l, r, val);
@@ -1406,7 +1406,7 @@ static void insert(struct em *m, struct ast_stmt *st)
     struct ast_decl *t = ts->decl;
     int ti = tindex(m, t);
     if (!st->entries) {
-        line(m, "(void)lv_row_insert(ctx, %d);", ti);
+        line(m, "(void)lv_row_insert(ctx, %d, %d);", st->loc.line, ti);
         return;
     }
     line(m, "{");
@@ -1420,7 +1420,8 @@ static void insert(struct em *m, struct ast_stmt *st)
         free(v);
         free(name);
     }
-    line(m, "struct %s__row_%s *row = lv_row_insert(ctx, %d);", m->G, t->name, ti);
+    line(m, "struct %s__row_%s *row = lv_row_insert(ctx, %d, %d);", m->G, t->name,
+         st->loc.line, ti);
     for (struct ast_entry *en = st->entries; en; en = en->next) {
         const struct ast_type *ty = &en->value->ty;
         if (ty->kind == TY_STRING)

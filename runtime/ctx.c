@@ -1016,9 +1016,11 @@ void lv_str_init(char **slot, const char *s)
     *slot = rt_xstrdup(s ? s : "");
 }
 
-const char *lv_str_cat(lv_ctx *ctx, const char *a, const char *b)
+const char *lv_str_cat(lv_ctx *ctx, int line, const char *a, const char *b)
 {
     size_t na = strlen(a), nb = strlen(b);
+    if (na + nb > LV_STRING_MAX)
+        failf(ctx, line, "a string longer than %d bytes (%zu)", LV_STRING_MAX, na + nb);
     char *p = arena_alloc(ctx, na + nb + 1);
     memcpy(p, a, na);
     memcpy(p + na, b, nb + 1);
@@ -1527,10 +1529,13 @@ static struct rt_rows *table_rows(lv_ctx *ctx, int t)
     return &ctx->group->tables[t];
 }
 
-void *lv_row_insert(lv_ctx *ctx, int t)
+void *lv_row_insert(lv_ctx *ctx, int line, int t)
 {
     const struct lv_table *tab = &ctx->rt->game->tables[t];
     struct rt_rows *rows = table_rows(ctx, t);
+    if (rows->n >= LV_ROWS_MAX)
+        failf(ctx, line, "table %s has %d rows, the most a group's table holds", tab->name,
+              LV_ROWS_MAX);
     struct rt_row *r = rt_row_new(tab);
     rt_ctx_save_bytes(ctx, &rows->next_id, sizeof rows->next_id);
     int64_t id = rows->next_id++;

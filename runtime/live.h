@@ -246,8 +246,11 @@ void lv_str_set(lv_ctx *ctx, char **slot, const char *s);
  * The runtime sets every string field (and string array element) to "" before
  * calling init_group / init_player / init_row. */
 void lv_str_init(char **slot, const char *s);
+/* Longest string a handler may build (bytes): a longer a + b is a runtime
+ * error at line, not a server out of memory. */
+#define LV_STRING_MAX (1 << 20)
 /* a + b, owned by ctx. */
-const char *lv_str_cat(lv_ctx *ctx, const char *a, const char *b);
+const char *lv_str_cat(lv_ctx *ctx, int line, const char *a, const char *b);
 /* str(x) for each type, owned by ctx.  Floats use the shortest form that
  * reads back exactly ("0.1", "3.0"). */
 const char *lv_str_int(lv_ctx *ctx, int64_t x);
@@ -318,9 +321,12 @@ int64_t lv_random(lv_ctx *ctx, int line, int64_t a, int64_t b);
 /* Rows of table t (index into game->tables) of the current group.  Row
  * pointers stay valid until the end of the job, even for deleted rows. */
 
+/* Most rows one table holds in one group: one more is a runtime error at
+ * line. */
+#define LV_ROWS_MAX 100000
 /* Inserts a row: returns a new row struct with initial values and the next
  * id, for the caller to fill in. */
-void *lv_row_insert(lv_ctx *ctx, int t);
+void *lv_row_insert(lv_ctx *ctx, int line, int t);
 /* Marks row to be saved (call before writing its fields). */
 void *lv_row_w(lv_ctx *ctx, int t, void *row);
 /* Deletes row (no-op if already deleted). */

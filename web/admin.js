@@ -3,11 +3,14 @@
  *
  * Talks to the admin JSON API of the same server with the session cookie
  * that POST /admin/login set (PROTOCOL.md, HTTP table):
- *   GET  /api/sessions             [{code, created, participants, groups}]
+ *   GET  /api/sessions             [{code, created, participants, groups, closed}]
+ *                                  (participants / groups: the game's group size)
  *   POST /api/sessions {"participants": N}
  *                                  201 {code, participants: [{code, url, group, id_in_group}]}
- *   GET  /api/sessions/S           {groups: [{id, fields, players: [{code,
- *                                  id_in_group, page, fields}], tables: {NAME: [rows]}}]}
+ *   GET  /api/sessions/S           {code, created, closed, groups: [{id, fields,
+ *                                  players: [{code, id_in_group, page, fields}],
+ *                                  tables: {NAME: [rows]}, recent: [{time,
+ *                                  id_in_group, type, body, outcome, reason}]}]}
  *   GET  /api/sessions/S/export/NAME.csv
  *   GET  /api/sessions/S/events    SSE: `event: change`, data {"group": G}
  *                                  after each committed change of the session
@@ -20,7 +23,14 @@
  * event stream reports a change (at most every REFRESH_MIN_MS), and every
  * FALLBACK_POLL_MS anyway (every POLL_MS while the stream is down); it is
  * redrawn only when its state changed.  Everything received is inserted as
- * text, never as HTML.
+ * text, never as HTML: a message body is the participant's text as sent,
+ * which may be anything (even not JSON).
+ *
+ * The page learns the game's group size from the session list (every
+ * session has participants = groups x group size; the server makes a demo
+ * session at its first start): the participant counts of "New session" and
+ * "Open room" then start at it and step by it.  Without any session they
+ * keep the page's default.
  */
 (function () {
   'use strict';
@@ -45,6 +55,7 @@
   var watchOpen = false;
   var lastFetch = 0;
   var changeTimer = null;
+  var groupSize = 0;          /* the game's players per group, once known */
 
   /* Creates an element with a class and text (never parsed as HTML). */
   function el(tag, className, text) {
@@ -150,6 +161,7 @@
       $('signed-in').hidden = false;
       $('login').hidden = true;
       var list = Array.isArray(r.json) ? r.json : [];
+      learnGroupSize(list);
       renderSessions(list);
       loadRooms();
       if (!selected && list.length) select(list[list.length - 1].code);
@@ -158,6 +170,36 @@
     }).then(function () {
       if (!loggedOut) listTimer = setTimeout(loadSessions, LIST_POLL_MS);
     });
+  }
+
+  /* ---- the group size ------------------------------------------------------ */
+
+  /* Participant counts the user typed are kept; the others follow the group
+   * size. */
+  ['participants', 'room-participants'].forEach(function (id) {
+    $(id).addEventListener('input', function () { $(id).setAttribute('data-typed', '1'); });
+  });
+
+  /* Learns the group size from the session list (participants / groups of
+   * any session) and makes it the participant counts' default, min and step. */
+  function learnGroupSize(list) {
+    if (groupSize) return;
+    for (var i = 0; i < list.length && !groupSize; i++) {
+      var s = list[i];
+      if (typeof s.participants === 'number' && typeof s.groups === 'number' && s.groups > 0 &&
+          s.participants > 0 && s.participants % s.groups === 0) {
+        groupSize = s.participants / s.groups;
+      }
+    }
+    if (!groupSize) return;
+    ['participants', 'room-participants'].forEach(function (id) {
+      var input = $(id);
+      input.min = String(groupSize);
+      input.step = String(groupSize);
+      if (!input.hasAttribute('data-typed')) input.value = String(groupSize);
+    });
+    var hints = document.querySelectorAll('.group-size');
+    for (var k = 0; k < hints.length; k++) hints[k].textContent = ', ' + groupSize;
   }
 
   /* ---- creating a session ---------------------------------------------- */
@@ -200,15 +242,20 @@
     return b;
   }
 
-  /* A table of rows (objects) with the union of their keys as columns. */
-  function rowsTable(rows, caption) {
+  /* A table of rows (objects) with the union of their keys as columns.
+   * opts.className: the wrapper's extra class; opts.cut: columns whose cells
+   * show one line cut with an ellipsis (the whole text in the title and in
+   * the DOM, for screen readers and copying).  With opts.className each
+   * cell's class also names its column (col-NAME) for the style sheet. */
+  function rowsTable(rows, caption, opts) {
+    opts = opts || {};
     var cols = [];
     rows.forEach(function (r) {
       Object.keys(r || {}).forEach(function (k) { if (cols.indexOf(k) < 0) cols.push(k); });
     });
     var idAt = cols.indexOf('id');
     if (idAt > 0) { cols.splice(idAt, 1); cols.unshift('id'); }
-    var wrap = el('div', 'scroll');
+    var wrap = el('div', 'scroll' + (opts.className ? ' ' + opts.className : ''));
     var t = el('table');
     if (caption) t.appendChild(el('caption', 'muted small', caption));
     var head = el('tr');
@@ -217,7 +264,18 @@
     var tbody = el('tbody');
     rows.forEach(function (r) {
       var tr = el('tr');
-      cols.forEach(function (c) { tr.appendChild(el('td', 'mono', show(r ? r[c] : ''))); });
+      cols.forEach(function (c) {
+        var text = show(r ? r[c] : '');
+        var td = el('td', opts.className ? 'mono col-' + c : 'mono');
+        if (opts.cut && opts.cut.indexOf(c) >= 0) {
+          var inner = el('div', 'cut', text);
+          if (text) inner.title = text;
+          td.appendChild(inner);
+        } else {
+          td.textContent = text;
+        }
+        tr.appendChild(td);
+      });
       tbody.appendChild(tr);
     });
     t.appendChild(tbody);
@@ -289,6 +347,9 @@
 
     var recent = Array.isArray(g.recent) ? g.recent : [];
     if (recent.length) {
+      /* body: the text the participant sent, whatever it is; long ones are
+       * cut (and type, which a participant may make long too), reasons
+       * wrap: every column stays in view */
       card.appendChild(el('h3', null, 'Recent messages (newest first)'));
       card.appendChild(rowsTable(recent.map(function (m) {
         return {
@@ -296,7 +357,7 @@
           player: m.id_in_group, type: m.type, body: m.body,
           outcome: m.outcome, reason: m.reason
         };
-      })));
+      }), null, { className: 'recent', cut: ['type', 'body'] }));
     }
 
     var tables = g.tables || {};

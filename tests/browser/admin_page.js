@@ -2,7 +2,9 @@
 // Browser test of the admin monitor (/admin, web/admin.html + admin.js) with
 // the chat game (a table, free text):
 //   - the login form refuses a wrong password and accepts the right one;
-//   - a session is created with the form; its participant links are shown;
+//   - the participant counts of "New session" and "Open room" start at the
+//     game's group size (3), so the first click creates a session; its
+//     participant links are shown;
 //   - a participant's messages show up on the monitor by themselves, pushed
 //     over the session's event stream (the fallback poll is 15 s), with the
 //     group's fields, each player's page, the table rows and the recent
@@ -13,6 +15,8 @@
 //     and non-ASCII letters intact;
 //   - the database download is a SQLite file that opens and passes
 //     integrity_check;
+//   - "Recent messages" keeps every column in view with a long body (cut,
+//     whole in its title) and shows a body that is not JSON as text;
 //   - closing the session makes the participant's next send fail with
 //     "the session is closed", shown on the page;
 //   - labels and contrast; screenshots kept.
@@ -51,9 +55,15 @@ run(async (browser) => {
   await admin.click('#login button[type=submit]');
   await expect('the right password opens the monitor', admin.waitForSelector('#app:not([hidden])', { timeout: WAIT_MS }));
 
-  await admin.fill('#participants', '3');
+  // the chat game has groups of 3: both participant counts start at 3 (step
+  // 3), so the first click creates a session (2 used to be refused with 400)
+  await expect('"New session" and "Open room" default to the group size (3, step 3)', admin.waitForFunction(
+    () => ['participants', 'room-participants'].every((id) => {
+      const i = document.getElementById(id);
+      return i.value === '3' && i.step === '3';
+    }), null, { timeout: WAIT_MS }));
   await admin.click('#create button[type=submit]');
-  await expect('a session is created with the form', admin.waitForFunction(
+  await expect('a session is created with the form at the first click', admin.waitForFunction(
     () => /created session/.test(document.getElementById('create-result').textContent), null, { timeout: WAIT_MS }));
   await expect('its participant links are listed', admin.waitForFunction(
     () => document.querySelectorAll('#groups input[type=text]').length === 3, null, { timeout: WAIT_MS }));
@@ -122,6 +132,56 @@ print(c.execute("pragma integrity_check").fetchone()[0], c.execute("select count
     check('the downloaded database opens, is intact and holds both sessions (demo + new)', q.stdout.trim() === 'ok 1 6',
       q.stdout + q.stderr);
   }
+
+  // "Recent messages": a long body (one word: no place to wrap) is cut in
+  // its cell with its whole text in the title, the reason wraps, and the
+  // outcome and reason columns stay in view; a body that is not JSON (logged
+  // as rejected, 400) is shown as text, never as HTML.
+  const LONG = 'long' + 'x'.repeat(240) + 'end';
+  const HTML = '<img src=x id=injected>not json';
+  const sentLong = await player.evaluate((text) => window.liveSend({ type: 'say', text }).then(() => 'ok', (e) => e.message), LONG);
+  check('the participant says a 250-character line', sentLong === 'ok', sentLong);
+  const raw = await player.evaluate((body) => fetch(location.pathname + '/live', { method: 'POST', body,
+    headers: { 'Content-Type': 'application/json' } }).then((r) => r.status), HTML);
+  check('a body that is not JSON is answered 400', raw === 400, raw);
+  await expect('both show up in the recent messages', admin.waitForFunction(
+    () => /not json/.test(document.getElementById('groups').textContent) &&
+      /longx+end/.test(document.getElementById('groups').textContent), null, { timeout: 5000 }));
+  const lay = await admin.evaluate((long) => {
+    const h = [...document.querySelectorAll('#groups h3')].find((x) => /^Recent messages/.test(x.textContent));
+    const wrap = h && h.nextElementSibling;
+    const table = wrap && wrap.querySelector('table');
+    if (!table) return { error: 'no recent messages table' };
+    const heads = [...table.querySelectorAll('thead th')].map((th) => th.textContent);
+    const box = wrap.getBoundingClientRect();
+    const out = { heads, scroll: wrap.scrollWidth - wrap.clientWidth, hidden: [], longTitle: null };
+    for (const name of ['outcome', 'reason']) {
+      const k = heads.indexOf(name);
+      if (k < 0) { out.hidden.push(name + ': no column'); continue; }
+      for (const tr of table.querySelectorAll('tr')) {
+        const r = tr.children[k].getBoundingClientRect();
+        if (r.right > box.right + 1 || r.left < box.left - 1) out.hidden.push(`${name} at ${r.left}..${r.right}`);
+      }
+    }
+    const kb = heads.indexOf('body');
+    for (const tr of table.querySelectorAll('tbody tr')) {
+      const cell = tr.children[kb];
+      if (cell && cell.textContent.indexOf(long) >= 0) {
+        const t = cell.querySelector('[title]') || cell;
+        out.longTitle = t.getAttribute('title');
+        out.longWidth = cell.getBoundingClientRect().width;
+      }
+    }
+    out.img = !!document.querySelector('#groups img, #injected');
+    out.htmlText = [...table.querySelectorAll('td')].some((td) => td.textContent === '<img src=x id=injected>not json');
+    return out;
+  }, LONG);
+  check('a long body keeps the outcome and reason columns in view (no sideways scroll)',
+    lay.hidden && lay.hidden.length === 0 && lay.scroll <= 1, JSON.stringify(lay));
+  check('the long body is cut in its cell, the whole of it in the title',
+    lay.longTitle && lay.longTitle.indexOf(LONG) >= 0 && lay.longWidth < 500, JSON.stringify(lay));
+  check('a body that is not JSON is shown as text, not HTML', lay.htmlText && !lay.img, JSON.stringify(lay));
+  await shot(admin, 'admin-long-body');
 
   await admin.click('#close-session');
   await expect('closing the session shows it closed', admin.waitForSelector('#closed-note:not([hidden])', { timeout: WAIT_MS }));

@@ -359,7 +359,7 @@ static void tables__fn_add_offer(lv_ctx *ctx, int64_t v_seller, double v_price)
         int64_t c_seller = v_seller;
         double c_price = v_price;
         const char *c_note = "helper";
-        struct tables__row_offer *row = lv_row_insert(ctx, 0);
+        struct tables__row_offer *row = lv_row_insert(ctx, 54, 0);
         row->seller = c_seller;
         row->price = c_price;
         lv_str_set(ctx, &row->note, c_note);
@@ -403,7 +403,7 @@ static void tables__on_sell(lv_ctx *ctx, const struct tables__msg_sell *msg)
                 double c_price = msg->price;
                 int64_t c_seller = lv_me(ctx);
                 const char *c_note = msg->note;
-                struct tables__row_offer *row = lv_row_insert(ctx, 0);
+                struct tables__row_offer *row = lv_row_insert(ctx, 72, 0);
                 row->price = c_price;
                 row->seller = c_seller;
                 lv_str_set(ctx, &row->note, c_note);
@@ -473,7 +473,7 @@ static void tables__on_drop_above(lv_ctx *ctx, const struct tables__msg_drop_abo
                     int64_t c_seller = 0;
                     double c_price = 0.5;
                     const char *c_note = "late";
-                    struct tables__row_offer *row = lv_row_insert(ctx, 0);
+                    struct tables__row_offer *row = lv_row_insert(ctx, 95, 0);
                     row->seller = c_seller;
                     row->price = c_price;
                     lv_str_set(ctx, &row->note, c_note);
@@ -526,7 +526,7 @@ static void tables__on_rename(lv_ctx *ctx, const struct tables__msg_rename *msg)
     }
     /* tables.live:110: if !found { reject "no offer " + str(msg.id); } */
     if (!v_found) {
-        lv_reject(ctx, lv_str_cat(ctx, "no offer ", lv_str_int(ctx, msg->id)));
+        lv_reject(ctx, lv_str_cat(ctx, 110, "no offer ", lv_str_int(ctx, msg->id)));
     }
     /* tables.live:111: send me offer where id == msg.id; */
     lv_send(ctx, 111, LV_TO_ME, 0, tables__query_6(ctx, msg));
@@ -540,7 +540,7 @@ static void tables__on_bad_insert(lv_ctx *ctx, const struct tables__msg_bad_inse
     {
         int64_t c_seller = lv_me(ctx);
         double c_price = 1.0;
-        struct tables__row_offer *row = lv_row_insert(ctx, 0);
+        struct tables__row_offer *row = lv_row_insert(ctx, 115, 0);
         row->seller = c_seller;
         row->price = c_price;
     }
@@ -548,7 +548,7 @@ static void tables__on_bad_insert(lv_ctx *ctx, const struct tables__msg_bad_inse
     {
         int64_t c_seller = lv_me(ctx);
         double c_price = 2.0;
-        struct tables__row_offer *row = lv_row_insert(ctx, 0);
+        struct tables__row_offer *row = lv_row_insert(ctx, 116, 0);
         row->seller = c_seller;
         row->price = c_price;
     }

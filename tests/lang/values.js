@@ -104,6 +104,16 @@ async function main() {
     const r = await p1.send(body);
     check(`runtime error: ${what} is 422 naming values.live and the line`, isError(r, 422, re), r.text);
   }
+  m = await p1.ask({ type: 'grow', n: 20 });
+  check('a string of 1 MiB (2^20 bytes) may be built', m && m.len === 1048576, JSON.stringify(m));
+  let r = await p1.send({ type: 'grow', n: 21 });
+  check('a string past 1 MiB is a runtime error at its line, not a server out of memory',
+    isError(r, 422, /^values\.live:179: a string longer than 1048576 bytes/), r.text);
+  m = await p1.ask({ type: 'fill', n: 100000 });
+  check('a group\'s table holds 100,000 rows', m && m.rows === 100000, JSON.stringify(m));
+  r = await p1.send({ type: 'fill', n: 1 });
+  check('the 100,001st row is a runtime error at the insert',
+    isError(r, 422, /^values\.live:184: table heap has 100000 rows/), r.text);
 
   // ---- floats, conversions, strings ------------------------------------------
   m = await p1.ask({ type: 'fl', x: 3, y: 2 });

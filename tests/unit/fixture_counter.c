@@ -345,7 +345,7 @@ static void counter__on_offer(lv_ctx *ctx, const struct counter__msg_offer *msg)
 {
     /* counter.live:68: insert offer { seller: me.id, price: msg.price, side: msg.side }; */
     {
-        struct counter__row_offer *r = lv_row_insert(ctx, 0);
+        struct counter__row_offer *r = lv_row_insert(ctx, 1, 0);
         r->seller = lv_me(ctx);
         r->price = msg->price;
         lv_str_set(ctx, &r->side, msg->side);

@@ -505,7 +505,7 @@ START_TEST(test_strings)
     ck_assert_str_eq(lv_str_float(ctx, 1e20), "1e+20");
     ck_assert_str_eq(lv_str_int(ctx, INT64_MIN), "-9223372036854775808");
     ck_assert_str_eq(lv_str_bool(ctx, true), "true");
-    ck_assert_str_eq(lv_str_cat(ctx, "ab", "cd"), "abcd");
+    ck_assert_str_eq(lv_str_cat(ctx, 1, "ab", "cd"), "abcd");
     ck_assert_int_eq(lv_str_len("\xc3\xa7" "a \xe2\x9c\x93"), 4);
     ck_assert_int_lt(lv_str_cmp("a", "b"), 0);
     /* many strings: the arena grows */

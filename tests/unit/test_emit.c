@@ -305,7 +305,7 @@ START_TEST(compiles_tables)
     ck_assert_ptr_nonnull(strstr(c, "{ \"mark\", NULL, 0, sizeof(struct tabs__row_mark), "
                                     "offsetof(struct tabs__row_mark, id), tabs__init_row_mark },"));
     ck_assert_ptr_nonnull(strstr(c, ".tables = tabs__tables,\n    .n_tables = 2,"));
-    ck_assert_ptr_nonnull(strstr(c, "(void)lv_row_insert(ctx, 0);"));
+    ck_assert_ptr_nonnull(strstr(c, "(void)lv_row_insert(ctx, 10, 0);"));
     ck_assert_ptr_nonnull(strstr(c, "lv_row_delete(ctx, 1, v_b);"));
     ck_assert_ptr_nonnull(strstr(c, "((struct tabs__row_bid *)lv_row_w(ctx, 1, v_b))->ok = (!v_b->ok);"));
     /* The inner count of the where clause reads the loop's row, a local
