@@ -916,6 +916,7 @@ static char *query_fn(struct em *m, struct ast_expr *q, bool count)
     }
     line(m, "for (int64_t i = 0; i < n; i++) {");
     m->ind++;
+    line(m, "lv_tick(ctx, %d);", q->loc.line);
     line(m, "const struct %s__row_%s *%s = rows[i];", m->G, t->name, row);
     indent(m);
     out(m, "if (!lv_row_alive(ctx, %d, %s)", ti, row);
@@ -1373,6 +1374,7 @@ static void for_table(struct em *m, struct ast_stmt *st)
     }
     line(m, "for (int64_t i_%s = 0; i_%s < n_%s; i_%s++) {", v, v, v, v);
     m->ind++;
+    line(m, "lv_tick(ctx, %d);", st->loc.line);
     line(m, "struct %s__row_%s *%s = rows_%s[i_%s];", m->G, t->name, v, v, v);
     indent(m);
     out(m, "if (!lv_row_alive(ctx, %d, %s)", ti, v);
@@ -1483,12 +1485,18 @@ static void stmt(struct em *m, struct ast_stmt *st)
              v, x, v, z, v, v, v, v, v, v, v, v, v);
         free(x);
         free(z);
+        m->ind++;
+        line(m, "lv_tick(ctx, %d);", st->loc.line);
+        m->ind--;
         block(m, st->body);
         line(m, "}");
         return;
     }
     case S_FOR_PLAYERS:
         line(m, "for (int64_t %s = 1; %s <= lv_nplayers(ctx); %s++) {", y->cname, y->cname, y->cname);
+        m->ind++;
+        line(m, "lv_tick(ctx, %d);", st->loc.line);
+        m->ind--;
         block(m, st->body);
         line(m, "}");
         return;

@@ -1016,6 +1016,12 @@ void lv_str_init(char **slot, const char *s)
     *slot = rt_xstrdup(s ? s : "");
 }
 
+void lv_tick(lv_ctx *ctx, int line)
+{
+    if (++ctx->ticks > LV_TICKS_MAX)
+        failf(ctx, line, "the handler ran past %d loop rounds", LV_TICKS_MAX);
+}
+
 const char *lv_str_cat(lv_ctx *ctx, int line, const char *a, const char *b)
 {
     size_t na = strlen(a), nb = strlen(b);

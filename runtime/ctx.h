@@ -227,6 +227,7 @@ struct lv_ctx {
     int64_t now_ms;
     jmp_buf *jb;                        /* where lv_reject/lv_fail return */
     char reason[RT_REASON_MAX];
+    int64_t ticks;                      /* loop rounds run (lv_tick) */
     struct rt_vec undo;                 /* of struct rt_undo */
     struct rt_vec dirty;                /* of struct rt_dirty */
     struct rt_vec sends;                /* of struct rt_event, pending */

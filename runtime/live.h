@@ -246,6 +246,13 @@ void lv_str_set(lv_ctx *ctx, char **slot, const char *s);
  * The runtime sets every string field (and string array element) to "" before
  * calling init_group / init_player / init_row. */
 void lv_str_init(char **slot, const char *s);
+/* Most loop rounds one handler may run, counting every round of every
+ * `for` and every row a `count`/`where` query looks at: one more is a
+ * runtime error at line, so that a bound taken from a message (`for i in
+ * 1..msg.n`) cannot hold the game thread, which serves every group. */
+#define LV_TICKS_MAX 10000000
+/* One loop round at line (see LV_TICKS_MAX). */
+void lv_tick(lv_ctx *ctx, int line);
 /* Longest string a handler may build (bytes): a longer a + b is a runtime
  * error at line, not a server out of memory. */
 #define LV_STRING_MAX (1 << 20)

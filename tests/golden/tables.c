@@ -197,6 +197,7 @@ static int64_t tables__count_1(lv_ctx *ctx, double v_limit)
     void **rows = lv_rows(ctx, 0, &n);
     int64_t c = 0;
     for (int64_t i = 0; i < n; i++) {
+        lv_tick(ctx, 50);
         const struct tables__row_offer *row_1 = rows[i];
         if (!lv_row_alive(ctx, 0, row_1) || !(row_1->price < v_limit))
             continue;
@@ -213,6 +214,7 @@ static json_t *tables__query_2(lv_ctx *ctx)
     json_t *a = lv_jarr(ctx);
     qsort(rows, (size_t)n, sizeof *rows, tables__cmp_offer_price_asc);
     for (int64_t i = 0; i < n; i++) {
+        lv_tick(ctx, 59);
         const struct tables__row_offer *row_2 = rows[i];
         if (!lv_row_alive(ctx, 0, row_2) || !(row_2->price < (double)10))
             continue;
@@ -228,6 +230,7 @@ static int64_t tables__count_3(lv_ctx *ctx)
     void **rows = lv_rows(ctx, 0, &n);
     int64_t c = 0;
     for (int64_t i = 0; i < n; i++) {
+        lv_tick(ctx, 61);
         const struct tables__row_offer *row_3 = rows[i];
         if (!lv_row_alive(ctx, 0, row_3) || !(row_3->seller == lv_me(ctx)))
             continue;
@@ -243,6 +246,7 @@ static int64_t tables__count_4(lv_ctx *ctx)
     void **rows = lv_rows(ctx, 0, &n);
     int64_t c = 0;
     for (int64_t i = 0; i < n; i++) {
+        lv_tick(ctx, 78);
         const struct tables__row_offer *row_4 = rows[i];
         if (!lv_row_alive(ctx, 0, row_4) || !(!row_4->sold))
             continue;
@@ -259,6 +263,7 @@ static json_t *tables__query_5(lv_ctx *ctx)
     json_t *a = lv_jarr(ctx);
     qsort(rows, (size_t)n, sizeof *rows, tables__cmp_offer_id_desc);
     for (int64_t i = 0; i < n; i++) {
+        lv_tick(ctx, 100);
         const struct tables__row_offer *row_5 = rows[i];
         if (!lv_row_alive(ctx, 0, row_5))
             continue;
@@ -274,6 +279,7 @@ static json_t *tables__query_6(lv_ctx *ctx, const struct tables__msg_rename *msg
     void **rows = lv_rows(ctx, 0, &n);
     json_t *a = lv_jarr(ctx);
     for (int64_t i = 0; i < n; i++) {
+        lv_tick(ctx, 111);
         const struct tables__row_offer *row_6 = rows[i];
         if (!lv_row_alive(ctx, 0, row_6) || !(row_6->id == msg->id))
             continue;
@@ -289,6 +295,7 @@ static int64_t tables__count_7(lv_ctx *ctx)
     void **rows = lv_rows(ctx, 0, &n);
     int64_t c = 0;
     for (int64_t i = 0; i < n; i++) {
+        lv_tick(ctx, 128);
         const struct tables__row_offer *row_7 = rows[i];
         if (!lv_row_alive(ctx, 0, row_7) || !(row_7->seller == 1))
             continue;
@@ -304,6 +311,7 @@ static int64_t tables__count_8(lv_ctx *ctx)
     void **rows = lv_rows(ctx, 0, &n);
     int64_t c = 0;
     for (int64_t i = 0; i < n; i++) {
+        lv_tick(ctx, 128);
         const struct tables__row_offer *row_8 = rows[i];
         if (!lv_row_alive(ctx, 0, row_8) || !(row_8->seller == 2))
             continue;
@@ -320,6 +328,7 @@ static json_t *tables__query_9(lv_ctx *ctx)
     json_t *a = lv_jarr(ctx);
     qsort(rows, (size_t)n, sizeof *rows, tables__cmp_offer_price_desc);
     for (int64_t i = 0; i < n; i++) {
+        lv_tick(ctx, 133);
         const struct tables__row_offer *row_9 = rows[i];
         if (!lv_row_alive(ctx, 0, row_9))
             continue;
@@ -336,6 +345,7 @@ static json_t *tables__query_10(lv_ctx *ctx)
     json_t *a = lv_jarr(ctx);
     qsort(rows, (size_t)n, sizeof *rows, tables__cmp_offer_note_asc);
     for (int64_t i = 0; i < n; i++) {
+        lv_tick(ctx, 135);
         const struct tables__row_offer *row_10 = rows[i];
         if (!lv_row_alive(ctx, 0, row_10))
             continue;
@@ -426,6 +436,7 @@ static void tables__on_buy_cheapest(lv_ctx *ctx, const struct tables__msg_buy_ch
         void **rows_v_r = lv_rows(ctx, 0, &n_v_r);
         qsort(rows_v_r, (size_t)n_v_r, sizeof *rows_v_r, tables__cmp_offer_price_asc);
         for (int64_t i_v_r = 0; i_v_r < n_v_r; i_v_r++) {
+            lv_tick(ctx, 79);
             struct tables__row_offer *v_r = rows_v_r[i_v_r];
             if (!lv_row_alive(ctx, 0, v_r) || !(!v_r->sold))
                 continue;
@@ -459,6 +470,7 @@ static void tables__on_drop_above(lv_ctx *ctx, const struct tables__msg_drop_abo
         int64_t n_v_r;
         void **rows_v_r = lv_rows(ctx, 0, &n_v_r);
         for (int64_t i_v_r = 0; i_v_r < n_v_r; i_v_r++) {
+            lv_tick(ctx, 90);
             struct tables__row_offer *v_r = rows_v_r[i_v_r];
             if (!lv_row_alive(ctx, 0, v_r))
                 continue;
@@ -486,6 +498,7 @@ static void tables__on_drop_above(lv_ctx *ctx, const struct tables__msg_drop_abo
         int64_t n_v_r;
         void **rows_v_r = lv_rows(ctx, 0, &n_v_r);
         for (int64_t i_v_r = 0; i_v_r < n_v_r; i_v_r++) {
+            lv_tick(ctx, 99);
             struct tables__row_offer *v_r = rows_v_r[i_v_r];
             if (!lv_row_alive(ctx, 0, v_r) || !(lv_str_cmp(v_r->note, "late") == 0))
                 continue;
@@ -513,6 +526,7 @@ static void tables__on_rename(lv_ctx *ctx, const struct tables__msg_rename *msg)
         int64_t n_v_r;
         void **rows_v_r = lv_rows(ctx, 0, &n_v_r);
         for (int64_t i_v_r = 0; i_v_r < n_v_r; i_v_r++) {
+            lv_tick(ctx, 105);
             struct tables__row_offer *v_r = rows_v_r[i_v_r];
             if (!lv_row_alive(ctx, 0, v_r) || !(v_r->id == msg->id))
                 continue;
@@ -567,6 +581,7 @@ static void tables__on_nested(lv_ctx *ctx, const struct tables__msg_nested *msg)
         int64_t n_v_a;
         void **rows_v_a = lv_rows(ctx, 0, &n_v_a);
         for (int64_t i_v_a = 0; i_v_a < n_v_a; i_v_a++) {
+            lv_tick(ctx, 123);
             struct tables__row_offer *v_a = rows_v_a[i_v_a];
             if (!lv_row_alive(ctx, 0, v_a))
                 continue;
@@ -575,6 +590,7 @@ static void tables__on_nested(lv_ctx *ctx, const struct tables__msg_nested *msg)
                 int64_t n_v_b;
                 void **rows_v_b = lv_rows(ctx, 0, &n_v_b);
                 for (int64_t i_v_b = 0; i_v_b < n_v_b; i_v_b++) {
+                    lv_tick(ctx, 124);
                     struct tables__row_offer *v_b = rows_v_b[i_v_b];
                     if (!lv_row_alive(ctx, 0, v_b) || !(v_b->price > v_a->price))
                         continue;

@@ -99,6 +99,7 @@ static int64_t tictactoe__fn_winner_of(lv_ctx *ctx, tictactoe__arr_int_9 v_b)
 {
     /* tictactoe.live:34: for i in 0..2 { */
     for (int64_t v_i = 0, last_v_i = 2, go_v_i = v_i <= last_v_i; go_v_i; go_v_i = v_i < last_v_i, v_i += go_v_i) {
+        lv_tick(ctx, 34);
         /* tictactoe.live:35: let row = line(b, 3 * i, 3 * i + 1, 3 * i + 2); */
         int64_t v_row = tictactoe__fn_line(ctx, v_b, lv_mul(ctx, 35, 3, v_i), lv_add(ctx, 35, lv_mul(ctx, 35, 3, v_i), 1), lv_add(ctx, 35, lv_mul(ctx, 35, 3, v_i), 2));
         /* tictactoe.live:36: if row != 0 { return row; } */
@@ -120,6 +121,7 @@ static int64_t tictactoe__fn_winner_of(lv_ctx *ctx, tictactoe__arr_int_9 v_b)
     }
     /* tictactoe.live:42: for i in 0..8 { if b[i] == 0 { return 0; } } */
     for (int64_t v_i = 0, last_v_i = 8, go_v_i = v_i <= last_v_i; go_v_i; go_v_i = v_i < last_v_i, v_i += go_v_i) {
+        lv_tick(ctx, 42);
         if (v_b.v[lv_index(ctx, 42, v_i, 9)] == 0) {
             return 0;
         }

@@ -111,6 +111,13 @@ async function main() {
     isError(r, 422, /^values\.live:179: a string longer than 1048576 bytes/), r.text);
   m = await p1.ask({ type: 'fill', n: 100000 });
   check('a group\'s table holds 100,000 rows', m && m.rows === 100000, JSON.stringify(m));
+  m = await p1.ask({ type: 'spin', n: 10000000 });
+  check('a handler may run 10,000,000 loop rounds', m && m.k === 10000000, JSON.stringify(m));
+  const t0 = Date.now();
+  r = await p1.send({ type: 'spin', n: 1e15 });
+  check('one more round, here from a bound in the message, is a runtime error at the loop',
+    isError(r, 422, /^values\.live:196: the handler ran past 10000000 loop rounds/), r.text);
+  check('... and it comes in seconds, not days', Date.now() - t0 < 5000, `${Date.now() - t0} ms`);
   r = await p1.send({ type: 'fill', n: 1 });
   check('the 100,001st row is a runtime error at the insert',
     isError(r, 422, /^values\.live:184: table heap has 100000 rows/), r.text);
