@@ -523,10 +523,25 @@ static void csv_field(struct csv *c, const struct lv_field *f, const void *base)
     }
 }
 
-static void csv_header_fields(struct csv *c, const struct lv_field *f, int n)
+/* The header cells of fields f[0..n), then the end of the header row.  A
+ * field named like one of the export's own columns (fixed, nfixed of them:
+ * a player field `participant`, say) is written OWNER.NAME, so that no two
+ * columns share a name (pandas and R would rename the second silently). */
+static void csv_header_fields(struct csv *c, const struct lv_field *f, int n,
+                              const char *const *fixed, size_t nfixed, const char *owner)
 {
-    for (int i = 0; i < n; i++)
-        csv_cell(c, f[i].name);
+    for (int i = 0; i < n; i++) {
+        bool clash = false;
+        for (size_t k = 0; k < nfixed && !clash; k++)
+            clash = strcmp(f[i].name, fixed[k]) == 0;
+        if (clash) {
+            char name[160];
+            snprintf(name, sizeof name, "%s.%s", owner, f[i].name);
+            csv_cell(c, name);
+        } else {
+            csv_cell(c, f[i].name);
+        }
+    }
     csv_end(c);
 }
 
@@ -592,7 +607,7 @@ static void job_export(lv_ctx *ctx, struct rt_job *job)
         const char *fixed[] = { "session", "participant", "group", "id_in_group", "page" };
         for (size_t i = 0; i < 5; i++)
             csv_cell(&c, fixed[i]);
-        csv_header_fields(&c, game->player_fields, game->n_player_fields);
+        csv_header_fields(&c, game->player_fields, game->n_player_fields, fixed, 5, "player");
         for (int i = 0; i < s->n_groups; i++)
             for (int k = 0; k < game->players; k++) {
                 struct rt_participant *p = s->groups[i]->players[k];
@@ -606,9 +621,10 @@ static void job_export(lv_ctx *ctx, struct rt_job *job)
                 csv_end(&c);
             }
     } else if (strcmp(job->name, "groups") == 0) {
-        csv_cell(&c, "session");
-        csv_cell(&c, "group");
-        csv_header_fields(&c, game->group_fields, game->n_group_fields);
+        const char *fixed[] = { "session", "group" };
+        for (size_t i = 0; i < 2; i++)
+            csv_cell(&c, fixed[i]);
+        csv_header_fields(&c, game->group_fields, game->n_group_fields, fixed, 2, "group");
         for (int i = 0; i < s->n_groups; i++) {
             csv_cell(&c, s->code);
             csv_int(&c, s->groups[i]->gid);
@@ -650,10 +666,10 @@ static void job_export(lv_ctx *ctx, struct rt_job *job)
             return;
         }
         const struct lv_table *tab = &game->tables[t];
-        csv_cell(&c, "session");
-        csv_cell(&c, "group");
-        csv_cell(&c, "id");
-        csv_header_fields(&c, tab->fields, tab->n_fields);
+        const char *fixed[] = { "session", "group", "id" };
+        for (size_t i = 0; i < 3; i++)
+            csv_cell(&c, fixed[i]);
+        csv_header_fields(&c, tab->fields, tab->n_fields, fixed, 3, tab->name);
         for (int i = 0; i < s->n_groups; i++)
             for (int64_t r = 0; r < s->groups[i]->tables[t].n; r++) {
                 struct rt_row *row = s->groups[i]->tables[t].v[r];

@@ -9,7 +9,7 @@
 // Run by `make check` (compiler/Makefile.inc) or by hand:
 //   LIVEC=/path/to/livec node tests/lang/values.js
 'use strict';
-const { check, eq, isError, run, setup } = require('./lib-lang.js');
+const { check, eq, isError, run, setup, http, admin } = require('./lib-lang.js');
 
 async function main() {
   const g = await setup('values', 2);
@@ -118,6 +118,15 @@ async function main() {
   check('one more round, here from a bound in the message, is a runtime error at the loop',
     isError(r, 422, /^values\.live:196: the handler ran past 10000000 loop rounds/), r.text);
   check('... and it comes in seconds, not days', Date.now() - t0 < 5000, `${Date.now() - t0} ms`);
+  const head = async (name) => {
+    const x = await http(g.srv.base, 'GET', `/api/sessions/${g.session.code}/export/${name}.csv`, undefined, admin);
+    return x.status === 200 ? x.text.split(/\r?\n/)[0] : `${x.status} ${x.text}`;
+  };
+  let h = await head('players');
+  check('players.csv: a field named like a column of its own is player.NAME',
+    h === 'session,participant,group,id_in_group,page,name,score,player.participant', h);
+  h = await head('heap');
+  check('TABLE.csv: a column named like one of the export\'s is TABLE.NAME', h === 'session,group,id,n,heap.session', h);
   r = await p1.send({ type: 'fill', n: 1 });
   check('the 100,001st row is a runtime error at the insert',
     isError(r, 422, /^values\.live:184: table heap has 100000 rows/), r.text);
