@@ -120,6 +120,8 @@ static void find_line(const struct diag *d, int line, const char **start,
     const char *e = nl ? nl : end;
     if (e > p && e[-1] == '\r')
         e--;
+    if (p == d->src && e - p >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
+        p += 3;                 /* a byte order mark: not a column (lexer_init) */
     *start = p;
     *len = (size_t)(e - p);
 }

@@ -202,6 +202,32 @@ static bool find_runtime(char *hdr_dir, char *lib, size_t n)
     return false;
 }
 
+/* True if out_path can be written: its directory exists and is writable,
+ * and it is not a directory; else says why (the C compiler would fail on it,
+ * and that is no livec bug). */
+static bool writable_target(const char *out_path)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", out_path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    struct stat st;
+    if (stat(out_path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "livec: cannot write '%s': it is a directory\n", out_path);
+        return false;
+    }
+    if (access(dir, W_OK | X_OK) != 0) {
+        fprintf(stderr, "livec: cannot write '%s': %s\n", out_path, strerror(errno));
+        return false;
+    }
+    return true;
+}
+
 /* Appends s to the command line in single quotes (safe for any path). */
 static void shell_quote(FILE *cmd, const char *s)
 {
@@ -231,6 +257,8 @@ static int compile_c(const char *c_path, const char *out_path, const char *defau
     int status;
 
     if (!find_runtime(hdr, lib, sizeof hdr))
+        return EXIT_USAGE;
+    if (!writable_target(out_path))
         return EXIT_USAGE;
     if (tests) {                /* the test driver's header too */
         char th[PATH_MAX + 16];
@@ -272,6 +300,24 @@ static int compile_c(const char *c_path, const char *out_path, const char *defau
     if (collect)
         fclose(collect);
     status = pclose(pipe);
+    if (status != 0 && WIFEXITED(status) && WEXITSTATUS(status) == 127) {
+        /* the shell's "command not found" */
+        fprintf(stderr, "livec: cannot run the C compiler '%s'; set CC to a C compiler\n%s",
+                cc, output ? output : "");
+        free(cmdline);
+        free(output);
+        return EXIT_USAGE;
+    }
+    if (status != 0 && (getenv("CC") || getenv("CFLAGS"))) {
+        /* the user's compiler or flags: not necessarily livec's fault */
+        fprintf(stderr, "livec: the C compiler failed on the generated code\n  command: %s\n%s"
+                        "livec: CC or CFLAGS is set; with a working C11 compiler and flags this "
+                        "would be a livec bug (please report it)\n",
+                cmdline, output ? output : "");
+        free(cmdline);
+        free(output);
+        return EXIT_USAGE;
+    }
     if (status != 0) {
         fprintf(stderr, "livec: internal error: the C compiler failed on the generated code "
                         "(a livec bug, please report it)\n  command: %s\n%s",

@@ -951,7 +951,10 @@ static struct sym *add_global(struct sema *s, enum sym_kind k, struct ast_decl *
                   d->name, old->loc.line, decl_word(old->decl->kind));
         return NULL;
     }
-    if (find_builtin(d->name) != B_NONE || strcmp(d->name, "msg") == 0) {
+    /* A builtin's name would be hidden by a global value of that name (as
+     * by a local), which a whole file should not do; a message is no value
+     * and may take it (`message count`, `on count`). */
+    if (k != SYM_MESSAGE && (find_builtin(d->name) != B_NONE || strcmp(d->name, "msg") == 0)) {
         ERR(s, d->name_loc, "'%s' is a reserved name", d->name);
         return NULL;
     }

@@ -57,7 +57,11 @@ void lexer_init(struct lexer *lx, const char *src, size_t len,
     lx->src = src;
     lx->len = len;
     lx->cur = src;
-    lx->line_start = src;
+    /* A UTF-8 byte order mark (some Windows editors write one) is skipped;
+     * columns of line 1 count from after it, as editors show them. */
+    if (len >= 3 && memcmp(src, "\xEF\xBB\xBF", 3) == 0)
+        lx->cur += 3;
+    lx->line_start = lx->cur;
     lx->line = 1;
     lx->arena = arena;
     lx->diag = d;

@@ -95,6 +95,15 @@ grep -q 'expression nested too deeply' out && [ "$(wc -c < out)" -lt 2000 ] \
 # A real build needs the runtime library.
 if [ -f "$build/runtime/libliveruntime.a" ] || [ -n "${LIVEC_RUNTIME_DIR:-}" ]; then
     expect 0 "livec counter.live builds ./counter" "$livec" counter.live
+    expect 2 "-o into a directory that does not exist exits 2" "$livec" -o no/such/dir/x counter.live
+    grep -q "^livec: cannot write 'no/such/dir/x'" out && ! grep -q "livec bug" out \
+        && ok "... saying it cannot write there, not blaming livec" || bad "-o: $(cat out)"
+    expect 2 "a C compiler that cannot run exits 2" env CC=no-such-cc "$livec" counter.live
+    grep -q "^livec: cannot run the C compiler 'no-such-cc'; set CC" out \
+        && ok "... naming CC" || bad "CC: $(cat out)"
+    expect 2 "a C compiler that fails (CC=false) exits 2" env CC=false "$livec" counter.live
+    grep -q "CC or CFLAGS is set" out && ! grep -q "internal error" out \
+        && ok "... pointing at CC, not at a livec bug" || bad "CC=false: $(cat out)"
     if [ -x counter ]; then
         ok "./counter is executable"
         ./counter --port 0 --db "$work/c.sqlite3" --admin-password pw > srv.out 2>&1 &

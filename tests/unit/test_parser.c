@@ -882,6 +882,11 @@ START_TEST(long_line_quoted_in_part)
              "   1 | ...%.160s...\n"
              "     |    %60s^\n", line + 360, "");
     expect_diags(src, want);
+    /* a byte order mark is skipped: columns of line 1 count from after it */
+    expect_diags("\xEF\xBB\xBFgame g { players 2 }\n",
+                 "t.live:1:20: error: expected ';' after the property, found '}'\n"
+                 "   1 | game g { players 2 }\n"
+                 "     |                    ^\n");
     /* a short line is quoted whole */
     expect_diags("on load { let x = 1 2; }\n",
                  "t.live:1:21: error: expected ';' after the statement, found '2'\n"
