@@ -2758,6 +2758,22 @@ int sema_check(struct ast_file *f, struct diag *d)
             diag_warning(d, stop->name_loc, "timer '%s' is never started: stopping it does nothing",
                          t->name);
             suggest(s, t->name, c);
+        } else if (!t->handler) {
+            /* started, but nothing runs when it fires */
+            struct ast_stmt *start = nmap_get(&s->started, t->name);
+            const char *c[MAX_CANDS];
+            int n = 0;
+            for (int k = 0; k < s->prog->n_timers && n < MAX_CANDS - 1; k++)
+                if (k != i && s->prog->timers[k].handler)
+                    c[n++] = s->prog->timers[k].name;
+            c[n] = NULL;
+            diag_warning(d, start->name_loc, "timer '%s' has no 'on timer %s': it fires and "
+                         "nothing happens", t->name, t->name);
+            const char *m = diag_suggest(t->name, c);
+            if (m)
+                diag_help(d, "did you mean '%s'?", m);
+            else
+                diag_help(d, "add 'on timer %s { ... }'", t->name);
         }
     }
     for (int i = 0; i < s->prog->n_messages; i++)
