@@ -1513,7 +1513,13 @@ static void stmt(struct em *m, struct ast_stmt *st)
         x = strip_parens(expr_str(m, st->a));
         indent(m);
         out(m, "if (!(%s)) lv_reject(ctx, ", x);
-        cstr(m, st->sval ? st->sval : "", st->sval ? strlen(st->sval) : 0);
+        if (st->b) {
+            char *why = expr_str(m, st->b);
+            out(m, "%s", why);
+            free(why);
+        } else {
+            cstr(m, st->sval ? st->sval : "", st->sval ? strlen(st->sval) : 0);
+        }
         out(m, ");\n");
         free(x);
         return;

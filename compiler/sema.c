@@ -2150,6 +2150,12 @@ static void check_stmt(struct sema *s, struct ast_stmt *st)
     }
     case S_REQUIRE:
         check_cond(s, st->a);
+        if (st->b) {
+            check_expr(s, st->b);
+            if (st->b->ty.kind != TY_ERROR && st->b->ty.kind != TY_STRING)
+                ERR(s, st->b->loc, "'require ... else' needs a 'string' reason, not '%s'",
+                    tn(&st->b->ty));
+        }
         return;
     case S_REJECT:
         check_expr(s, st->a);

@@ -139,7 +139,7 @@ enum stmt_kind {
     S_FOR_RANGE,    /* for name in a..b { body } */
     S_FOR_PLAYERS,  /* for name in players { body } */
     S_FOR_TABLE,    /* for name in query { body }: a is an E_QUERY (or E_NAME of a table) */
-    S_REQUIRE,      /* require a else "msg" (sval) */
+    S_REQUIRE,      /* require a else "msg" (sval), or else a string expression (b) */
     S_REJECT,       /* reject a  (a string expression; usually a literal) */
     S_SEND,         /* send to [target] a */
     S_INSERT,       /* insert name { entries } */

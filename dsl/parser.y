@@ -865,10 +865,16 @@ stmt:
         $$->a = $4;
         $$->body = $5.head;
     }
-  | KW_REQUIRE expr KW_ELSE STRING ';' {
+  | KW_REQUIRE expr KW_ELSE expr ';' {
+        /* The reason is a string literal (kept as sval, the usual case) or
+         * any string expression (b), evaluated only when COND fails: a
+         * constant, "too low: " + str(msg.price)... */
         $$ = stmt_new(p, S_REQUIRE, &@1, &@$);
         $$->a = $2;
-        $$->sval = $4.s;
+        if ($4 && $4->kind == E_STRING)
+            $$->sval = $4->sval;
+        else
+            $$->b = $4;
     }
   | KW_REJECT expr ';' {
         $$ = stmt_new(p, S_REJECT, &@1, &@$);

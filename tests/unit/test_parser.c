@@ -246,7 +246,10 @@ static void dump_stmt(FILE *f, const struct ast_stmt *s)
         fputs("(require ", f);
         dump_expr(f, s->a);
         fputc(' ', f);
-        dump_string(f, s->sval, strlen(s->sval));
+        if (s->b)
+            dump_expr(f, s->b);
+        else
+            dump_string(f, s->sval, strlen(s->sval));
         fputc(')', f);
         return;
     case S_REJECT:
@@ -937,8 +940,8 @@ START_TEST(syntax_error_messages)
                   "the constant declaration\n");
     expect_errors("on load { let x = a < b < c; }",
                   "1:25: error: expected ';' after the statement, found '<'\n");
-    expect_errors("on load { require x else y; }",
-                  "1:26: error: expected a string, found 'y'\n");
+    expect_errors("on load { require x else; }",
+                  "1:25: error: expected an expression, found ';'\n");
     expect_errors("}", "1:1: error: expected a declaration, found '}'\n");
 }
 END_TEST
