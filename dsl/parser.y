@@ -1536,7 +1536,8 @@ static bool is_keyword(const char *name)
 
 /* Adds a `= help:` line to the syntax error just reported at token t (of
  * the expected set e), for the mistakes people make most: a keyword used
- * as a name, '=' for '==', a `while` loop, a stray 'else' or ';'.  prev is the token before t, or
+ * as a name, '=' for '==', a `while` loop, a stray 'else' or ';', a chain
+ * of comparisons.  prev is the token before t, or
  * NULL. */
 static void syntax_help(struct parser *p, yysymbol_kind_t t,
                         const yysymbol_kind_t *e, int n,
@@ -1551,12 +1552,20 @@ static void syntax_help(struct parser *p, yysymbol_kind_t t,
     } else if (strcmp(tname, "';'") == 0 && has(e, n, "'let'") &&
                has(e, n, "'if'")) {
         diag_help(p->d, "an extra ';' (there is no empty statement)");
+    } else if (has(e, n, "'after'") && has(e, n, "'player'") && !has(e, n, "'let'")) {
+        /* in a test block: steps only */
+        diag_help(p->d, "a test holds steps: 'player(N) sends { ... }', 'player(N) receives "
+                  "{ ... }', 'expect COND', 'after 10s'");
     } else if (is_keyword(tname) && has(e, n, "identifier") &&
                !has(e, n, "'let'")) {
         diag_help(p->d, "'%.*s' is a keyword and cannot be a name",
                   (int)strlen(tname) - 2, tname + 1);
     } else if (strcmp(tname, "'='") == 0 && has(e, n, "'=='")) {
         diag_help(p->d, "did you mean '=='?");
+    } else if (strcmp(tname, "'<'") == 0 || strcmp(tname, "'>'") == 0 ||
+               strcmp(tname, "'<='") == 0 || strcmp(tname, "'>='") == 0) {
+        /* '<' and friends do not associate: only a chain gets here */
+        diag_help(p->d, "comparisons do not chain: write 'a < b && b < c'");
     } else if (prev && prev->kind == IDENT &&
                prev->loc.end_off - prev->loc.off == 5 &&
                strncmp(p->lx.src + prev->loc.off, "while", 5) == 0) {

@@ -940,6 +940,11 @@ START_TEST(syntax_error_messages)
                   "the constant declaration\n");
     expect_errors("on load { let x = a < b < c; }",
                   "1:25: error: expected ';' after the statement, found '<'\n");
+    expect_diags("on load { if 0 <= x < 10 { } }\n",
+                 "t.live:1:21: error: expected '{', found '<'\n"
+                 "   1 | on load { if 0 <= x < 10 { } }\n"
+                 "     |                     ^\n"
+                 "     = help: comparisons do not chain: write 'a < b && b < c'\n");
     expect_errors("on load { require x else; }",
                   "1:25: error: expected an expression, found ';'\n");
     expect_errors("}", "1:1: error: expected a declaration, found '}'\n");
