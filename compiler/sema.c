@@ -852,8 +852,16 @@ static void check_fields(struct sema *s, struct ast_decl *d, struct sema_record 
             }
             sf->init = v;
         }
+        unsigned seen = 0;      /* kinds of constraint met so far */
         for (struct ast_constraint *c = f->constraints; c; c = c->next) {
             struct cval *lo, *hi;
+            static const char *const cname[] = { "in A..B", "in [..]", "max" };
+            if (seen & (1u << c->kind)) {
+                /* which would hold: the first, the last, both? */
+                ERR(s, c->loc, "field '%s' has a second '%s' constraint", f->name, cname[c->kind]);
+                continue;
+            }
+            seen |= 1u << c->kind;
             switch (c->kind) {
             case C_RANGE:
                 if (!is_num(f->type.kind)) {
@@ -907,6 +915,26 @@ static void check_fields(struct sema *s, struct ast_decl *d, struct sema_record 
                 }
                 sf->max_len = lo->i;
                 break;
+            }
+        }
+        /* A choice the other constraints refuse could never be sent. */
+        if (sf->choices && (sf->has_range || (f->type.kind == TY_STRING && (seen & (1u << C_MAX))))) {
+            for (int k = 0; k < sf->choices->n; k++) {
+                const struct cval *c = &sf->choices->elems[k];
+                if (f->type.kind == TY_INT && sf->has_range &&
+                    (c->i < sf->lo->i || c->i > sf->hi->i)) {
+                    ERR(s, f->loc, "choice %" PRId64 " of field '%s' is outside its range "
+                        "%" PRId64 "..%" PRId64, c->i, f->name, sf->lo->i, sf->hi->i);
+                    break;
+                }
+                int64_t cps = 0;
+                for (size_t b = 0; f->type.kind == TY_STRING && b < c->slen; b++)
+                    cps += ((unsigned char)c->s[b] & 0xC0) != 0x80;
+                if (f->type.kind == TY_STRING && cps > sf->max_len) {
+                    ERR(s, f->loc, "choice \"%.*s\" of field '%s' is longer than its max %" PRId64,
+                        (int)c->slen, c->s, f->name, sf->max_len);
+                    break;
+                }
             }
         }
         /* A default must satisfy the field's own constraints. */
