@@ -239,6 +239,8 @@ void admin_note_changes(lv_ctx *ctx)
     }
     if (ctx->log_message && ctx->me)
         note_group(ctx->me->group, seen, &n, sizeof seen / sizeof seen[0]);
+    if (ctx->error_group)
+        note_group(ctx->error_group, seen, &n, sizeof seen / sizeof seen[0]);
 }
 
 /* ---- session state extras ------------------------------------------------------------ */

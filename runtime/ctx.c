@@ -605,6 +605,7 @@ void rt_session_free(const struct lv_game *game, struct rt_session *s)
         free(grp->players);
         free(grp->tables);
         free(grp->timer_due);
+        free(grp->timer_error);
         free(grp);
     }
     free(s->groups);

@@ -430,10 +430,14 @@ static void job_session_state(lv_ctx *ctx, struct rt_job *job)
             }
             json_object_set_new(tables, tab->name, rows);
         }
+        json_t *error = grp->timer_error
+            ? json_pack("{s:I, s:s}", "time", (json_int_t)grp->timer_error_ms,
+                        "text", grp->timer_error)
+            : NULL;
         json_array_append_new(groups, json_pack(
-            "{s:i, s:o, s:o, s:o}", "id", grp->gid,
+            "{s:i, s:o, s:o, s:o, s:o?}", "id", grp->gid,
             "fields", rt_struct_json(game->group_fields, game->n_group_fields, grp->state),
-            "players", players, "tables", tables));
+            "players", players, "tables", tables, "error", error));
     }
     json_t *state = json_pack("{s:s, s:I, s:o}", "code", s->code,
                               "created", (json_int_t)s->created_ms, "groups", groups);
@@ -713,6 +717,13 @@ static void job_timer(lv_ctx *ctx, struct rt_group *g, int t)
                     game->timers[t].name, g->gid, g->session->code, ctx->reason);
         rt_ctx_rollback(ctx);
         clear_timer(ctx, g, t);     /* a rejected timer does not fire again */
+        char what[RT_REASON_MAX + 64];
+        snprintf(what, sizeof what, "on timer %s: %s", game->timers[t].name, ctx->reason);
+        rt_trim_partial_utf8(what);
+        free(g->timer_error);
+        g->timer_error = rt_xstrdup(what);
+        g->timer_error_ms = ctx->now_ms;
+        ctx->error_group = g;       /* the monitor shows it */
         return;
     }
     rt_ctx_settle(ctx);

@@ -9,8 +9,10 @@
  *                                  201 {code, participants: [{code, url, group, id_in_group}]}
  *   GET  /api/sessions/S           {code, created, closed, groups: [{id, fields,
  *                                  players: [{code, id_in_group, page, fields}],
- *                                  tables: {NAME: [rows]}, recent: [{time,
- *                                  id_in_group, type, body, outcome, reason}]}]}
+ *                                  tables: {NAME: [rows]}, error: null or
+ *                                  {time, text} (a timer handler's runtime
+ *                                  error), recent: [{time, id_in_group, type,
+ *                                  body, outcome, reason}]}]}
  *   GET  /api/sessions/S/export/NAME.csv
  *   GET  /api/sessions/S/events    SSE: `event: change`, data {"group": G}
  *                                  after each committed change of the session
@@ -286,6 +288,15 @@
   function renderGroup(g) {
     var card = el('section', 'card');
     card.appendChild(el('h3', null, 'Group ' + g.id));
+    if (g.error && typeof g.error.text === 'string') {
+      /* a timer handler failed: nobody was there to be answered, and the
+       * timer will not fire again, so the group may be stuck */
+      var when = typeof g.error.time === 'number' ? new Date(g.error.time).toLocaleTimeString() : '';
+      var box = el('p', 'error', 'Runtime error at ' + when + ' in ' + g.error.text +
+                   ' (the timer does not fire again)');
+      box.setAttribute('role', 'alert');
+      card.appendChild(box);
+    }
 
     var fields = g.fields || {};
     var keys = Object.keys(fields);

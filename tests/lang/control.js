@@ -66,6 +66,16 @@ async function main() {
   await sleep(450);
   check('stop timer: a stopped timer never fires', m && m.stopped === true &&
     !p1.msgs().some((d) => d.other), JSON.stringify(p1.msgs().slice(-2)));
+  let st = await adminState(g.srv.base, g.session.code);
+  check('no timer error to show yet', st && st.groups[0].error === null, JSON.stringify(st && st.groups[0].error));
+  const tb = Date.now();
+  r = await p1.send({ type: 'boom' });
+  await sleep(300);
+  st = await adminState(g.srv.base, g.session.code);
+  const err = st && st.groups[0].error;
+  check("a timer handler's runtime error is the group's error in the session state (for the monitor)",
+    err && /^on timer crash: control\.live:179: division by zero$/.test(err.text) &&
+    err.time >= tb && err.time <= Date.now(), JSON.stringify(err));
 
   // ---- random ------------------------------------------------------------------
   const draws = [];
