@@ -324,9 +324,9 @@ const isError = (r, status, re) => r.status === status && r.json !== null &&
 /* True if ids are consecutive integers starting at `first`. */
 const consecutive = (ids, first) => ids.length > 0 && ids.every((v, i) => v === first + i);
 
-/* Parses CSV text (RFC 4180: quoted cells, "" for a quote, CRLF or LF)
- * into an array of objects keyed by the header row. */
-function parseCsv(text) {
+/* The rows of CSV text (RFC 4180: quoted cells, "" for a quote, CRLF or
+ * LF), each an array of cells, the header row first. */
+function csvRows(text) {
   const rows = [];
   let row = [], cell = '', quoted = false;
   for (let i = 0; i < text.length; i++) {
@@ -337,17 +337,20 @@ function parseCsv(text) {
       else cell += ch;
     } else if (ch === '"') quoted = true;
     else if (ch === ',') { row.push(cell); cell = ''; }
-    else if (ch === '\n' || ch === '\r') {
-      if (ch === '\r' && text[i + 1] === '\n') i++;
-      row.push(cell); rows.push(row); row = []; cell = '';
-    } else cell += ch;
+    else if (ch === '\n') { row.push(cell); rows.push(row); row = []; cell = ''; }
+    else if (ch !== '\r') cell += ch;
   }
   if (cell !== '' || row.length) { row.push(cell); rows.push(row); }
-  const [head, ...body] = rows;
+  return rows;
+}
+
+/* CSV text as an array of objects keyed by the header row. */
+function parseCsv(text) {
+  const [head, ...body] = csvRows(text);
   return body.map((r) => Object.fromEntries(head.map((h, k) => [h, r[k]])));
 }
 
 module.exports = {
   LIVEC, GAMES, PW, admin, QUIET_MS, WAIT_MS, sleep, check, run, tmpdir, compile,
-  Server, http, newSession, Stream, openStream, eq, isError, consecutive, parseCsv,
+  Server, http, newSession, Stream, openStream, eq, isError, consecutive, csvRows, parseCsv,
 };

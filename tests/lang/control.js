@@ -8,26 +8,9 @@
 // Run by `make check` (compiler/Makefile.inc) or by hand:
 //   LIVEC=/path/to/livec node tests/lang/control.js
 'use strict';
-const { Server, adminState, admin, check, eq, http, isError, run, setup, sleep } = require('./lib-lang.js');
-
-/* The rows of an RFC 4180 CSV text (quoted cells, doubled quotes, CRLF). */
-function parseCsv(text) {
-  const rows = [];
-  let row = [], cell = '', quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') { cell += '"'; i++; }
-      else if (ch === '"') quoted = false;
-      else cell += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ',') { row.push(cell); cell = ''; }
-    else if (ch === '\n') { row.push(cell); rows.push(row); row = []; cell = ''; }
-    else if (ch !== '\r') cell += ch;
-  }
-  if (cell !== '' || row.length) { row.push(cell); rows.push(row); }
-  return rows;
-}
+const {
+  Server, adminState, admin, check, eq, http, isError, run, setup, sleep, csvRows,
+} = require('./lib-lang.js');
 
 async function main() {
   const g = await setup('control', 3);
@@ -92,9 +75,9 @@ async function main() {
   // ---- every draw is recorded: draws.csv -------------------------------------
   const base = g.srv.base, scode = g.session.code;
   r = await http(base, 'GET', `/api/sessions/${scode}/export/draws.csv`, undefined, admin);
-  const dcsv = parseCsv(r.text || '');
+  const dcsv = csvRows(r.text || '');
   const mr = await http(base, 'GET', `/api/sessions/${scode}/export/messages.csv`, undefined, admin);
-  const mcsv = parseCsv(mr.text || '');
+  const mcsv = csvRows(mr.text || '');
   check('draws.csv has the header session,n,group,participant,message,lo,hi,value,time',
     r.status === 200 && eq(dcsv[0], ['session', 'n', 'group', 'participant', 'message', 'lo', 'hi', 'value', 'time']),
     r.text);
