@@ -329,8 +329,13 @@ static void job_next(lv_ctx *ctx, struct rt_job *job)
     struct rt_participant *p = find_participant(job);
     if (!p)
         return;
-    /* (a closed session is frozen: the participant stays where it is) */
-    if (p->page_index < ctx->rt->game->n_pages && !p->group->session->closed) {
+    /* (a closed session is frozen: the participant stays where it is; a
+     * form that names the page it was on moves on only from that page:
+     * the second click of a double click, or a stale tab, moves nothing) */
+    const struct lv_game *game = ctx->rt->game;
+    job->name[sizeof job->name - 1] = '\0';
+    bool from_here = !job->name[0] || strcmp(job->name, rt_page_name(game, p->page_index)) == 0;
+    if (p->page_index < game->n_pages && !p->group->session->closed && from_here) {
         rt_ctx_save_bytes(ctx, &p->page_index, sizeof p->page_index);
         p->page_index++;
         rt_ctx_dirty(ctx, RT_DIRTY_PLAYER, p, p->group, 0);

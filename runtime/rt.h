@@ -76,7 +76,8 @@ struct rt_job {
     char code[RT_CODE_MAX];     /* participant code, or session code */
     json_t *body;               /* LIVE and CREATE_SESSION: parsed JSON; the
                                    job owns one reference, the core releases it */
-    char name[64];              /* EXPORT: "players", "groups", "messages", "draws", a table */
+    char name[64];              /* EXPORT: "players", "groups", "messages", "draws", a table;
+                                   NEXT: the page the form was on, or "" */
     int64_t last_event_id;      /* SUBSCRIBE: Last-Event-ID, or -1 for a fresh stream */
     void *stream;               /* SUBSCRIBE: net's stream, passed back to replay/activate */
     void (*replay)(void *stream, int64_t seq, const char *event, const char *data);
@@ -129,7 +130,8 @@ struct net_config {
  * one clear line to stderr (e.g. "tictactoe: cannot listen on 127.0.0.1:8000:
  * Address already in use"). */
 int net_start(const struct net_config *cfg);
-/* Stops accepting connections (first step of a clean shutdown). */
+/* Stops taking new requests (first step of a clean shutdown): each is
+ * answered 503 {"error": "the server is stopping"}; those under way go on. */
 void net_quiesce(void);
 /* Closes every stream and stops libmicrohttpd (last step of shutdown). */
 void net_stop(void);

@@ -31,6 +31,10 @@
  * runs the game's `on load` and so resends the current state.  A `finish`
  * event ({"next": URL}) moves the browser to the next page.
  *
+ * Forms that post to /p/CODE/next (the Next button) send once, and carry
+ * the page they are on (field `page`) where the page says it: the server
+ * moves the participant on only from that page.
+ *
  * Connection changes are announced as a `livestatus` event on document with
  * detail.state "connecting" | "open" | "reconnecting" | "closed", for pages
  * that want to show them.  No framework, no build step.
@@ -219,13 +223,50 @@
     source.addEventListener('error', onError);
   }
 
+  /* The Next button: a form that posts to /p/CODE/next sends once (a
+   * double click does not skip the next page), and says which page it is
+   * on when the page knows (the default page's description, or a template's
+   * own <input type="hidden" name="page" value="{{page}}">): the server
+   * moves the participant on only from that page, so a stale tab skips
+   * nothing either. */
+  function guardNextForms() {
+    if (!base) return;
+    var pageName = null;        /* from the page description, when there is one */
+    var data = document.getElementById('live-data');
+    if (data) {
+      try { pageName = JSON.parse(data.textContent).page; } catch (e) { /* none */ }
+    }
+    var forms = document.getElementsByTagName('form');
+    for (var i = 0; i < forms.length; i++) {
+      var f = forms[i];
+      var action = (f.getAttribute('action') || '').split('?')[0];
+      if (!/\/next$/.test(action)) continue;
+      if (typeof pageName === 'string' && !f.querySelector('input[name="page"]')) {
+        var input = document.createElement('input');
+        input.type = 'hidden';
+        input.name = 'page';
+        input.value = pageName;
+        f.appendChild(input);
+      }
+      f.addEventListener('submit', function (ev) {
+        if (this.getAttribute('data-sent')) {
+          ev.preventDefault();
+          return;
+        }
+        this.setAttribute('data-sent', '1');
+      });
+    }
+  }
+
   window.liveSend = liveSend;
 
   /* Open the stream once the page's own scripts have run, so liveRecv is
    * defined before the first message arrives. */
   if (document.readyState === 'loading') {
     document.addEventListener('DOMContentLoaded', connect);
+    document.addEventListener('DOMContentLoaded', guardNextForms);
   } else {
     setTimeout(connect, 0);
+    guardNextForms();
   }
 })();

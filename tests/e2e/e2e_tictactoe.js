@@ -176,7 +176,15 @@ async function main() {
     r.status === 200 && /text\/html/.test(r.type) && /id="board"/.test(r.text) &&
     /var PAGE = 'results'/.test(r.text) && r.text.includes(`action="/p/${pa.code}/next"`) && !/\{\{/.test(r.text),
     `${r.status} ${r.text.slice(0, 300)}`);
-  r = await http(base, 'POST', `/p/${pa.code}/next`);
+  check('the Next form names its page', r.text.includes('<input type="hidden" name="page" value="results">'),
+    r.text.slice(-400));
+  const form = { 'Content-Type': 'application/x-www-form-urlencoded' };
+  r = await http(base, 'POST', `/p/${pa.code}/next`, 'page=play', form);
+  check('a Next form from another page (a second click, a stale tab) answers 303 and moves nothing',
+    r.status === 303, `${r.status} ${r.text}`);
+  r = await http(base, 'GET', `/p/${pa.code}`);
+  check('... the participant is still on the results page', /var PAGE = 'results'/.test(r.text), r.text.slice(0, 200));
+  r = await http(base, 'POST', `/p/${pa.code}/next`, 'page=results', form);
   check('Next on the results page answers 303 to /p/P', r.status === 303, `${r.status} ${r.text}`);
   r = await http(base, 'GET', `/p/${pa.code}`);
   check('then GET /p/P is the finished page',

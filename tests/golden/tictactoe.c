@@ -264,6 +264,7 @@ static const char tictactoe__page_play_html[] =
     "  <p class=\"turn\" id=\"turn\" role=\"status\" aria-live=\"polite\">Waiting for the board…</p>\n"
     "  <p class=\"refused\" id=\"refused\" role=\"alert\"></p>\n"
     "  <form id=\"next\" method=\"post\" action=\"/p/{{code}}/next\" hidden>\n"
+    "    <input type=\"hidden\" name=\"page\" value=\"{{page}}\">\n"
     "    <button type=\"submit\">Next</button>\n"
     "  </form>\n"
     "</main>\n"
