@@ -605,7 +605,7 @@ void rt_session_free(const struct lv_game *game, struct rt_session *s)
         free(grp->players);
         free(grp->tables);
         free(grp->timer_due);
-        free(grp->timer_error);
+        free(grp->error);
         free(grp);
     }
     free(s->groups);
@@ -895,6 +895,7 @@ _Noreturn void lv_reject(lv_ctx *ctx, const char *reason)
 
 _Noreturn void lv_fail(lv_ctx *ctx, int line, const char *what)
 {
+    ctx->runtime_error = true;
     snprintf(ctx->reason, sizeof ctx->reason, "%s:%d: %s", ctx->rt->game->source, line, what);
     rt_trim_partial_utf8(ctx->reason);
     jump(ctx);

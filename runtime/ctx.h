@@ -85,11 +85,12 @@ struct rt_group {
     int64_t *timer_due;         /* game->n_timers: Unix ms, 0 = not armed */
     int64_t last_sent_id;       /* the group's newest `sent` row, 0 = none (store.c) */
     uint64_t ustamp, dstamp;
-    /* The last runtime error of one of the group's timer handlers ("on timer
-     * t: REASON", malloc'd) and when, for the monitor (a timer has no
-     * sender to answer); NULL: none since the server started. */
-    char *timer_error;
-    int64_t timer_error_ms;
+    /* The last runtime error of the group that nobody was answered (in a
+     * timer handler: "on timer t: REASON", or in `on load` of a new
+     * stream: "on load of player 2: REASON", malloc'd) and when, for the
+     * monitor; NULL: none since the server started. */
+    char *error;
+    int64_t error_ms;
 };
 
 struct rt_session {
@@ -233,7 +234,8 @@ struct lv_ctx {
     jmp_buf *jb;                        /* where lv_reject/lv_fail return */
     char reason[RT_REASON_MAX];
     int64_t ticks;                      /* loop rounds run (lv_tick) */
-    struct rt_group *error_group;       /* its timer failed: tell the monitor */
+    struct rt_group *error_group;       /* its error changed: tell the monitor */
+    bool runtime_error;                 /* the reason is lv_fail's, not a reject */
     struct rt_vec undo;                 /* of struct rt_undo */
     struct rt_vec dirty;                /* of struct rt_dirty */
     struct rt_vec sends;                /* of struct rt_event, pending */

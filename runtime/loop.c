@@ -192,6 +192,27 @@ struct recv_call {
     json_t *body;
 };
 
+/* After a runtime error (not a reject) in a handler that answers nobody,
+ * a timer's or `on load`'s: keeps "WHERE: REASON" as the group's error for
+ * the monitor (ctx.h) and has the monitor told. */
+static __attribute__((format(printf, 3, 4)))
+void group_error(lv_ctx *ctx, struct rt_group *g, const char *where_fmt, ...)
+{
+    if (!ctx->runtime_error)
+        return;
+    char where[128], what[RT_REASON_MAX + 160];
+    va_list ap;
+    va_start(ap, where_fmt);
+    vsnprintf(where, sizeof where, where_fmt, ap);
+    va_end(ap);
+    snprintf(what, sizeof what, "%s: %s", where, ctx->reason);
+    rt_trim_partial_utf8(what);
+    free(g->error);
+    g->error = rt_xstrdup(what);
+    g->error_ms = ctx->now_ms;
+    ctx->error_group = g;
+}
+
 static void call_recv(lv_ctx *ctx, void *arg)
 {
     struct recv_call *c = arg;
@@ -313,6 +334,7 @@ static void job_subscribe(lv_ctx *ctx, struct rt_job *job)
             fprintf(stderr, "%s: on load of participant %s: %s\n", game->name, p->code,
                     ctx->reason);
         rt_ctx_rollback(ctx);
+        group_error(ctx, p->group, "on load of player %d", p->id_in_group);
     } else {
         rt_ctx_settle(ctx);
     }
@@ -435,9 +457,8 @@ static void job_session_state(lv_ctx *ctx, struct rt_job *job)
             }
             json_object_set_new(tables, tab->name, rows);
         }
-        json_t *error = grp->timer_error
-            ? json_pack("{s:I, s:s}", "time", (json_int_t)grp->timer_error_ms,
-                        "text", grp->timer_error)
+        json_t *error = grp->error
+            ? json_pack("{s:I, s:s}", "time", (json_int_t)grp->error_ms, "text", grp->error)
             : NULL;
         json_array_append_new(groups, json_pack(
             "{s:i, s:o, s:o, s:o, s:o?}", "id", grp->gid,
@@ -722,13 +743,7 @@ static void job_timer(lv_ctx *ctx, struct rt_group *g, int t)
                     game->timers[t].name, g->gid, g->session->code, ctx->reason);
         rt_ctx_rollback(ctx);
         clear_timer(ctx, g, t);     /* a rejected timer does not fire again */
-        char what[RT_REASON_MAX + 64];
-        snprintf(what, sizeof what, "on timer %s: %s", game->timers[t].name, ctx->reason);
-        rt_trim_partial_utf8(what);
-        free(g->timer_error);
-        g->timer_error = rt_xstrdup(what);
-        g->timer_error_ms = ctx->now_ms;
-        ctx->error_group = g;       /* the monitor shows it */
+        group_error(ctx, g, "on timer %s", game->timers[t].name);
         return;
     }
     rt_ctx_settle(ctx);

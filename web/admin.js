@@ -10,8 +10,8 @@
  *   GET  /api/sessions/S           {code, created, closed, groups: [{id, fields,
  *                                  players: [{code, id_in_group, page, fields}],
  *                                  tables: {NAME: [rows]}, error: null or
- *                                  {time, text} (a timer handler's runtime
- *                                  error), recent: [{time, id_in_group, type,
+ *                                  {time, text} (a runtime error of a timer
+ *                                  handler or of on load), recent: [{time, id_in_group, type,
  *                                  body, outcome, reason}]}]}
  *   GET  /api/sessions/S/export/NAME.csv
  *   GET  /api/sessions/S/events    SSE: `event: change`, data {"group": G}
@@ -289,11 +289,12 @@
     var card = el('section', 'card');
     card.appendChild(el('h3', null, 'Group ' + g.id));
     if (g.error && typeof g.error.text === 'string') {
-      /* a timer handler failed: nobody was there to be answered, and the
-       * timer will not fire again, so the group may be stuck */
+      /* a timer handler or an `on load` failed: nobody was answered (and a
+       * timer does not fire again, so the group may be stuck) */
       var when = typeof g.error.time === 'number' ? new Date(g.error.time).toLocaleTimeString() : '';
+      var timer = /^on timer /.test(g.error.text);
       var box = el('p', 'error', 'Runtime error at ' + when + ' in ' + g.error.text +
-                   ' (the timer does not fire again)');
+                   (timer ? ' (the timer does not fire again)' : ''));
       box.setAttribute('role', 'alert');
       card.appendChild(box);
     }

@@ -9,7 +9,7 @@
 //   LIVEC=/path/to/livec node tests/lang/control.js
 'use strict';
 const {
-  Server, adminState, admin, check, eq, http, isError, run, setup, sleep, csvRows,
+  Server, adminState, admin, check, eq, http, isError, run, setup, sleep, csvRows, openStream,
 } = require('./lib-lang.js');
 
 async function main() {
@@ -59,6 +59,15 @@ async function main() {
   check("a timer handler's runtime error is the group's error in the session state (for the monitor)",
     err && /^on timer crash: control\.live:179: division by zero$/.test(err.text) &&
     err.time >= tb && err.time <= Date.now(), JSON.stringify(err));
+  r = await p1.send({ type: 'badload', set: 1 });
+  const fresh = await openStream(g.srv.base, g.players[1].code, undefined, 'player 2, a fresh stream');
+  await sleep(300);
+  st = await adminState(g.srv.base, g.session.code);
+  const lerr = st && st.groups[0].error;
+  check("a runtime error in on load of a fresh stream is the group's error too",
+    lerr && /^on load of player 2: control\.live:90: division by zero$/.test(lerr.text), JSON.stringify(lerr));
+  fresh.close();
+  r = await p1.send({ type: 'badload', set: 0 });
 
   // ---- random ------------------------------------------------------------------
   const draws = [];
