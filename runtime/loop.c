@@ -394,6 +394,7 @@ static void job_create_session(lv_ctx *ctx, struct rt_job *job)
     for (int i = 0; i < n_groups && game->on_start; i++) {
         ctx->group = s->groups[i];
         ctx->me = NULL;
+        ctx->ticks = 0;         /* each group's on start has the whole loop budget */
         if (run_hook(ctx, game->on_start) < 0) {
             snprintf(why, sizeof why, "on start of group %d: %s", i + 1, ctx->reason);
             rt_ctx_rollback(ctx);

@@ -9,7 +9,7 @@
 // Run by `make check` (compiler/Makefile.inc) or by hand:
 //   LIVEC=/path/to/livec node tests/lang/values.js
 'use strict';
-const { check, eq, isError, run, setup, http, admin } = require('./lib-lang.js');
+const { check, eq, isError, run, setup, http, admin, newSession } = require('./lib-lang.js');
 
 async function main() {
   const g = await setup('values', 2);
@@ -111,6 +111,9 @@ async function main() {
     isError(r, 422, /^values\.live:179: a string longer than 1048576 bytes/), r.text);
   m = await p1.ask({ type: 'fill', n: 100000 });
   check('a group\'s table holds 100,000 rows', m && m.rows === 100000, JSON.stringify(m));
+  const s3 = await newSession(g.srv.base, 6);
+  check("each group's on start has the whole loop budget (3 groups x 6,000,000 rounds)",
+    s3 && s3.participants.length === 6, JSON.stringify(s3).slice(0, 200));
   m = await p1.ask({ type: 'spin', n: 10000000 });
   check('a handler may run 10,000,000 loop rounds', m && m.k === 10000000, JSON.stringify(m));
   const t0 = Date.now();
