@@ -597,6 +597,8 @@ static void csv_message(void *arg, const struct store_message *m)
     csv_cell(c, m->body);
     csv_cell(c, m->outcome);
     csv_cell(c, m->reason);
+    csv_int(c, m->group);
+    csv_int(c, m->id_in_group);
     csv_end(c);
 }
 
@@ -664,8 +666,9 @@ static void job_export(lv_ctx *ctx, struct rt_job *job)
             csv_end(&c);
         }
     } else if (strcmp(job->name, "messages") == 0) {
-        const char *fixed[] = { "time", "participant", "type", "body", "outcome", "reason" };
-        for (size_t i = 0; i < 6; i++)
+        const char *fixed[] = { "time", "participant", "type", "body", "outcome", "reason",
+                                "group", "id_in_group" };
+        for (size_t i = 0; i < 8; i++)
             csv_cell(&c, fixed[i]);
         csv_end(&c);
         if (store_messages(ctx->rt->store, s->id, csv_message, &c) < 0) {

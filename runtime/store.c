@@ -519,8 +519,9 @@ static int prepare_all(struct rt_store *st)
     PREP(set_row_id, "INSERT OR REPLACE INTO row_ids(group_id, tbl, next_id) VALUES (?, ?, ?)");
     PREP(replay_link, "SELECT prev_id, recipients FROM sent WHERE id = ?");
     PREP(replay_text, "SELECT event, data FROM sent WHERE id = ?");
-    PREP(messages, "SELECT m.time_ms, p.code, m.type, m.body, m.outcome, m.reason FROM messages m "
-                   "JOIN participants p ON p.id = m.participant_id WHERE p.session_id = ? ORDER BY m.id");
+    PREP(messages, "SELECT m.time_ms, p.code, m.type, m.body, m.outcome, m.reason, g.gid, "
+                   "p.id_in_group FROM messages m JOIN participants p ON p.id = m.participant_id "
+                   "JOIN groups g ON g.id = p.group_id WHERE p.session_id = ? ORDER BY m.id");
     PREP(ins_draw, "INSERT INTO draws(session_id, n, group_id, participant_id, message_id, "
                    "lo, hi, value, time_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
     /* a draw's message as its row number in the session's message log (the
@@ -1010,6 +1011,8 @@ int store_messages(struct rt_store *st, int64_t session_id,
             .body = (const char *)sqlite3_column_text(s, 3),
             .outcome = (const char *)sqlite3_column_text(s, 4),
             .reason = (const char *)sqlite3_column_text(s, 5),
+            .group = sqlite3_column_int64(s, 6),
+            .id_in_group = sqlite3_column_int64(s, 7),
         };
         fn(arg, &m);
     }

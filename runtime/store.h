@@ -63,6 +63,8 @@ struct store_message {
     const char *body;
     const char *outcome;        /* "accepted" or "rejected" */
     const char *reason;         /* NULL when accepted */
+    int64_t group;              /* the sender's group, 1.. in the session */
+    int64_t id_in_group;        /* and its id there */
 };
 
 /* Calls fn for each logged message of the session, in arrival order.  The

@@ -113,8 +113,8 @@ run(async (browser) => {
     py.stdout + py.stderr);
   const byName = (n) => Object.entries(res).find(([f]) => path.basename(f).endsWith(n + '.csv'));
   const msgs = byName('messages');
-  check('messages.csv: time, participant, type, body, outcome, reason; both messages',
-    msgs && JSON.stringify(msgs[1].header) === '["time","participant","type","body","outcome","reason"]' &&
+  check('messages.csv: time, participant, type, body, outcome, reason, group, id_in_group; both messages',
+    msgs && JSON.stringify(msgs[1].header) === '["time","participant","type","body","outcome","reason","group","id_in_group"]' &&
     msgs[1].rows === 2, msgs && JSON.stringify(msgs[1]).slice(0, 300));
   const table = byName('line');
   const textCol = table ? table[1].header.indexOf('text') : -1;

@@ -479,11 +479,11 @@ START_TEST(test_csv_exports)
     snprintf(job.name, sizeof job.name, "messages");
     rt_run_job_sync(&job);
     ck_assert_int_eq(job.status, 200);
-    ck_assert_ptr_nonnull(strstr(job.reply, "time,participant,type,body,outcome,reason\r\n"));
+    ck_assert_ptr_nonnull(strstr(job.reply, "time,participant,type,body,outcome,reason,group,id_in_group\r\n"));
     ck_assert_ptr_nonnull(strstr(job.reply, ",add,\"{\"\"type\"\":\"\"add\"\",\"\"amount\"\":0}\",rejected,"
-                                            "field 'amount' must be in 1..1000\r\n"));
+                                            "field 'amount' must be in 1..1000,1,1\r\n"));
     ck_assert_ptr_nonnull(strstr(job.reply, ",offer,"));
-    ck_assert_ptr_nonnull(strstr(job.reply, ",accepted,\r\n"));
+    ck_assert_ptr_nonnull(strstr(job.reply, ",accepted,,1,"));
     free(job.reply);
 
     snprintf(job.name, sizeof job.name, "nosuch");
