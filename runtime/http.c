@@ -1156,8 +1156,13 @@ static enum MHD_Result start_request(struct req *r)
         r->job.stream = r->stream;
         r->job.replay = sse_replay;
         r->job.activate = sse_activate;
-        r->job.last_event_id = parse_last_event_id(
-            MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID"));
+        /* the header, as EventSource sends it when it reconnects; else the
+         * query argument, which live.js puts on a new EventSource when the
+         * browser gave up on the last one (after an error status) */
+        const char *lei = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
+        if (!lei)
+            lei = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "last_event_id");
+        r->job.last_event_id = parse_last_event_id(lei);
         break;
     }
     case R_PAGE: r->job.kind = RT_JOB_PAGE; break;

@@ -26,9 +26,11 @@
  * The stream is a plain EventSource on /p/CODE/events.  EventSource
  * reconnects by itself after a network error and sends Last-Event-ID, so the
  * server replays exactly what was missed.  If the stream is closed for good
- * (the server answered an error status while restarting, say), it is opened
- * again with a growing delay; that new stream is a fresh connection, which
- * runs the game's `on load` and so resends the current state.  A `finish`
+ * (the server, or a proxy in front of it, answered an error status while
+ * restarting, say), it is opened again with a growing delay, carrying the
+ * id of the last event received (?last_event_id=N): the server replays what
+ * was missed; before any event, the new stream is a fresh one, which runs
+ * the game's `on load` and so sends the current state.  A `finish`
  * event ({"next": URL}) moves the browser to the next page.
  *
  * Forms that post to /p/CODE/next (the Next button) send once, and carry
@@ -58,6 +60,7 @@
   var reopenDelay = REOPEN_FIRST_MS;
   var reopenTimer = null;
   var leaving = false;        /* following a finish: no more reconnects */
+  var lastId = '';            /* the id of the last event received */
 
   /* Announces a connection state to the page (see the header). */
   function announce(state) {
@@ -164,6 +167,7 @@
   }
 
   function onMessage(ev) {
+    if (ev.lastEventId) lastId = ev.lastEventId;
     var data = parse(ev.data);
     if (data === null && ev.data !== 'null') return;
     if (typeof window.liveRecv === 'function') {
@@ -174,6 +178,7 @@
   }
 
   function onFinish(ev) {
+    if (ev.lastEventId) lastId = ev.lastEventId;
     var data = parse(ev.data);
     var next = data && typeof data.next === 'string' ? data.next : base;
     leaving = true;
@@ -216,7 +221,11 @@
       return;
     }
     announce('connecting');
-    source = new EventSource(base + '/events');
+    /* A new EventSource sends no Last-Event-ID: after one has seen events,
+     * the id goes in the URL, so that the server replays what was missed
+     * (and does not run `on load` again) */
+    source = new EventSource(base + '/events' +
+                             (lastId ? '?last_event_id=' + encodeURIComponent(lastId) : ''));
     source.addEventListener('open', onOpen);
     source.addEventListener('message', onMessage);
     source.addEventListener('finish', onFinish);

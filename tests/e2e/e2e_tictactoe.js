@@ -11,7 +11,7 @@
 const path = require('path');
 const {
   QUIET_MS, sleep, check, run, tmpdir, compile, Server, http, newSession,
-  openStream, eq, isError, consecutive,
+  openStream, Stream, eq, isError, consecutive,
 } = require('./lib.js');
 
 const EMPTY = [0, 0, 0, 0, 0, 0, 0, 0, 0];
@@ -107,6 +107,16 @@ async function main() {
   check('reconnecting with Last-Event-ID replays exactly the missed event and no on load',
     b2.events.length === 1 && Number(b2.events[0].id) === lastB + 1 && b2.events[0].data.square === 2 &&
     eq(b2.events[0].data.board, [2, 0, 1, 0, 1, 0, 0, 0, 0]), JSON.stringify(b2.events));
+
+  const bq = new Stream(base, pb.code);
+  bq.query = `?last_event_id=${lastB}`;      /* what live.js sends on a new EventSource */
+  await bq.open();
+  await bq.waitCount(1);
+  await sleep(QUIET_MS);
+  check('?last_event_id=N (no header) replays the same way, without on load',
+    bq.status === 200 && bq.events.length === 1 && Number(bq.events[0].id) === lastB + 1 &&
+    bq.events[0].data.square === 2, `${bq.status} ${JSON.stringify(bq.events)}`);
+  bq.close();
 
   const b3 = await openStream(base, pb.code, undefined, 'player 2 fresh tab');
   const fresh = await b3.waitFor(() => true);

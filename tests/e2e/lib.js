@@ -211,7 +211,8 @@ class Stream {
     if (this.lastId !== undefined) headers['Last-Event-ID'] = String(this.lastId);
     const timer = setTimeout(() => this.ctrl.abort(), HTTP_MS);
     try {
-      const res = await fetch(`${this.base}/p/${this.code}/events`, { headers, signal: this.ctrl.signal });
+      const res = await fetch(`${this.base}/p/${this.code}/events${this.query || ''}`,
+        { headers, signal: this.ctrl.signal });
       clearTimeout(timer);
       this.status = res.status;
       this.type = res.headers.get('content-type') || '';
