@@ -1494,6 +1494,14 @@ static enum MHD_Result route(struct req *r, const char *url, const char *method,
         return send_body(c, MHD_HTTP_OK, "text/plain; charset=utf-8", "ok", 2,
                          MHD_RESPMEM_PERSISTENT, K_DATA, NULL);
     }
+    if (strcmp(url, "/favicon.ico") == 0) {
+        /* browsers ask for it on every first page: no icon, and no 404 in
+         * the participant's console */
+        if (!is_get(method))
+            return send_method_not_allowed(c, "GET, HEAD");
+        return send_body(c, MHD_HTTP_NO_CONTENT, "image/x-icon", "", 0,
+                         MHD_RESPMEM_PERSISTENT, K_DATA, NULL);
+    }
     if (strcmp(url, "/live.js") == 0) {
         if (!is_get(method))
             return send_method_not_allowed(c, "GET, HEAD");

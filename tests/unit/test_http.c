@@ -325,6 +325,10 @@ START_TEST(static_files)
     ck_assert_str_eq(r.body, "body { margin: 0 }\n");
     resp_free(&r);
 
+    r = request("GET", "/favicon.ico", NULL, NULL);     /* no icon, no 404 in the console */
+    ck_assert_int_eq(r.status, 204);
+    resp_free(&r);
+
     r = request("GET", "/admin", NULL, NULL);
     ck_assert_int_eq(r.status, 200);
     ck_assert_str_eq(r.body, "<!doctype html><title>admin</title>");
