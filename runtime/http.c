@@ -168,6 +168,7 @@ struct req {
     int phase;                          /* enum phase; atomic across threads */
     struct MHD_Connection *conn;
     bool routed;                        /* route() ran */
+    bool stopping;                      /* came after net_quiesce: answered 503 */
     bool too_big;
     char *body;                         /* malloc'd, NUL-terminated */
     size_t body_len, body_cap;
@@ -1645,8 +1646,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
     struct req *r = *con_cls;
     if (!r) {
         /* First call: only the headers are in. */
-        if (__atomic_load_n(&net.stopping, __ATOMIC_ACQUIRE))
-            return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "the server is stopping");
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > BODY_DISCARD_LIMIT)
@@ -1656,11 +1655,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
             return MHD_NO;
         r->conn = c;
         r->phase = PH_READING;
+        r->stopping = __atomic_load_n(&net.stopping, __ATOMIC_ACQUIRE);
         *con_cls = r;
         return MHD_YES;
     }
     switch (__atomic_load_n(&r->phase, __ATOMIC_ACQUIRE)) {
     case PH_READING:
+        if (r->stopping) {      /* its body is read and dropped, then 503 */
+            if (*upload_data_size) {
+                *upload_data_size = 0;
+                return MHD_YES;
+            }
+            return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "the server is stopping");
+        }
         if (*upload_data_size) {
             collect(r, upload_data, *upload_data_size);
             *upload_data_size = 0;

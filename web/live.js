@@ -245,11 +245,19 @@
     if (data) {
       try { pageName = JSON.parse(data.textContent).page; } catch (e) { /* none */ }
     }
-    var forms = document.getElementsByTagName('form');
-    for (var i = 0; i < forms.length; i++) {
-      var f = forms[i];
+    /* on document, so that forms a page adds later are covered too; after
+     * the page's own handlers (one that cancels the submit keeps the form
+     * usable) */
+    document.addEventListener('submit', function (ev) {
+      var f = ev.target;
+      if (!f || f.tagName !== 'FORM' || (ev.defaultPrevented && !f.getAttribute('data-sent'))) return;
       var action = (f.getAttribute('action') || '').split('?')[0];
-      if (!/\/next$/.test(action)) continue;
+      if (!/\/next$/.test(action)) return;
+      if (f.getAttribute('data-sent')) {
+        ev.preventDefault();
+        return;
+      }
+      f.setAttribute('data-sent', '1');
       if (typeof pageName === 'string' && !f.querySelector('input[name="page"]')) {
         var input = document.createElement('input');
         input.type = 'hidden';
@@ -257,14 +265,13 @@
         input.value = pageName;
         f.appendChild(input);
       }
-      f.addEventListener('submit', function (ev) {
-        if (this.getAttribute('data-sent')) {
-          ev.preventDefault();
-          return;
-        }
-        this.setAttribute('data-sent', '1');
-      });
-    }
+    });
+    /* back to this page from the browser's cache: its forms may send again */
+    window.addEventListener('pageshow', function (ev) {
+      if (!ev.persisted) return;
+      var sent = document.querySelectorAll('form[data-sent]');
+      for (var i = 0; i < sent.length; i++) sent[i].removeAttribute('data-sent');
+    });
   }
 
   window.liveSend = liveSend;
