@@ -636,14 +636,22 @@ lv_ctx *rt_ctx_new(struct rt_core *rt)
     return ctx;
 }
 
+/* Sets ctx->reason from a printf format and its arguments: cut to
+ * RT_REASON_MAX between characters, so that it stays UTF-8 for JSON.
+ * Every reason is set here. */
+static void set_reason_v(lv_ctx *ctx, const char *fmt, va_list ap)
+{
+    vsnprintf(ctx->reason, sizeof ctx->reason, fmt, ap);
+    rt_trim_partial_utf8(ctx->reason);
+}
+
 /* Sets ctx->reason from a printf format. */
 void rt_ctx_set_reason(lv_ctx *ctx, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(ctx->reason, sizeof ctx->reason, fmt, ap);
+    set_reason_v(ctx, fmt, ap);
     va_end(ap);
-    rt_trim_partial_utf8(ctx->reason);
 }
 
 /* Runs fn(ctx, arg); 0 when it returns, -1 when it was rejected. */
@@ -888,16 +896,14 @@ static _Noreturn void jump(lv_ctx *ctx)
 
 _Noreturn void lv_reject(lv_ctx *ctx, const char *reason)
 {
-    snprintf(ctx->reason, sizeof ctx->reason, "%s", reason ? reason : "rejected");
-    rt_trim_partial_utf8(ctx->reason);
+    rt_ctx_set_reason(ctx, "%s", reason ? reason : "rejected");
     jump(ctx);
 }
 
 _Noreturn void lv_fail(lv_ctx *ctx, int line, const char *what)
 {
     ctx->runtime_error = true;
-    snprintf(ctx->reason, sizeof ctx->reason, "%s:%d: %s", ctx->rt->game->source, line, what);
-    rt_trim_partial_utf8(ctx->reason);
+    rt_ctx_set_reason(ctx, "%s:%d: %s", ctx->rt->game->source, line, what);
     jump(ctx);
 }
 
@@ -917,9 +923,8 @@ void rejectf(lv_ctx *ctx, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(ctx->reason, sizeof ctx->reason, fmt, ap);
+    set_reason_v(ctx, fmt, ap);
     va_end(ap);
-    rt_trim_partial_utf8(ctx->reason);
     jump(ctx);
 }
 

@@ -257,7 +257,7 @@ static void job_live(lv_ctx *ctx, struct rt_job *job)
     int rc = 0;
     json_t *type = json_object_get(body, "type");
     if (job->refuse_status) {
-        snprintf(ctx->reason, sizeof ctx->reason, "%s", job->refuse_reason);
+        rt_ctx_set_reason(ctx, "%s", job->refuse_reason);
         ctx->log_accepted = false;
         reply_error(job, job->refuse_status, ctx->reason);
         return;
