@@ -1132,12 +1132,12 @@ static enum MHD_Result start_request(struct req *r)
          * it (PROTOCOL.md: messages.csv) and answers the refusal. */
         r->job.refuse_status = (int)parse_body(r, r->job.refuse_reason,
                                                sizeof r->job.refuse_reason);
-        if (r->body) {
+        /* The log keeps the text as sent.  A body jansson took is valid
+         * UTF-8 without NUL already (it refuses anything else); only a
+         * refused one may need cleaning. */
+        if (r->body && r->job.refuse_status)
             rt_utf8_clean(r->body, r->body_len);
-            r->job.body_text = r->body;
-        } else {
-            r->job.body_text = "";
-        }
+        r->job.body_text = r->body ? r->body : "";
         break;
     }
     case R_API_CREATE:
@@ -1705,9 +1705,6 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     deadline_request_finished(c);         /* the next request's deadline runs */
 }
 
-/* libmicrohttpd's error log, prefixed with the game's name.  A client that
- * goes away (a closed tab ends its event stream) is ordinary and is not
- * logged. */
 /* The last message of on_log, and how often it came again unprinted. */
 static struct {
     pthread_mutex_t lock;
@@ -1726,6 +1723,9 @@ static void log_repeats(const char *name)
     logs.repeats = 0;
 }
 
+/* libmicrohttpd's error log, prefixed with the game's name.  A client that
+ * goes away (a closed tab ends its event stream) is ordinary and is not
+ * logged. */
 static void on_log(void *cls, const char *fmt, va_list ap)
 {
     const char *name = cls;
