@@ -554,13 +554,15 @@ static void csv_field(struct csv *c, const struct lv_field *f, const void *base)
     }
 }
 
-/* The header cells of fields f[0..n), then the end of the header row.  A
- * field named like one of the export's own columns (fixed, nfixed of them:
- * a player field `participant`, say) is written OWNER.NAME, so that no two
- * columns share a name (pandas and R would rename the second silently). */
-static void csv_header_fields(struct csv *c, const struct lv_field *f, int n,
-                              const char *const *fixed, size_t nfixed, const char *owner)
+/* The header row: the file's own columns fixed[0..nfixed), then fields
+ * f[0..n).  A field named like one of the file's own columns (a player
+ * field `participant`, say) is written OWNER.NAME, so that no two columns
+ * share a name (pandas and R would rename the second silently). */
+static void csv_header(struct csv *c, const char *const *fixed, size_t nfixed,
+                       const struct lv_field *f, int n, const char *owner)
 {
+    for (size_t k = 0; k < nfixed; k++)
+        csv_cell(c, fixed[k]);
     for (int i = 0; i < n; i++) {
         bool clash = false;
         for (size_t k = 0; k < nfixed && !clash; k++)
@@ -575,6 +577,8 @@ static void csv_header_fields(struct csv *c, const struct lv_field *f, int n,
     }
     csv_end(c);
 }
+
+#define NFIXED(a) (sizeof (a) / sizeof (a)[0])
 
 /* Appends time_ms (Unix ms) as UTC ISO 8601: 2026-11-29T12:14:54.500Z. */
 static void csv_time(struct csv *c, int64_t time_ms)
@@ -638,9 +642,7 @@ static void job_export(lv_ctx *ctx, struct rt_job *job)
     csv_raw(&c, "", 0);
     if (strcmp(job->name, "players") == 0) {
         const char *fixed[] = { "session", "participant", "group", "id_in_group", "page" };
-        for (size_t i = 0; i < 5; i++)
-            csv_cell(&c, fixed[i]);
-        csv_header_fields(&c, game->player_fields, game->n_player_fields, fixed, 5, "player");
+        csv_header(&c, fixed, NFIXED(fixed), game->player_fields, game->n_player_fields, "player");
         for (int i = 0; i < s->n_groups; i++)
             for (int k = 0; k < game->players; k++) {
                 struct rt_participant *p = s->groups[i]->players[k];
@@ -655,9 +657,7 @@ static void job_export(lv_ctx *ctx, struct rt_job *job)
             }
     } else if (strcmp(job->name, "groups") == 0) {
         const char *fixed[] = { "session", "group" };
-        for (size_t i = 0; i < 2; i++)
-            csv_cell(&c, fixed[i]);
-        csv_header_fields(&c, game->group_fields, game->n_group_fields, fixed, 2, "group");
+        csv_header(&c, fixed, NFIXED(fixed), game->group_fields, game->n_group_fields, "group");
         for (int i = 0; i < s->n_groups; i++) {
             csv_cell(&c, s->code);
             csv_int(&c, s->groups[i]->gid);
@@ -668,9 +668,7 @@ static void job_export(lv_ctx *ctx, struct rt_job *job)
     } else if (strcmp(job->name, "messages") == 0) {
         const char *fixed[] = { "time", "participant", "type", "body", "outcome", "reason",
                                 "group", "id_in_group" };
-        for (size_t i = 0; i < 8; i++)
-            csv_cell(&c, fixed[i]);
-        csv_end(&c);
+        csv_header(&c, fixed, NFIXED(fixed), NULL, 0, NULL);
         if (store_messages(ctx->rt->store, s->id, csv_message, &c) < 0) {
             free(c.s);
             reply_error(job, 503, store_error(ctx->rt->store));
@@ -679,9 +677,7 @@ static void job_export(lv_ctx *ctx, struct rt_job *job)
     } else if (strcmp(job->name, "draws") == 0) {
         const char *fixed[] = { "session", "n", "group", "participant", "message",
                                 "lo", "hi", "value", "time" };
-        for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
-            csv_cell(&c, fixed[i]);
-        csv_end(&c);
+        csv_header(&c, fixed, NFIXED(fixed), NULL, 0, NULL);
         struct draws_csv w = { &c, s->code };
         if (store_draws(ctx->rt->store, s->id, csv_draw, &w) < 0) {
             free(c.s);
@@ -701,9 +697,7 @@ static void job_export(lv_ctx *ctx, struct rt_job *job)
         }
         const struct lv_table *tab = &game->tables[t];
         const char *fixed[] = { "session", "group", "id" };
-        for (size_t i = 0; i < 3; i++)
-            csv_cell(&c, fixed[i]);
-        csv_header_fields(&c, tab->fields, tab->n_fields, fixed, 3, tab->name);
+        csv_header(&c, fixed, NFIXED(fixed), tab->fields, tab->n_fields, tab->name);
         for (int i = 0; i < s->n_groups; i++)
             for (int64_t r = 0; r < s->groups[i]->tables[t].n; r++) {
                 struct rt_row *row = s->groups[i]->tables[t].v[r];
