@@ -406,6 +406,15 @@ static struct cval *new_cval(struct sema *s, enum type_kind k)
     return v;
 }
 
+/* Code points of a string constant (what `max` counts). */
+static int64_t code_points(const struct cval *v)
+{
+    int64_t n = 0;
+    for (size_t k = 0; k < v->slen; k++)
+        n += ((unsigned char)v->s[k] & 0xC0) != 0x80;
+    return n;
+}
+
 static struct ast_type cval_type(const struct cval *v)
 {
     if (v->kind == TY_ARRAY)
@@ -927,10 +936,7 @@ static void check_fields(struct sema *s, struct ast_decl *d, struct sema_record 
                         "%" PRId64 "..%" PRId64, c->i, f->name, sf->lo->i, sf->hi->i);
                     break;
                 }
-                int64_t cps = 0;
-                for (size_t b = 0; f->type.kind == TY_STRING && b < c->slen; b++)
-                    cps += ((unsigned char)c->s[b] & 0xC0) != 0x80;
-                if (f->type.kind == TY_STRING && cps > sf->max_len) {
+                if (f->type.kind == TY_STRING && code_points(c) > sf->max_len) {
                     ERR(s, f->loc, "choice \"%.*s\" of field '%s' is longer than its max %" PRId64,
                         (int)c->slen, c->s, f->name, sf->max_len);
                     break;
@@ -953,12 +959,8 @@ static void check_fields(struct sema *s, struct ast_decl *d, struct sema_record 
                         ok = true;
                 }
             }
-            if (ok && f->type.kind == TY_STRING) {
-                int64_t cps = 0;
-                for (size_t k = 0; k < v->slen; k++)
-                    cps += ((unsigned char)v->s[k] & 0xC0) != 0x80;
-                ok = cps <= sf->max_len;
-            }
+            if (ok && f->type.kind == TY_STRING)
+                ok = code_points(v) <= sf->max_len;
             if (!ok)
                 ERR(s, f->init->loc, "default of '%s' breaks its own constraint", f->name);
         }
@@ -2561,6 +2563,18 @@ static int count_timer_stmts(struct ast_stmt *st)
     return n;
 }
 
+/* The names of the program's timers other than timer i (only those with an
+ * `on timer` when handled), NULL-terminated in c[MAX_CANDS], for a
+ * did-you-mean. */
+static void other_timers(struct sema *s, int i, bool handled, const char **c)
+{
+    int n = 0;
+    for (int k = 0; k < s->prog->n_timers && n < MAX_CANDS - 1; k++)
+        if (k != i && (!handled || s->prog->timers[k].handler))
+            c[n++] = s->prog->timers[k].name;
+    c[n] = NULL;
+}
+
 int sema_check(struct ast_file *f, struct diag *d)
 {
     struct sema S, *s = &S;
@@ -2784,11 +2798,7 @@ int sema_check(struct ast_file *f, struct diag *d)
         } else if (!t->handler && !nmap_get(&s->started, t->name)) {
             struct ast_stmt *stop = nmap_get(&s->stopped, t->name);
             const char *c[MAX_CANDS];
-            int n = 0;
-            for (int k = 0; k < s->prog->n_timers && n < MAX_CANDS - 1; k++)
-                if (k != i)
-                    c[n++] = s->prog->timers[k].name;
-            c[n] = NULL;
+            other_timers(s, i, false, c);
             diag_warning(d, stop->name_loc, "timer '%s' is never started: stopping it does nothing",
                          t->name);
             suggest(s, t->name, c);
@@ -2796,11 +2806,7 @@ int sema_check(struct ast_file *f, struct diag *d)
             /* started, but nothing runs when it fires */
             struct ast_stmt *start = nmap_get(&s->started, t->name);
             const char *c[MAX_CANDS];
-            int n = 0;
-            for (int k = 0; k < s->prog->n_timers && n < MAX_CANDS - 1; k++)
-                if (k != i && s->prog->timers[k].handler)
-                    c[n++] = s->prog->timers[k].name;
-            c[n] = NULL;
+            other_timers(s, i, true, c);
             diag_warning(d, start->name_loc, "timer '%s' has no 'on timer %s': it fires and "
                          "nothing happens", t->name, t->name);
             const char *m = diag_suggest(t->name, c);
