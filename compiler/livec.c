@@ -300,37 +300,26 @@ static int compile_c(const char *c_path, const char *out_path, const char *defau
     if (collect)
         fclose(collect);
     status = pclose(pipe);
-    if (status != 0 && WIFEXITED(status) && WEXITSTATUS(status) == 127) {
+    const char *out = output ? output : "";
+    if (status != 0 && WIFEXITED(status) && WEXITSTATUS(status) == 127)
         /* the shell's "command not found" */
         fprintf(stderr, "livec: cannot run the C compiler '%s'; set CC to a C compiler\n%s",
-                cc, output ? output : "");
-        free(cmdline);
-        free(output);
-        return EXIT_USAGE;
-    }
-    if (status != 0 && (getenv("CC") || getenv("CFLAGS"))) {
+                cc, out);
+    else if (status != 0 && (getenv("CC") || getenv("CFLAGS")))
         /* the user's compiler or flags: not necessarily livec's fault */
         fprintf(stderr, "livec: the C compiler failed on the generated code\n  command: %s\n%s"
                         "livec: CC or CFLAGS is set; with a working C11 compiler and flags this "
                         "would be a livec bug (please report it)\n",
-                cmdline, output ? output : "");
-        free(cmdline);
-        free(output);
-        return EXIT_USAGE;
-    }
-    if (status != 0) {
+                cmdline, out);
+    else if (status != 0)
         fprintf(stderr, "livec: internal error: the C compiler failed on the generated code "
                         "(a livec bug, please report it)\n  command: %s\n%s",
-                cmdline, output ? output : "");
-        free(cmdline);
-        free(output);
-        return EXIT_USAGE;
-    }
-    if (output && outlen)
-        fprintf(stderr, "livec: the C compiler said (a livec bug, please report it):\n%s", output);
+                cmdline, out);
+    else if (outlen)
+        fprintf(stderr, "livec: the C compiler said (a livec bug, please report it):\n%s", out);
     free(cmdline);
     free(output);
-    return EXIT_OK;
+    return status != 0 ? EXIT_USAGE : EXIT_OK;
 }
 
 /*
