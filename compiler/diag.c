@@ -259,10 +259,13 @@ void diag_warning(struct diag *d, struct loc loc, const char *fmt, ...)
     d->warnings++;
 }
 
-/* Prints `= KIND: ...` aligned with the last diagnostic's gutter. */
+/* Prints `= KIND: ...` aligned with the last diagnostic's gutter, unless
+ * that diagnostic was dropped. */
 static void trailer(struct diag *d, const char *kind, const char *fmt,
                     va_list ap)
 {
+    if (d->dropping)
+        return;
     FILE *f = out_of(d);
     fprintf(f, "%*s = %s: ", last_gutter, "", kind);
     vfprintf(f, fmt, ap);
@@ -272,8 +275,6 @@ static void trailer(struct diag *d, const char *kind, const char *fmt,
 void diag_help(struct diag *d, const char *fmt, ...)
 {
     va_list ap;
-    if (d->dropping)
-        return;
     va_start(ap, fmt);
     trailer(d, "help", fmt, ap);
     va_end(ap);
@@ -282,8 +283,6 @@ void diag_help(struct diag *d, const char *fmt, ...)
 void diag_note(struct diag *d, const char *fmt, ...)
 {
     va_list ap;
-    if (d->dropping)
-        return;
     va_start(ap, fmt);
     trailer(d, "note", fmt, ap);
     va_end(ap);
