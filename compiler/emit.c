@@ -60,6 +60,8 @@ struct em {
     FILE *qfns;         /* query functions, written before the bodies */
     int nq;             /* query functions so far (their numbers) */
     struct mangled *mangled;    /* C member names that differ from .live names */
+    FILE *decls;        /* declarations of the current function's t temporaries */
+    struct fn_eff *fn_effs;     /* what each fn may do (order of evaluation) */
 };
 
 /* A .live field name that cannot be a C member name as it is. */
@@ -426,13 +428,362 @@ static void as_float(struct em *m, struct ast_expr *e)
     }
 }
 
+/* ---- order of evaluation -----------------------------------------------------
+ *
+ * C leaves the order of a call's arguments and of most operators' operands
+ * unspecified; .live evaluates left to right.  Where the order can be seen
+ * -- one operand changes what another reads (a fn that writes group.n,
+ * beside group.n), two draw random numbers, or two may fail with different
+ * runtime errors -- every operand that must come first is evaluated into a
+ * temporary t1, t2, ... with the comma operator, in place (so && || ?: still
+ * short-circuit): `(t1 = a, lv_add(ctx, 3, t1, b))`.  The temporaries are
+ * declared at the top of their function.  Where the order cannot be seen,
+ * the C stays as it was.
+ */
+
+/* Kinds of runtime error an expression may raise (their messages differ). */
+enum {
+    FAIL_OVERFLOW = 1 << 0, FAIL_DIVZERO = 1 << 1, FAIL_INDEX = 1 << 2,
+    FAIL_FLOAT = 1 << 3, FAIL_FTOI = 1 << 4, FAIL_TICKS = 1 << 5,
+    /* messages that name a value ("no player 7") */
+    FAIL_PLAYER = 1 << 6, FAIL_STRING = 1 << 7, FAIL_RANDOM = 1 << 8, FAIL_OTHER = 1 << 9
+};
+#define FAIL_VALUED (FAIL_PLAYER | FAIL_STRING | FAIL_RANDOM | FAIL_OTHER)
+
+/* What evaluating an expression may do. */
+struct eff {
+    bool reads;         /* reads state a fn may change (fields, rows, pages) */
+    bool writes;        /* changes state (a fn call that assigns, sends, ...) */
+    bool draws;         /* draws random numbers */
+    unsigned fails;     /* FAIL_* it may raise */
+    int line;           /* the .live line of those errors; -1 for several */
+};
+
+/* The effects of one fn, computed once. */
+struct fn_eff {
+    const struct ast_decl *decl;
+    struct eff eff;
+    bool done;
+    struct fn_eff *next;
+};
+
+static void eff_fail(struct eff *x, unsigned kinds, int line)
+{
+    if (!kinds)
+        return;
+    if (!x->fails)
+        x->line = line;
+    else if (x->line != line)
+        x->line = -1;
+    x->fails |= kinds;
+}
+
+static void eff_join(struct eff *x, struct eff y)
+{
+    x->reads |= y.reads;
+    x->writes |= y.writes;
+    x->draws |= y.draws;
+    eff_fail(x, y.fails, y.line);
+}
+
+/* True when evaluating x before y can give another result than y before x:
+ * one writes what the other reads or writes, both draw, or both may fail
+ * and their errors can differ (kind, line or a value in the message). */
+static bool eff_conflict(struct eff x, struct eff y)
+{
+    unsigned f = x.fails | y.fails;
+    if ((x.writes && (y.reads || y.writes)) || (y.writes && x.reads) || (x.draws && y.draws))
+        return true;
+    return x.fails && y.fails &&
+           ((f & (f - 1)) != 0 || (f & FAIL_VALUED) || x.line != y.line || x.line < 0);
+}
+
+/* True when player(E) may fail its check: E is not a constant in 1..players. */
+static bool player_may_fail(struct em *m, const struct ast_expr *p)
+{
+    return p->kind == E_PLAYER &&
+           !(p->a->kind == E_INT && p->a->ival >= 1 && p->a->ival <= m->P->players);
+}
+
+static struct eff effects(struct em *m, struct ast_expr *e);
+
+static void stmt_effects(struct em *m, struct ast_stmt *st, struct eff *x)
+{
+    for (; st; st = st->next) {
+        if (st->a)
+            eff_join(x, effects(m, st->a));
+        if (st->b)
+            eff_join(x, effects(m, st->b));
+        if (st->target)
+            eff_join(x, effects(m, st->target));
+        for (struct ast_entry *en = st->entries; en; en = en->next)
+            eff_join(x, effects(m, en->value));
+        switch (st->kind) {
+        case S_ASSIGN: {
+            struct ast_expr *t = st->target->kind == E_INDEX ? st->target->a : st->target;
+            if (t->kind != E_NAME)
+                x->writes = true;
+            if (st->op != '=')  /* the compound's own operation */
+                eff_fail(x, t->ty.kind == TY_STRING ? FAIL_STRING : t->ty.kind == TY_FLOAT
+                         ? FAIL_FLOAT : FAIL_OVERFLOW, st->loc.line);
+            break;
+        }
+        case S_SEND: case S_INSERT: case S_DELETE: case S_FINISH:
+        case S_START_TIMER: case S_STOP_TIMER:
+            x->writes = true;
+            eff_fail(x, FAIL_OTHER, st->loc.line);
+            break;
+        case S_REQUIRE: case S_REJECT:
+            eff_fail(x, FAIL_OTHER, st->loc.line);
+            break;
+        case S_FOR_RANGE: case S_FOR_PLAYERS: case S_FOR_TABLE:
+            eff_fail(x, FAIL_TICKS, st->loc.line);
+            break;
+        default:
+            break;
+        }
+        stmt_effects(m, st->body, x);
+        stmt_effects(m, st->els, x);
+    }
+}
+
+/* What a call of fn d may do: what its body may (sema makes sure that a
+ * fn with a type returns a value). */
+static struct eff fn_effects(struct em *m, const struct ast_decl *d)
+{
+    struct fn_eff *f;
+    for (f = m->fn_effs; f && f->decl != d; f = f->next)
+        ;
+    if (f && f->done)
+        return f->eff;
+    if (f) {    /* in progress: recursion is an error, but assume the worst */
+        struct eff worst = { true, true, true, FAIL_OTHER, -1 };
+        return worst;
+    }
+    if (!(f = calloc(1, sizeof *f))) {
+        fputs("livec: out of memory\n", stderr);
+        exit(2);
+    }
+    f->decl = d;
+    f->next = m->fn_effs;
+    m->fn_effs = f;
+    struct eff x = { 0 };
+    stmt_effects(m, d->body, &x);
+    f->eff = x;
+    f->done = true;
+    return x;
+}
+
+/* What evaluating e may do (see the top of this section). */
+static struct eff effects(struct em *m, struct ast_expr *e)
+{
+    struct eff x = { 0 };
+    struct sym *y = e->sym;
+    int l = e->loc.line;
+    if (e->a)
+        eff_join(&x, effects(m, e->a));
+    if (e->b)
+        eff_join(&x, effects(m, e->b));
+    if (e->c)
+        eff_join(&x, effects(m, e->c));
+    for (struct ast_expr *a = e->args; a; a = a->next)
+        eff_join(&x, effects(m, a));
+    for (struct ast_entry *en = e->entries; en; en = en->next)
+        eff_join(&x, effects(m, en->value));
+    switch (e->kind) {
+    case E_NAME:
+        if (y && y->kind == SYM_VIEW) {
+            struct ast_expr v = { .kind = E_OBJECT, .entries = y->decl->entries };
+            eff_join(&x, effects(m, &v));
+            x.reads = true;
+        } else if (y && (y->kind == SYM_ROW_FIELD || y->kind == SYM_TABLE)) {
+            x.reads = true;
+        }
+        break;
+    case E_PLAYER:      /* a player-valued local or parameter is checked */
+        if (player_may_fail(m, e))
+            eff_fail(&x, FAIL_PLAYER, l);
+        break;
+    case E_FIELD:
+        if (y && (y->kind == SYM_GROUP_FIELD || y->kind == SYM_PLAYER_FIELD ||
+                  y->kind == SYM_ROW_FIELD || y->kind == SYM_PLAYER_PAGE))
+            x.reads = true;
+        break;
+    case E_INDEX:
+        if (!(e->b->kind == E_INT && e->b->ival >= 0 && e->b->ival < e->a->ty.size))
+            eff_fail(&x, FAIL_INDEX, l);
+        break;
+    case E_CALL:
+        if (y && y->kind == SYM_FN) {
+            eff_join(&x, fn_effects(m, y->decl));
+            x.reads = true;
+        } else if (y) {
+            switch (y->builtin) {
+            case B_ABS:
+                if (e->ty.kind == TY_INT)
+                    eff_fail(&x, FAIL_OVERFLOW, l);
+                break;
+            case B_RANDOM: {    /* fails on an empty range */
+                struct ast_expr *lo = e->args, *hi = lo ? lo->next : NULL;
+                x.draws = true;
+                if (!(lo && hi && lo->kind == E_INT && hi->kind == E_INT && lo->ival <= hi->ival))
+                    eff_fail(&x, FAIL_RANDOM, l);
+                break;
+            }
+            case B_INT:
+                if (e->args && e->args->ty.kind != TY_INT)
+                    eff_fail(&x, FAIL_FTOI, l);
+                break;
+            default:
+                break;
+            }
+        }
+        break;
+    case E_QUERY:       /* its rows count against the loop bound */
+        x.reads = true;
+        eff_fail(&x, FAIL_TICKS, l);
+        break;
+    case E_UNARY:
+        if (e->op == '-' && e->ty.kind == TY_INT &&
+            !((e->a->kind == E_INT && e->a->ival != INT64_MIN) || e->a->kind == E_DURATION))
+            eff_fail(&x, FAIL_OVERFLOW, l);
+        break;
+    case E_BINARY:
+        if (e->op < OP_ADD)
+            break;
+        if (e->ty.kind == TY_STRING)
+            eff_fail(&x, FAIL_STRING, l);
+        else if (e->ty.kind == TY_FLOAT)
+            eff_fail(&x, FAIL_FLOAT, l);
+        else if (e->op == OP_DIV || e->op == OP_MOD)
+            eff_fail(&x, FAIL_DIVZERO | FAIL_OVERFLOW, l);
+        else
+            eff_fail(&x, FAIL_OVERFLOW, l);
+        break;
+    default:
+        break;
+    }
+    return x;
+}
+
+/* Declares temporary tN of type kind k (TY_ARRAY: of e's array type) at the
+ * top of the current function and returns N. */
+static int new_temp(struct em *m, const struct ast_type *t)
+{
+    int n = ++m->tmp;
+    FILE *save = m->out;
+    if (!m->decls) {            /* an expression outside any function */
+        fputs("livec: internal error: a temporary outside a function\n", stderr);
+        exit(2);
+    }
+    m->out = m->decls;
+    out(m, "%*s", INDENT, "");
+    ctype(m, t);
+    out(m, "%st%d;\n", t->kind == TY_STRING ? "" : " ", n);
+    m->out = save;
+    return n;
+}
+
+/* Writes `tN = <gen(e)>, ` for an operand evaluated before the ones after
+ * it; returns N.  The caller has opened the parenthesis of the comma
+ * expression.  as_float operands get a double temporary. */
+static int hoist(struct em *m, struct ast_expr *e, void (*gen)(struct em *, struct ast_expr *))
+{
+    struct ast_type t = e->ty;
+    if (gen == as_float)
+        t.kind = TY_FLOAT;
+    if (t.kind == TY_PLAYER)
+        t.kind = TY_INT;
+    int n = new_temp(m, &t);
+    out(m, "t%d = ", n);
+    gen(m, e);
+    out(m, ", ");
+    return n;
+}
+
+/* An operand: its temporary when hoisted (t > 0), else gen(e). */
+static void operand(struct em *m, struct ast_expr *e, int t, void (*gen)(struct em *, struct ast_expr *))
+{
+    if (t > 0)
+        out(m, "t%d", t);
+    else
+        gen(m, e);
+}
+
+/* For operands ops[0..n): sets t[i] to a hoisted temporary for each one
+ * whose order against a later one can be seen (else 0), writing the
+ * `(t1 = a, ` prefix; returns true when it opened a parenthesis (the caller
+ * closes it after the expression that uses the operands). */
+static bool order(struct em *m, struct ast_expr **ops, int n, int *t,
+                  void (*gen)(struct em *, struct ast_expr *))
+{
+    struct eff later = { 0 };
+    bool open = false;
+    struct eff *ef = calloc((size_t)(n > 0 ? n : 1), sizeof *ef);
+    bool *h = calloc((size_t)(n > 0 ? n : 1), sizeof *h);
+    if (!ef || !h) {
+        fputs("livec: out of memory\n", stderr);
+        exit(2);
+    }
+    for (int i = 0; i < n; i++)
+        ef[i] = effects(m, ops[i]);
+    for (int i = n - 1; i >= 0; i--) {
+        h[i] = i < n - 1 && eff_conflict(ef[i], later);
+        eff_join(&later, ef[i]);
+    }
+    for (int i = 0; i < n; i++) {
+        t[i] = 0;
+        if (!h[i])
+            continue;
+        if (!open)
+            out(m, "(");
+        open = true;
+        t[i] = hoist(m, ops[i], gen);
+    }
+    free(ef);
+    free(h);
+    return open;
+}
+
+/* The expressions of list l (through next) as an array, their number in
+ * *n and room for as many temporaries in *t (the caller frees both). */
+static struct ast_expr **expr_array(struct ast_expr *l, int *n, int **t)
+{
+    int k = 0;
+    for (struct ast_expr *x = l; x; x = x->next)
+        k++;
+    struct ast_expr **v = malloc((size_t)(k ? k : 1) * sizeof *v);
+    *t = calloc((size_t)(k ? k : 1), sizeof **t);
+    if (!v || !*t) {
+        fputs("livec: out of memory\n", stderr);
+        exit(2);
+    }
+    k = 0;
+    for (struct ast_expr *x = l; x; x = x->next)
+        v[k++] = x;
+    *n = k;
+    return v;
+}
+
+/* The two-operand case of order(). */
+static bool order2(struct em *m, struct ast_expr *a, struct ast_expr *b, int *ta,
+                   void (*gen)(struct em *, struct ast_expr *))
+{
+    struct ast_expr *ops[2] = { a, b };
+    int t[2];
+    bool open = order(m, ops, 2, t, gen);
+    *ta = t[0];
+    return open;
+}
+
 static void binary(struct em *m, struct ast_expr *e)
 {
     static const char *cops[] = { "||", "&&", "==", "!=", "<", "<=", ">", ">=", "+", "-", "*", "/", "%" };
     static const char *lvops[] = { [OP_ADD] = "lv_add", [OP_SUB] = "lv_sub", [OP_MUL] = "lv_mul",
                                    [OP_DIV] = "lv_div", [OP_MOD] = "lv_mod" };
     struct ast_expr *a = e->a, *b = e->b;
-    int l = e->loc.line;
+    int l = e->loc.line, ta;
+    bool open;
     switch (e->op) {
     case OP_OR:
     case OP_AND:
@@ -444,54 +795,65 @@ static void binary(struct em *m, struct ast_expr *e)
         return;
     case OP_EQ: case OP_NE: case OP_LT: case OP_LE: case OP_GT: case OP_GE:
         if (a->ty.kind == TY_STRING) {
+            open = order2(m, a, b, &ta, expr);
             out(m, "(lv_str_cmp(");
-            expr(m, a);
+            operand(m, a, ta, expr);
             out(m, ", ");
             expr(m, b);
             out(m, ") %s 0)", cops[e->op]);
         } else if (a->ty.kind == TY_ARRAY) {
+            open = order2(m, a, b, &ta, expr);
             out(m, "(%s%s__arr_%s_%" PRId64 "_eq(", e->op == OP_NE ? "!" : "", m->G,
                 elem_tag(a->ty.elem), a->ty.size);
-            expr(m, a);
+            operand(m, a, ta, expr);
             out(m, ", ");
             expr(m, b);
             out(m, "))");
         } else if (a->ty.kind != b->ty.kind) {
+            open = order2(m, a, b, &ta, as_float);
             out(m, "(");
-            as_float(m, a);
+            operand(m, a, ta, as_float);
             out(m, " %s ", cops[e->op]);
             as_float(m, b);
             out(m, ")");
         } else {
+            open = order2(m, a, b, &ta, expr);
             out(m, "(");
-            expr(m, a);
+            operand(m, a, ta, expr);
             out(m, " %s ", cops[e->op]);
             expr(m, b);
             out(m, ")");
         }
+        if (open)
+            out(m, ")");
         return;
     default:
         break;
     }
     if (e->ty.kind == TY_STRING) {
+        open = order2(m, a, b, &ta, expr);
         out(m, "lv_str_cat(ctx, %d, ", l);
-        expr(m, a);
+        operand(m, a, ta, expr);
         out(m, ", ");
         expr(m, b);
         out(m, ")");
     } else if (e->ty.kind == TY_INT) {
+        open = order2(m, a, b, &ta, expr);
         out(m, "%s(ctx, %d, ", lvops[e->op], l);
-        expr(m, a);
+        operand(m, a, ta, expr);
         out(m, ", ");
         expr(m, b);
         out(m, ")");
     } else {
+        open = order2(m, a, b, &ta, as_float);
         out(m, "lv_fchk(ctx, %d, ", l);
-        as_float(m, a);
+        operand(m, a, ta, as_float);
         out(m, " %s ", cops[e->op]);
         as_float(m, b);
         out(m, ")");
     }
+    if (open)
+        out(m, ")");
 }
 
 static void query_count(struct em *m, struct ast_expr *q);
@@ -503,12 +865,17 @@ static void call(struct em *m, struct ast_expr *e)
     struct ast_expr *x = e->args, *z = x ? x->next : NULL;
     int l = e->loc.line;
     if (y->kind == SYM_FN) {
+        int n, *t;
+        struct ast_expr **v = expr_array(e->args, &n, &t);
+        bool open = order(m, v, n, t, expr);
         out(m, "%s__fn_%s(ctx", m->G, e->name);
-        for (struct ast_expr *a = e->args; a; a = a->next) {
+        for (int i = 0; i < n; i++) {
             out(m, ", ");
-            expr(m, a);
+            operand(m, v[i], t[i], expr);
         }
-        out(m, ")");
+        out(m, open ? "))" : ")");
+        free(v);
+        free(t);
         return;
     }
     switch (y->builtin) {
@@ -529,20 +896,17 @@ static void call(struct em *m, struct ast_expr *e)
         }
         return;
     case B_MIN:
-    case B_MAX:
-        if (e->ty.kind == TY_INT) {
-            out(m, "%s__%s_int(", m->G, e->name);
-            expr(m, x);
-            out(m, ", ");
-            expr(m, z);
-        } else {
-            out(m, "%s__%s_float(", m->G, e->name);
-            as_float(m, x);
-            out(m, ", ");
-            as_float(m, z);
-        }
-        out(m, ")");
+    case B_MAX: {
+        void (*gen)(struct em *, struct ast_expr *) = e->ty.kind == TY_INT ? expr : as_float;
+        int tx;
+        bool open = order2(m, x, z, &tx, gen);
+        out(m, "%s__%s_%s(", m->G, e->name, e->ty.kind == TY_INT ? "int" : "float");
+        operand(m, x, tx, gen);
+        out(m, ", ");
+        gen(m, z);
+        out(m, open ? "))" : ")");
         return;
+    }
     case B_ABS:
         if (e->ty.kind == TY_INT)
             out(m, "%s__abs_int(ctx, %d, ", m->G, l);
@@ -554,13 +918,16 @@ static void call(struct em *m, struct ast_expr *e)
     case B_NOW:
         out(m, "lv_now(ctx)");
         return;
-    case B_RANDOM:
+    case B_RANDOM: {
+        int tx;
+        bool open = order2(m, x, z, &tx, expr);
         out(m, "lv_random(ctx, %d, ", l);
-        expr(m, x);
+        operand(m, x, tx, expr);
         out(m, ", ");
         expr(m, z);
-        out(m, ")");
+        out(m, open ? "))" : ")");
         return;
+    }
     case B_FLOAT:
         as_float(m, x);
         return;
@@ -663,12 +1030,28 @@ static void expr(struct em *m, struct ast_expr *e)
             out(m, "0 /* unsupported field */");
             return;
         }
-    case E_INDEX:
-        arr_elems(m, e->a);
+    case E_INDEX: {
+        /* player(E).f[I]: E, its check and I in this order when it shows */
+        struct ast_expr *a = e->a, *pe = NULL;
+        bool open = false;
+        if (a->kind == E_FIELD && S(a) && S(a)->kind == SYM_PLAYER_FIELD && a->a->kind == E_PLAYER) {
+            pe = a->a->a;
+            open = eff_conflict(effects(m, a->a), effects(m, e->b));
+        }
+        if (open) {
+            struct ast_type ti = { .kind = TY_INT };
+            int n = new_temp(m, &ti);
+            out(m, "(t%d = %s__pid(ctx, %d, ", n, m->G, a->loc.line);
+            expr(m, pe);
+            out(m, "), PLAYER(%d, t%d)->%s", a->loc.line, n, mem(m, a->name));
+        } else {
+            arr_elems(m, a);
+        }
         out(m, "[lv_index(ctx, %d, ", e->loc.line);
         expr(m, e->b);
-        out(m, ", %" PRId64 ")]", e->a->ty.size);
+        out(m, ", %" PRId64 ")]%s", a->ty.size, open ? ")" : "");
         return;
+    }
     case E_CALL:
         call(m, e);
         return;
@@ -709,18 +1092,23 @@ static void expr(struct em *m, struct ast_expr *e)
             expr(m, e->c);
         out(m, ")");
         return;
-    case E_ARRAY:
+    case E_ARRAY: {
+        /* An initializer list's order of evaluation is unspecified too. */
+        void (*gen)(struct em *, struct ast_expr *) = e->ty.elem == TY_FLOAT ? as_float : expr;
+        int n, *t;
+        struct ast_expr **v = expr_array(e->args, &n, &t);
+        bool open = order(m, v, n, t, gen);
         out(m, "((%s__arr_%s_%" PRId64 "){{", m->G, elem_tag(e->ty.elem), e->ty.size);
-        for (struct ast_expr *x = e->args; x; x = x->next) {
-            if (x != e->args)
+        for (int i = 0; i < n; i++) {
+            if (i)
                 out(m, ", ");
-            if (e->ty.elem == TY_FLOAT)
-                as_float(m, x);
-            else
-                expr(m, x);
+            operand(m, v[i], t[i], gen);
         }
-        out(m, "}})");
+        out(m, open ? "}}))" : "}})");
+        free(v);
+        free(t);
         return;
+    }
     default:
         out(m, "0 /* unsupported expression */");
         return;
@@ -902,6 +1290,12 @@ static char *query_fn(struct em *m, struct ast_expr *q, bool count)
     fputc(')', cf);
     fclose(cf);
     out(m, ")\n{\n");
+    /* the body in its own buffer, after the declarations of its temporaries */
+    char *body = NULL, *dbuf = NULL;
+    size_t blen = 0, dlen = 0;
+    FILE *head = m->out, *sdecls = m->decls;
+    m->out = xmemstream(&body, &blen);
+    m->decls = xmemstream(&dbuf, &dlen);
     m->ind = 1;
     line(m, "int64_t n;");
     line(m, "void **rows = lv_rows(ctx, %d, &n);", ti);
@@ -943,6 +1337,13 @@ static char *query_fn(struct em *m, struct ast_expr *q, bool count)
     line(m, "return %s;", count ? "c" : "a");
     out(m, "}\n\n");
     fclose(m->out);
+    fclose(m->decls);
+    m->decls = sdecls;
+    fputs(dbuf, head);
+    fputs(body, head);
+    free(dbuf);
+    free(body);
+    fclose(head);
     fputs(buf, m->qfns);
     free(buf);
     free(c.v);
@@ -1192,6 +1593,23 @@ static void assign(struct em *m, struct ast_stmt *st)
         idx = t->b;
     }
     y = S(base);
+    /* C does not order the target's evaluation (player, index, the read of
+     * a compound assignment) against the value's: when that can be seen
+     * (see order()), the player and index go first into pl and ix and the
+     * read into a temporary. */
+    struct eff te = { 0 };
+    struct ast_expr *pe = NULL;
+    if (base->kind == E_FIELD && y->kind == SYM_PLAYER_FIELD && base->a->kind != E_ME) {
+        pe = base->a->kind == E_PLAYER ? base->a->a : base->a;
+        eff_join(&te, effects(m, base->a));
+    }
+    if (idx) {
+        eff_join(&te, effects(m, idx));
+        if (!(idx->kind == E_INT && idx->ival >= 0 && idx->ival < base->ty.size))
+            eff_fail(&te, FAIL_INDEX, l);
+    }
+    te.reads |= compound;
+    bool seq = eff_conflict(te, effects(m, st->a));
     /* The container (write and read forms), hoisting what is evaluated
      * twice in a compound assignment. */
     if (base->kind == E_NAME) {
@@ -1211,13 +1629,15 @@ static void assign(struct em *m, struct ast_stmt *st)
         if (p->kind == E_ME) {
             pid = xstrdup("lv_me(ctx)");
         } else {
-            struct ast_expr *pe = p->kind == E_PLAYER ? p->a : p;
             pid = expr_str(m, pe);
-            if (compound && !is_simple(pe)) {
+            if (seq || (compound && !is_simple(pe))) {
                 line(m, "{");
                 m->ind++;
                 block = true;
-                line(m, "int64_t pl = %s;", pid);
+                if (seq)        /* checked here, before the value */
+                    line(m, "int64_t pl = %s__pid(ctx, %d, %s);", m->G, l, pid);
+                else
+                    line(m, "int64_t pl = %s;", pid);
                 free(pid);
                 pid = xstrdup("pl");
             }
@@ -1228,7 +1648,7 @@ static void assign(struct em *m, struct ast_stmt *st)
     }
     if (idx) {
         char *ix = expr_str(m, idx), *w2, *r2;
-        if (compound && !is_simple(idx)) {
+        if (seq || (compound && !is_simple(idx))) {
             if (!block) {
                 line(m, "{");
                 m->ind++;
@@ -1249,15 +1669,28 @@ static void assign(struct em *m, struct ast_stmt *st)
     }
     val = expr_str(m, st->a);
     if (compound) {
-        char *nv;
+        char *nv, *pre = xstrdup("");
+        if (seq) {              /* the target's value, read before the value */
+            int n = new_temp(m, &t->ty);
+            free(pre);
+            pre = fmt_str("(t%d = %s, ", n, r);
+            free(r);
+            r = fmt_str("t%d", n);
+        }
         if (k == TY_STRING)
-            nv = fmt_str("lv_str_cat(ctx, %d, %s, %s)", l, r, val);
+            nv = fmt_str("%slv_str_cat(ctx, %d, %s, %s)", pre, l, r, val);
         else if (k == TY_INT)
-            nv = fmt_str("%s(ctx, %d, %s, %s)", st->op == '+' ? "lv_add" : st->op == '-' ? "lv_sub" : "lv_mul",
-                         l, r, val);
+            nv = fmt_str("%s%s(ctx, %d, %s, %s)", pre,
+                         st->op == '+' ? "lv_add" : st->op == '-' ? "lv_sub" : "lv_mul", l, r, val);
         else
-            nv = fmt_str(st->a->ty.kind == TY_INT ? "lv_fchk(ctx, %d, %s %c (double)(%s))"
-                                                  : "lv_fchk(ctx, %d, %s %c %s)", l, r, st->op, val);
+            nv = fmt_str(st->a->ty.kind == TY_INT ? "%slv_fchk(ctx, %d, %s %c (double)(%s))"
+                                                  : "%slv_fchk(ctx, %d, %s %c %s)", pre, l, r, st->op, val);
+        if (seq) {
+            char *closed = fmt_str("%s)", nv);
+            free(nv);
+            nv = closed;
+        }
+        free(pre);
         free(val);
         val = nv;
     } else if (k == TY_FLOAT && st->a->ty.kind == TY_INT) {
@@ -1630,14 +2063,21 @@ static void function(struct em *m, int decl_line, const char *head, const char *
     out(m, "/* %s:%d: ", m->base, decl_line);
     quote_line(m, decl_line);
     out(m, " */\n%s\n{\n", head);
+    char *dbuf = NULL;
+    size_t dlen = 0;
     m->out = xmemstream(&buf, &len);
+    m->decls = xmemstream(&dbuf, &dlen);
     m->ind = 1;
     m->tmp = 0;
     m->last_line = decl_line;
     m->live_line = false;
     gen(m, arg);
     fclose(m->out);
+    fclose(m->decls);
+    m->decls = NULL;
     m->out = save;
+    fputs(dbuf, m->out);        /* the temporaries of order() */
+    free(dbuf);
     for (int i = 0; params && params[i]; i++) {
         bool used = strcmp(params[i], "ctx") == 0 ? uses_ctx(buf) : mentions(buf, params[i]);
         if (!used)

@@ -361,8 +361,10 @@ static struct sym *declare_local(struct sema *s, enum sym_kind k, const char *na
     s->nlocals++;
     snprintf(buf, cap, "v_%s", name);
     /* The first local of a name in a body keeps the plain name; later ones
-     * (shadowing, or reuse in sibling blocks) get a numeric suffix so that a
-     * C initializer never sees its own variable. */
+     * (shadowing, or reuse in sibling blocks) get a number so that a C
+     * initializer never sees its own variable: "v3_x", which no plain name
+     * ("v_" + identifier) can be, so a renamed local never hides another
+     * (a user's local `x_3` is v_x_3). */
     {
         int same = 0;
         for (struct scope *sc = s->scope; sc; sc = sc->up)
@@ -370,7 +372,7 @@ static struct sym *declare_local(struct sema *s, enum sym_kind k, const char *na
                 if (strcmp(z->name, name) == 0)
                     same++;
         if (same > 0)
-            snprintf(buf, cap, "v_%s_%d", name, s->nlocals);
+            snprintf(buf, cap, "v%d_%s", s->nlocals, name);
     }
     y->cname = buf;
     y->next = s->scope->syms;
