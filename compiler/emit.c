@@ -225,6 +225,8 @@ static void src_comment(struct em *m, int n)
 }
 
 
+static char *fmt_str(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* C11 keywords: .live field names that C would not take as member names. */
 static const char *const c_keywords[] = {
     "auto", "break", "case", "char", "const", "continue", "default", "do", "double",
@@ -233,38 +235,83 @@ static const char *const c_keywords[] = {
     "switch", "typedef", "union", "unsigned", "void", "volatile", "while", NULL
 };
 
-/* The C member name of a .live field (group, player, message or table
- * column).  Most are the name itself; a C keyword, a name the C library
- * may define as an object-like macro (no lowercase letter: EOF, NULL,
- * GROUP; stdin, stdout, stderr, errno) or one reserved to the
- * implementation (a leading underscore) gets a trailing underscore.  The
- * JSON and database names are never changed.  The result is owned by m. */
-static const char *mem(struct em *m, const char *name)
+/* Object-like macros with a lowercase letter that the generated C sees
+ * (through live.h: stdbool, stdio, jansson; gcc's and clang's predefined
+ * `linux` and `unix` in GNU mode), from `cc -dM -E` of live.h, and those
+ * of the C11 headers a later live.h might include. */
+static const char *const c_macros[] = {
+    "bool", "true", "false", "stdin", "stdout", "stderr", "errno", "linux", "unix",
+    "json_auto_t", "json_boolean_value", "L_ctermid", "L_tmpnam", "P_tmpdir",
+    "alignas", "alignof", "noreturn", "static_assert", "thread_local", "complex",
+    "imaginary", "offsetof", NULL
+};
+
+/* True when a .live field name cannot be a C member name as it is: a C
+ * keyword, a macro above, a name with no lowercase letter (the C library's
+ * object-like macros: EOF, NULL, GROUP) or one with a leading underscore
+ * (_X and __x are reserved to the implementation). */
+static bool bad_member(const char *name)
 {
-    static const char *const macros[] = { "stdin", "stdout", "stderr", "errno", NULL };
-    bool bad = name[0] == '_';
     bool lower = false;
+    if (name[0] == '_')
+        return true;
     for (const char *p = name; *p; p++)
         lower |= *p >= 'a' && *p <= 'z';
-    bad |= !lower;
-    for (int i = 0; !bad && c_keywords[i]; i++)
-        bad = strcmp(c_keywords[i], name) == 0;
-    for (int i = 0; !bad && macros[i]; i++)
-        bad = strcmp(macros[i], name) == 0;
-    if (!bad)
+    if (!lower)
+        return true;
+    for (int i = 0; c_keywords[i]; i++)
+        if (strcmp(c_keywords[i], name) == 0)
+            return true;
+    for (int i = 0; c_macros[i]; i++)
+        if (strcmp(c_macros[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* True when some field of the program (group, player, message or table) is
+ * named s, or some other name was already mangled to s. */
+static bool member_taken(struct em *m, const char *s)
+{
+    const struct sema_prog *P = m->P;
+    const struct sema_record *recs[2] = { &P->group, &P->player };
+    for (int r = 0; r < 2 + P->n_messages + P->n_tables; r++) {
+        const struct sema_record *rec = r < 2 ? recs[r] : r < 2 + P->n_messages
+                                        ? &P->msgfields[r - 2] : &P->tabfields[r - 2 - P->n_messages];
+        for (int i = 0; i < rec->n; i++)
+            if (strcmp(rec->fields[i].field->name, s) == 0)
+                return true;
+    }
+    for (struct mangled *x = m->mangled; x; x = x->next)
+        if (strcmp(x->cname, s) == 0)
+            return true;
+    return false;
+}
+
+/* The C member name of a .live field (group, player, message or table
+ * column).  Most are the name itself; a bad_member() gets a trailing
+ * underscore (a leading "f" if it starts with one: f_X, f__x), and more
+ * underscores while that is another field's name (`double` beside a field
+ * `double_` becomes `double__`).  The JSON and database names are never
+ * changed.  The result is owned by m. */
+static const char *mem(struct em *m, const char *name)
+{
+    if (!bad_member(name))
         return name;
     for (struct mangled *x = m->mangled; x; x = x->next)
         if (strcmp(x->name, name) == 0)
             return x->cname;
     struct mangled *x = calloc(1, sizeof *x);
-    size_t n = strlen(name);
-    if (!x || !(x->cname = malloc(n + 2))) {
+    if (!x) {
         fputs("livec: out of memory\n", stderr);
         exit(2);
     }
-    memcpy(x->cname, name, n);
-    x->cname[n] = '_';
-    x->cname[n + 1] = 0;
+    char *c = name[0] == '_' ? fmt_str("f%s", name) : fmt_str("%s_", name);
+    while (member_taken(m, c)) {
+        char *longer = fmt_str("%s_", c);
+        free(c);
+        c = longer;
+    }
+    x->cname = c;
     x->name = name;
     x->next = m->mangled;
     m->mangled = x;
@@ -1115,7 +1162,6 @@ static void expr(struct em *m, struct ast_expr *e)
     }
 }
 
-static char *fmt_str(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- tables: queries -------------------------------------------------------- */
 
@@ -1237,9 +1283,11 @@ static void collect(struct em *m, struct ast_expr *e, struct caps *c)
 
 /* The comparator's name for `order by KEY asc|desc` of table t (emitted
  * by helpers() when the code mentions it). */
+/* The comparison function of `order by KEY` on table t.  The table's index
+ * keeps it unique: table a_b key c and table a key b_c both read a_b_c. */
 static char *cmp_name(struct em *m, const struct ast_decl *t, const char *key, bool desc)
 {
-    return fmt_str("%s__cmp_%s_%s_%s", m->G, t->name, key, desc ? "desc" : "asc");
+    return fmt_str("%s__cmp%d_%s_%s_%s", m->G, tindex(m, t), t->name, key, desc ? "desc" : "asc");
 }
 
 /*
@@ -1524,7 +1572,7 @@ static char *json(struct em *m, struct ast_expr *e)
         char *p;
         char *buf = capture(m, arr_elems, e);
         p = fmt_str("lv_jarr_%s(ctx, %s%s, %" PRId64 ")", elem_tag(e->ty.elem),
-                    e->ty.elem == TY_STRING ? "(char *const *)" : "", buf, e->ty.size);
+                    e->ty.elem == TY_STRING ? "(const char *const *)" : "", buf, e->ty.size);
         free(buf);
         return p;
     }
@@ -2015,15 +2063,25 @@ static void stmts(struct em *m, struct ast_stmt *st)
 /* ---- functions -------------------------------------------------------------- */
 
 /* Does identifier `id` occur in C text (outside comments and strings)? */
+static int mention_count(const char *text, const char *id);
+
 static bool mentions(const char *text, const char *id)
 {
+    return mention_count(text, id) > 0;
+}
+
+/* How many times the identifier id occurs in C text (outside comments and
+ * string literals). */
+static int mention_count(const char *text, const char *id)
+{
     size_t n = strlen(id);
+    int count = 0;
     const char *p = text;
     while (*p) {
         if (p[0] == '/' && p[1] == '*') {
             const char *e = strstr(p + 2, "*/");
             if (!e)
-                return false;
+                return count;
             p = e + 2;
         } else if (*p == '"') {
             for (p++; *p && *p != '"'; p++)
@@ -2037,12 +2095,12 @@ static bool mentions(const char *text, const char *id)
                    (*p >= '0' && *p <= '9'))
                 p++;
             if ((size_t)(p - s) == n && memcmp(s, id, n) == 0)
-                return true;
+                count++;
         } else {
             p++;
         }
     }
-    return false;
+    return count;
 }
 
 static bool uses_ctx(const char *body)
@@ -2149,7 +2207,8 @@ static char *handler_head(struct em *m, struct ast_decl *d)
     switch (d->on) {
     case ON_LOAD: return fmt_str("static void %s__on_load(lv_ctx *ctx)", m->G);
     case ON_START: return fmt_str("static void %s__on_start(lv_ctx *ctx)", m->G);
-    case ON_TIMER: return fmt_str("static void %s__on_timer_%s(lv_ctx *ctx)", m->G, d->name);
+    /* not on_timer_NAME: a message may be named timer_NAME */
+    case ON_TIMER: return fmt_str("static void %s__timer_%s(lv_ctx *ctx)", m->G, d->name);
     default:
         return fmt_str("static void %s__on_%s(lv_ctx *ctx, const struct %s__msg_%s *msg)",
                        m->G, d->name, m->G, d->name);
@@ -2327,7 +2386,7 @@ static void helpers(struct em *m, const char *rest)
     if (USED("max_float"))
         out(m, "static inline double %s__max_float(double a, double b) { return a > b ? a : b; }\n\n", G);
     if (USED("abs_float"))
-        out(m, "static inline double %s__abs_float(double a) { return a < 0 ? -a : a; }\n\n", G);
+        out(m, "static inline double %s__abs_float(double a) { return a <= 0 ? 0.0 - a : a; }   /* abs(-0.0) is 0.0 */\n\n", G);
     if (USED("abs_int"))
         out(m, "static inline int64_t %s__abs_int(lv_ctx *ctx, int line, int64_t a)\n{\n"
                "    return a < 0 ? lv_neg(ctx, line, a) : a;\n}\n\n", G);
@@ -2869,24 +2928,6 @@ int emit_c(struct ast_file *f, FILE *fp, const struct emit_options *o)
             message_decl(m, i);
     }
 
-    /* Prototypes: views and fns may be used before their definition. */
-    bool any = false;
-    for (d = f->decls; d; d = d->next) {
-        if (d->kind == D_VIEW) {
-            if (!any)
-                out(m, "/* ---- views, fns and handlers, in source order ---- */\n\n");
-            any = true;
-            out(m, "static json_t *%s__view_%s(lv_ctx *ctx);\n", G, d->name);
-        } else if (d->kind == D_FN) {
-            if (!any)
-                out(m, "/* ---- views, fns and handlers, in source order ---- */\n\n");
-            any = true;
-            fn_head(m, d, m->out);
-            out(m, ";\n");
-        }
-    }
-    if (any)
-        out(m, "\n");
 
     char *bodies = NULL, *qtext = NULL;
     size_t blen = 0, qlen = 0;
@@ -2939,11 +2980,35 @@ int emit_c(struct ast_file *f, FILE *fp, const struct emit_options *o)
 
     if (m->o.tests)
         test_functions(m);
-
-    /* Query functions (written while the bodies were) go before them. */
     fclose(m->out);
     m->out = rest_out;
     fclose(m->qfns);
+
+    /* Prototypes: views and fns may be used before their definition.  One
+     * that nothing calls (a fn for test blocks, in the server's build) is
+     * marked unused for -Wunused-function. */
+    bool any = false;
+    for (d = f->decls; d; d = d->next) {
+        if (d->kind != D_VIEW && d->kind != D_FN)
+            continue;
+        if (!any)
+            out(m, "/* ---- views, fns and handlers, in source order ---- */\n\n");
+        any = true;
+        char *cn = fmt_str("%s__%s_%s", G, d->kind == D_VIEW ? "view" : "fn", d->name);
+        bool called = mention_count(bodies, cn) + mention_count(qtext, cn) > 1;
+        if (!called)
+            out(m, "/* nothing in the game calls %s '%s' */\n", d->kind == D_VIEW ? "view" : "fn", d->name);
+        if (d->kind == D_VIEW)
+            out(m, "static json_t *%s(lv_ctx *ctx)", cn);
+        else
+            fn_head(m, d, m->out);
+        out(m, "%s;\n", called ? "" : " __attribute__((unused))");
+        free(cn);
+    }
+    if (any)
+        out(m, "\n");
+
+    /* Query functions (written while the bodies were) go before them. */
     if (qlen)
         out(m, "/* ---- queries: table values and counts with where ---- */\n\n%s", qtext);
     fputs(bodies, m->out);
@@ -2974,7 +3039,7 @@ int emit_c(struct ast_file *f, FILE *fp, const struct emit_options *o)
         out(m, "static const struct lv_timer %s__timers[] = {\n", G);
         for (int i = 0; i < P->n_timers; i++) {
             if (P->timers[i].handler)
-                out(m, "    { \"%s\", %s__on_timer_%s },\n", P->timers[i].name, G, P->timers[i].name);
+                out(m, "    { \"%s\", %s__timer_%s },\n", P->timers[i].name, G, P->timers[i].name);
             else
                 out(m, "    { \"%s\", NULL },   /* no `on timer %s` */\n", P->timers[i].name, P->timers[i].name);
         }

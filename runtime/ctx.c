@@ -1366,7 +1366,7 @@ json_t *lv_jarr_bool(lv_ctx *ctx, const bool *v, int n)
     return a;
 }
 
-json_t *lv_jarr_str(lv_ctx *ctx, char *const *v, int n)
+json_t *lv_jarr_str(lv_ctx *ctx, const char *const *v, int n)
 {
     json_t *a = lv_jarr(ctx);
     for (int i = 0; i < n; i++)

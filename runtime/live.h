@@ -297,7 +297,7 @@ json_t *lv_jstr(lv_ctx *ctx, const char *s);
 json_t *lv_jarr_int(lv_ctx *ctx, const int64_t *v, int n);
 json_t *lv_jarr_float(lv_ctx *ctx, const double *v, int n);
 json_t *lv_jarr_bool(lv_ctx *ctx, const bool *v, int n);
-json_t *lv_jarr_str(lv_ctx *ctx, char *const *v, int n);
+json_t *lv_jarr_str(lv_ctx *ctx, const char *const *v, int n);
 /* obj[key] = v (later keys win). */
 void lv_put(json_t *obj, const char *key, json_t *v);
 /* Appends v to arr. */

@@ -91,14 +91,14 @@ static json_t *tables__table_offer(lv_ctx *ctx)
 }
 
 /* order by id desc; ties in id order (qsort is not stable). */
-static int tables__cmp_offer_id_desc(const void *pa, const void *pb)
+static int tables__cmp0_offer_id_desc(const void *pa, const void *pb)
 {
     const struct tables__row_offer *a = *(void *const *)pa, *b = *(void *const *)pb;
     return a->id < b->id ? 1 : a->id > b->id ? -1 : 0;
 }
 
 /* order by price asc; ties in id order (qsort is not stable). */
-static int tables__cmp_offer_price_asc(const void *pa, const void *pb)
+static int tables__cmp0_offer_price_asc(const void *pa, const void *pb)
 {
     const struct tables__row_offer *a = *(void *const *)pa, *b = *(void *const *)pb;
     if (a->price != b->price)
@@ -107,7 +107,7 @@ static int tables__cmp_offer_price_asc(const void *pa, const void *pb)
 }
 
 /* order by price desc; ties in id order (qsort is not stable). */
-static int tables__cmp_offer_price_desc(const void *pa, const void *pb)
+static int tables__cmp0_offer_price_desc(const void *pa, const void *pb)
 {
     const struct tables__row_offer *a = *(void *const *)pa, *b = *(void *const *)pb;
     if (a->price != b->price)
@@ -116,7 +116,7 @@ static int tables__cmp_offer_price_desc(const void *pa, const void *pb)
 }
 
 /* order by note asc; ties in id order (qsort is not stable). */
-static int tables__cmp_offer_note_asc(const void *pa, const void *pb)
+static int tables__cmp0_offer_note_asc(const void *pa, const void *pb)
 {
     const struct tables__row_offer *a = *(void *const *)pa, *b = *(void *const *)pb;
     int c = lv_str_cmp(a->note, b->note);
@@ -212,7 +212,7 @@ static json_t *tables__query_2(lv_ctx *ctx)
     int64_t n;
     void **rows = lv_rows(ctx, 0, &n);
     json_t *a = lv_jarr(ctx);
-    qsort(rows, (size_t)n, sizeof *rows, tables__cmp_offer_price_asc);
+    qsort(rows, (size_t)n, sizeof *rows, tables__cmp0_offer_price_asc);
     for (int64_t i = 0; i < n; i++) {
         lv_tick(ctx, 59);
         const struct tables__row_offer *row_2 = rows[i];
@@ -261,7 +261,7 @@ static json_t *tables__query_5(lv_ctx *ctx)
     int64_t n;
     void **rows = lv_rows(ctx, 0, &n);
     json_t *a = lv_jarr(ctx);
-    qsort(rows, (size_t)n, sizeof *rows, tables__cmp_offer_id_desc);
+    qsort(rows, (size_t)n, sizeof *rows, tables__cmp0_offer_id_desc);
     for (int64_t i = 0; i < n; i++) {
         lv_tick(ctx, 100);
         const struct tables__row_offer *row_5 = rows[i];
@@ -326,7 +326,7 @@ static json_t *tables__query_9(lv_ctx *ctx)
     int64_t n;
     void **rows = lv_rows(ctx, 0, &n);
     json_t *a = lv_jarr(ctx);
-    qsort(rows, (size_t)n, sizeof *rows, tables__cmp_offer_price_desc);
+    qsort(rows, (size_t)n, sizeof *rows, tables__cmp0_offer_price_desc);
     for (int64_t i = 0; i < n; i++) {
         lv_tick(ctx, 133);
         const struct tables__row_offer *row_9 = rows[i];
@@ -343,7 +343,7 @@ static json_t *tables__query_10(lv_ctx *ctx)
     int64_t n;
     void **rows = lv_rows(ctx, 0, &n);
     json_t *a = lv_jarr(ctx);
-    qsort(rows, (size_t)n, sizeof *rows, tables__cmp_offer_note_asc);
+    qsort(rows, (size_t)n, sizeof *rows, tables__cmp0_offer_note_asc);
     for (int64_t i = 0; i < n; i++) {
         lv_tick(ctx, 135);
         const struct tables__row_offer *row_10 = rows[i];
@@ -434,7 +434,7 @@ static void tables__on_buy_cheapest(lv_ctx *ctx, const struct tables__msg_buy_ch
     {
         int64_t n_v_r;
         void **rows_v_r = lv_rows(ctx, 0, &n_v_r);
-        qsort(rows_v_r, (size_t)n_v_r, sizeof *rows_v_r, tables__cmp_offer_price_asc);
+        qsort(rows_v_r, (size_t)n_v_r, sizeof *rows_v_r, tables__cmp0_offer_price_asc);
         for (int64_t i_v_r = 0; i_v_r < n_v_r; i_v_r++) {
             lv_tick(ctx, 79);
             struct tables__row_offer *v_r = rows_v_r[i_v_r];
