@@ -120,11 +120,39 @@ static void line(struct em *m, const char *fmt, ...)
     fputc('\n', m->out);
 }
 
-/* Writes s (n bytes) as the body of a C string literal. */
+/* The length of the well-formed UTF-8 sequence (RFC 3629) at s[0..n) that
+ * starts with a byte >= 0x80, or 0. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    size_t len = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+    if (len == 0 || s[0] > 0xf4 || len > n)
+        return 0;
+    for (size_t k = 1; k < len; k++)
+        if ((s[k] & 0xc0) != 0x80)
+            return 0;
+    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0) ||
+        (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))
+        return 0;       /* overlong, a surrogate, past U+10FFFF */
+    return len;
+}
+
+/* Writes s (n bytes) as the body of a C string literal.  UTF-8 text is
+ * written as it is (readable); a byte outside well-formed UTF-8 (a template
+ * in Latin-1) as an octal escape, which every compiler reads the same. */
 static void cstr_body(FILE *fp, const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
+        if (c >= 0x80) {
+            size_t len = utf8_len((const unsigned char *)s + i, n - i);
+            if (len == 0) {
+                fprintf(fp, "\\%03o", c);
+            } else {
+                fwrite(s + i, 1, len, fp);
+                i += len - 1;
+            }
+            continue;
+        }
         switch (c) {
         case '"': fputs("\\\"", fp); break;
         case '\\': fputs("\\\\", fp); break;
@@ -823,82 +851,129 @@ static bool order2(struct em *m, struct ast_expr *a, struct ast_expr *b, int *ta
     return open;
 }
 
-static void binary(struct em *m, struct ast_expr *e)
+/* Left spines longer than this are written as one comma expression (see
+ * binary()): C compilers limit nesting (clang: 256 brackets). */
+#define FLAT_SPINE 32
+
+static const char *const cops[] = { "||", "&&", "==", "!=", "<", "<=", ">", ">=", "+", "-", "*", "/", "%" };
+
+/* Writes the operation of binary e (not || &&) with its left operand the
+ * temporary t<ta> when ta > 0, else e->a itself. */
+static void binary_op(struct em *m, struct ast_expr *e, int ta)
 {
-    static const char *cops[] = { "||", "&&", "==", "!=", "<", "<=", ">", ">=", "+", "-", "*", "/", "%" };
     static const char *lvops[] = { [OP_ADD] = "lv_add", [OP_SUB] = "lv_sub", [OP_MUL] = "lv_mul",
                                    [OP_DIV] = "lv_div", [OP_MOD] = "lv_mod" };
     struct ast_expr *a = e->a, *b = e->b;
-    int l = e->loc.line, ta;
-    bool open;
-    switch (e->op) {
-    case OP_OR:
-    case OP_AND:
-        out(m, "(");
-        expr(m, a);
-        out(m, " %s ", cops[e->op]);
+    int l = e->loc.line;
+    bool cmp = e->op >= OP_EQ && e->op <= OP_GE;
+    if (cmp && a->ty.kind == TY_STRING) {
+        out(m, "(lv_str_cmp(");
+        operand(m, a, ta, expr);
+        out(m, ", ");
         expr(m, b);
+        out(m, ") %s 0)", cops[e->op]);
+    } else if (cmp && a->ty.kind == TY_ARRAY) {
+        out(m, "(%s%s__arr_%s_%" PRId64 "_eq(", e->op == OP_NE ? "!" : "", m->G,
+            elem_tag(a->ty.elem), a->ty.size);
+        operand(m, a, ta, expr);
+        out(m, ", ");
+        expr(m, b);
+        out(m, "))");
+    } else if (cmp) {
+        void (*gen)(struct em *, struct ast_expr *) = a->ty.kind != b->ty.kind ? as_float : expr;
+        out(m, "(");
+        operand(m, a, ta, gen);
+        out(m, " %s ", cops[e->op]);
+        gen(m, b);
         out(m, ")");
-        return;
-    case OP_EQ: case OP_NE: case OP_LT: case OP_LE: case OP_GT: case OP_GE:
-        if (a->ty.kind == TY_STRING) {
-            open = order2(m, a, b, &ta, expr);
-            out(m, "(lv_str_cmp(");
-            operand(m, a, ta, expr);
-            out(m, ", ");
-            expr(m, b);
-            out(m, ") %s 0)", cops[e->op]);
-        } else if (a->ty.kind == TY_ARRAY) {
-            open = order2(m, a, b, &ta, expr);
-            out(m, "(%s%s__arr_%s_%" PRId64 "_eq(", e->op == OP_NE ? "!" : "", m->G,
-                elem_tag(a->ty.elem), a->ty.size);
-            operand(m, a, ta, expr);
-            out(m, ", ");
-            expr(m, b);
-            out(m, "))");
-        } else if (a->ty.kind != b->ty.kind) {
-            open = order2(m, a, b, &ta, as_float);
-            out(m, "(");
-            operand(m, a, ta, as_float);
-            out(m, " %s ", cops[e->op]);
-            as_float(m, b);
-            out(m, ")");
-        } else {
-            open = order2(m, a, b, &ta, expr);
-            out(m, "(");
-            operand(m, a, ta, expr);
-            out(m, " %s ", cops[e->op]);
-            expr(m, b);
-            out(m, ")");
-        }
-        if (open)
-            out(m, ")");
-        return;
-    default:
-        break;
-    }
-    if (e->ty.kind == TY_STRING) {
-        open = order2(m, a, b, &ta, expr);
+    } else if (e->ty.kind == TY_STRING) {
         out(m, "lv_str_cat(ctx, %d, ", l);
         operand(m, a, ta, expr);
         out(m, ", ");
         expr(m, b);
         out(m, ")");
     } else if (e->ty.kind == TY_INT) {
-        open = order2(m, a, b, &ta, expr);
         out(m, "%s(ctx, %d, ", lvops[e->op], l);
         operand(m, a, ta, expr);
         out(m, ", ");
         expr(m, b);
         out(m, ")");
     } else {
-        open = order2(m, a, b, &ta, as_float);
         out(m, "lv_fchk(ctx, %d, ", l);
         operand(m, a, ta, as_float);
         out(m, " %s ", cops[e->op]);
         as_float(m, b);
         out(m, ")");
     }
+}
+
+/* The generator of binary_op's left operand of e. */
+static void (*left_gen(struct ast_expr *e))(struct em *, struct ast_expr *)
+{
+    bool cmp = e->op >= OP_EQ && e->op <= OP_GE;
+    if (cmp)
+        return e->a->ty.kind != e->b->ty.kind && e->a->ty.kind != TY_STRING &&
+               e->a->ty.kind != TY_ARRAY ? as_float : expr;
+    return e->ty.kind == TY_FLOAT ? as_float : expr;
+}
+
+static void binary(struct em *m, struct ast_expr *e)
+{
+    struct ast_expr *a = e->a;
+    int ta;
+    if (e->op == OP_OR || e->op == OP_AND) {
+        /* a && b && c written flat: C's && and || are left-associative */
+        struct ast_expr *x = e;
+        int n = 0;
+        while (x->kind == E_BINARY && x->op == e->op) {
+            n++;
+            x = x->a;
+        }
+        struct ast_expr **right = malloc((size_t)n * sizeof *right);
+        if (!right) {
+            fputs("livec: out of memory\n", stderr);
+            exit(2);
+        }
+        x = e;
+        for (int i = n; i-- > 0; x = x->a)
+            right[i] = x->b;
+        out(m, "(");
+        expr(m, x);
+        for (int i = 0; i < n; i++) {
+            out(m, " %s ", cops[e->op]);
+            expr(m, right[i]);
+        }
+        out(m, ")");
+        free(right);
+        return;
+    }
+    /* A long left spine of operations of e's type (a + b + c + ..., a
+     * string built piece by piece) as one comma expression, left to right:
+     * (t1 = a, t1 = lv_add(ctx, 3, t1, b), ..., lv_add(ctx, 3, t1, z)). */
+    int n = 0;
+    for (struct ast_expr *x = e; x->kind == E_BINARY && x->op >= OP_ADD && x->ty.kind == e->ty.kind; x = x->a)
+        n++;
+    if (n > FLAT_SPINE) {
+        struct ast_expr **node = malloc((size_t)n * sizeof *node), *x = e;
+        if (!node) {
+            fputs("livec: out of memory\n", stderr);
+            exit(2);
+        }
+        for (int i = n; i-- > 0; x = x->a)
+            node[i] = x;
+        int t = new_temp(m, &e->ty);
+        out(m, "(t%d = ", t);
+        left_gen(node[0])(m, x);
+        for (int i = 0; i < n; i++) {
+            out(m, i < n - 1 ? ", t%d = " : ", ", t);
+            binary_op(m, node[i], t);
+        }
+        out(m, ")");
+        free(node);
+        return;
+    }
+    bool open = order2(m, a, e->b, &ta, left_gen(e));
+    binary_op(m, e, ta);
     if (open)
         out(m, ")");
 }
@@ -1124,21 +1199,24 @@ static void expr(struct em *m, struct ast_expr *e)
     case E_BINARY:
         binary(m, e);
         return;
-    case E_COND:
+    case E_COND: {
+        /* a ? b : c ? d : e written flat: C's ?: is right-associative */
+        void (*gen)(struct em *, struct ast_expr *) = e->ty.kind == TY_FLOAT ? as_float : expr;
+        struct ast_expr *x = e;
         out(m, "(");
-        expr(m, e->a);
-        out(m, " ? ");
-        if (e->ty.kind == TY_FLOAT)
-            as_float(m, e->b);
-        else
-            expr(m, e->b);
-        out(m, " : ");
-        if (e->ty.kind == TY_FLOAT)
-            as_float(m, e->c);
-        else
-            expr(m, e->c);
+        for (;;) {
+            expr(m, x->a);
+            out(m, " ? ");
+            gen(m, x->b);
+            out(m, " : ");
+            if (x->c->kind != E_COND || x->c->ty.kind != e->ty.kind)
+                break;
+            x = x->c;
+        }
+        gen(m, x->c);
         out(m, ")");
         return;
+    }
     case E_ARRAY: {
         /* An initializer list's order of evaluation is unspecified too. */
         void (*gen)(struct em *, struct ast_expr *) = e->ty.elem == TY_FLOAT ? as_float : expr;

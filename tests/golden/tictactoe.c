@@ -87,7 +87,7 @@ static json_t *tictactoe__view_state(lv_ctx *ctx)
 static int64_t tictactoe__fn_line(lv_ctx *ctx, tictactoe__arr_int_9 v_b, int64_t v_x, int64_t v_y, int64_t v_z)
 {
     /* tictactoe.live:29: if b[x] != 0 && b[x] == b[y] && b[y] == b[z] { return b[x]; } */
-    if (((v_b.v[lv_index(ctx, 29, v_x, 9)] != 0) && (v_b.v[lv_index(ctx, 29, v_x, 9)] == v_b.v[lv_index(ctx, 29, v_y, 9)])) && (v_b.v[lv_index(ctx, 29, v_y, 9)] == v_b.v[lv_index(ctx, 29, v_z, 9)])) {
+    if ((v_b.v[lv_index(ctx, 29, v_x, 9)] != 0) && (v_b.v[lv_index(ctx, 29, v_x, 9)] == v_b.v[lv_index(ctx, 29, v_y, 9)]) && (v_b.v[lv_index(ctx, 29, v_y, 9)] == v_b.v[lv_index(ctx, 29, v_z, 9)])) {
         return v_b.v[lv_index(ctx, 29, v_x, 9)];
     }
     /* tictactoe.live:30: return 0; */

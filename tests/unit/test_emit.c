@@ -433,6 +433,88 @@ START_TEST(c_names)
 }
 END_TEST
 
+/* The deepest nesting of ( [ { in C text, outside strings and comments. */
+static int max_nesting(const char *c)
+{
+    int depth = 0, max = 0;
+    for (const char *p = c; *p; p++) {
+        if (p[0] == '/' && p[1] == '*') {
+            const char *e = strstr(p + 2, "*/");
+            if (!e)
+                break;
+            p = e + 1;
+        } else if (*p == '"' || *p == '\'') {
+            char q = *p;
+            for (p++; *p && *p != q; p++)
+                if (*p == '\\' && p[1])
+                    p++;
+            if (!*p)
+                break;
+        } else if (*p == '(' || *p == '[' || *p == '{') {
+            if (++depth > max)
+                max = depth;
+        } else if (*p == ')' || *p == ']' || *p == '}') {
+            depth--;
+        }
+    }
+    return max;
+}
+
+START_TEST(long_chains_stay_shallow)
+{
+    /* clang stops at 256 nested brackets: a sum of 300 terms, a string of
+     * 301 pieces, 300 conditions joined by && and 300 chained ?: stay far
+     * below. */
+    char *src = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&src, &len);
+    ck_assert_ptr_nonnull(fp);
+    fputs("game ch { players 1; }\ngroup { a: int = 0; s: string = \"\"; }\n"
+          "message m { k: int; }\non m {\n  group.a = msg.k", fp);
+    for (int i = 0; i < 300; i++)
+        fputs(" + 1", fp);
+    fputs(";\n  group.s = \"a\"", fp);
+    for (int i = 0; i < 300; i++)
+        fputs(" + \"b\"", fp);
+    fputs(";\n  let ok = msg.k > 0", fp);
+    for (int i = 0; i < 300; i++)
+        fputs(" && msg.k > 0", fp);
+    fputs(";\n  let w =", fp);
+    for (int i = 0; i < 300; i++)
+        fprintf(fp, " msg.k == %d ? %d :", i, i);
+    fputs(" 0;\n  send me { a: group.a, ok: ok, w: w };\n}\n", fp);
+    fclose(fp);
+    char *c = gen("ch.live", src, false);
+    ck_assert_int_lt(max_nesting(c), 16);
+    ck_assert_ptr_nonnull(strstr(c, "GROUP_W->a = (t1 = msg->k, t1 = lv_add(ctx, 5, t1, 1), "));
+    compiles("ch.live", c);
+    free(c);
+    free(src);
+}
+END_TEST
+
+START_TEST(template_bytes)
+{
+    /* A template that is not UTF-8 (Latin-1 e-acute) is written with octal
+     * escapes, its UTF-8 text as it is: clang warned of invalid source
+     * encoding otherwise, and the compiler's output depended on it. */
+    char dir[] = "/tmp/livec-test-emit-XXXXXX", path[64], live[64];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/lat.html", dir);
+    snprintf(live, sizeof live, "%s/lat.live", dir);
+    FILE *fp = fopen(path, "w");
+    ck_assert_ptr_nonnull(fp);
+    fputs("<p>caf\xe9 \xc3\xa9t\xc3\xa9 \xed\xa0\x80</p>\n", fp);
+    fclose(fp);
+    char *c = gen(live, "game lat { players 1; }\npage main { template \"lat.html\"; }\n", false);
+    ck_assert_ptr_nonnull(strstr(c, "\"<p>caf\\351 \xc3\xa9t\xc3\xa9 \\355\\240\\200</p>\\n\""));
+    compiles("lat.live", c);
+    free(c);
+    unlink(path);
+    rmdir(dir);
+}
+END_TEST
+
 START_TEST(empty_game)
 {
     /* No group, no player, no messages: still valid C11. */
@@ -544,6 +626,8 @@ static Suite *emit_suite(void)
     tcase_add_test(tc, line_directives_exist);
     tcase_add_test(tc, c_names);
     tcase_add_test(tc, empty_game);
+    tcase_add_test(tc, long_chains_stay_shallow);
+    tcase_add_test(tc, template_bytes);
     tcase_add_test(tc, tests_left_out_of_builds);
     tcase_add_test(tc, tests_compile);
     suite_add_tcase(s, tc);
