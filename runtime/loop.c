@@ -256,6 +256,8 @@ static void job_live(lv_ctx *ctx, struct rt_job *job)
 
     int rc = 0;
     json_t *type = json_object_get(body, "type");
+    if (json_is_string(type))   /* logged whatever becomes of the message */
+        ctx->log_type = rt_xstrdup(json_string_value(type));
     if (job->refuse_status) {
         rt_ctx_set_reason(ctx, "%s", job->refuse_reason);
         ctx->log_accepted = false;
@@ -273,7 +275,6 @@ static void job_live(lv_ctx *ctx, struct rt_job *job)
         rc = -1;
     } else if (type) {
         const char *name = json_string_value(type);
-        ctx->log_type = rt_xstrdup(name);
         const struct lv_message *msg = NULL;
         for (int i = 0; i < game->n_messages && !msg; i++)
             if (strcmp(game->messages[i].name, name) == 0)

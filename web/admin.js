@@ -42,8 +42,13 @@
   var POLL_MS = 2000;
   /* ... and while it is open: the stream says when to fetch (ms). */
   var FALLBACK_POLL_MS = 15000;
-  /* Shortest time between two fetches caused by change events (ms). */
+  /* Shortest time between two fetches caused by change events (ms), and
+   * at least this many times the last fetch took: the server builds the
+   * state on the game thread, which runs every session's messages meanwhile
+   * (a 10,000-participant session takes ~0.3 s; the monitor then keeps the
+   * game thread busy for at most a tenth of the time). */
   var REFRESH_MIN_MS = 250;
+  var REFRESH_TIMES = 10;
   /* How often the list of sessions is fetched (ms). */
   var LIST_POLL_MS = 10000;
 
@@ -56,6 +61,7 @@
   var watch = null;           /* EventSource of the selected session */
   var watchOpen = false;
   var lastFetch = 0;
+  var lastFetchTook = 0;      /* ms the last state fetch took */
   var changeTimer = null;
   var groupSize = 0;          /* the game's players per group, once known */
 
@@ -166,7 +172,11 @@
       learnGroupSize(list);
       renderSessions(list);
       loadRooms();
-      if (!selected && list.length) select(list[list.length - 1].code);
+      if (!selected && list.length) {   /* the newest session */
+        var newest = list[0];
+        list.forEach(function (s) { if (s.created > newest.created) newest = s; });
+        select(newest.code);
+      }
     }).catch(function (e) {
       if (!loggedOut) problem('Cannot list the sessions: ' + e.message);
     }).then(function () {
@@ -419,6 +429,7 @@
     var code = selected;
     lastFetch = Date.now();
     api('GET', '/api/sessions/' + encodeURIComponent(code)).then(function (r) {
+      lastFetchTook = Date.now() - lastFetch;
       if (code !== selected) return;
       problem('');
       if (r.text !== lastStateText) {
@@ -431,7 +442,8 @@
       if (!loggedOut) problem('Cannot read session ' + code + ': ' + e.message);
     }).then(function () {
       if (!loggedOut && code === selected && !pollTimer) {
-        pollTimer = setTimeout(poll, watchOpen ? FALLBACK_POLL_MS : POLL_MS);
+        pollTimer = setTimeout(poll, Math.max(watchOpen ? FALLBACK_POLL_MS : POLL_MS,
+                                              REFRESH_TIMES * lastFetchTook));
       }
     });
   }
@@ -439,7 +451,8 @@
   /* A change event: fetch the state again, at most every REFRESH_MIN_MS. */
   function changed() {
     if (changeTimer) return;
-    var wait = Math.max(0, lastFetch + REFRESH_MIN_MS - Date.now());
+    var gap = Math.max(REFRESH_MIN_MS, REFRESH_TIMES * lastFetchTook);
+    var wait = Math.max(0, lastFetch + gap - Date.now());
     changeTimer = setTimeout(function () { changeTimer = null; poll(); }, wait);
   }
 
