@@ -10,7 +10,8 @@
  *         = help: did you mean 'bid'?
  *
  * The gutter is three spaces wider than the line number's digits.  The source
- * line is printed as written (a trailing CR is dropped, control characters
+ * line is printed as written (a line ends at LF, CRLF or a lone CR, as in the
+ * lexer, and the line end is not printed; control characters
  * other than tab are shown as Unicode control pictures); the caret line copies
  * the tabs of the source line so the caret lands under the right character,
  * counts one column per UTF-8 character, and clips the `~` run to the line.
@@ -89,8 +90,25 @@ void diag_init(struct diag *d, const char *path, const char *src, size_t len)
 }
 
 
+/* The end of the line that starts at p (before end): its first CR or LF,
+ * or end. */
+static const char *line_end(const char *p, const char *end)
+{
+    while (p < end && *p != '\n' && *p != '\r')
+        p++;
+    return p;
+}
+
+/* The start of the line after the line end at e (a CR, LF or CRLF; e < end
+ * and *e is CR or LF). */
+static const char *next_line(const char *e, const char *end)
+{
+    return e[0] == '\r' && e + 1 < end && e[1] == '\n' ? e + 2 : e + 1;
+}
+
 /* Finds line `line` (1-based) of d->src: sets *start and *len (without the
- * line terminator).  A line past the end is empty.  No allocation. */
+ * line terminator: LF, CRLF or a lone CR, as the lexer counts lines).  A
+ * line past the end is empty.  No allocation. */
 static void find_line(const struct diag *d, int line, const char **start,
                       size_t *len)
 {
@@ -103,12 +121,12 @@ static void find_line(const struct diag *d, int line, const char **start,
         p = line_cache.at;
     }
     for (; l < line && p < end; l++) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        if (!nl) {
+        const char *e = line_end(p, end);
+        if (e == end) {
             p = end;
             break;
         }
-        p = nl + 1;
+        p = next_line(e, end);
     }
     if (d->src && l == line) {
         line_cache.src = d->src;
@@ -116,10 +134,7 @@ static void find_line(const struct diag *d, int line, const char **start,
         line_cache.line = line;
         line_cache.at = p;
     }
-    const char *nl = memchr(p, '\n', (size_t)(end - p));
-    const char *e = nl ? nl : end;
-    if (e > p && e[-1] == '\r')
-        e--;
+    const char *e = line_end(p, end);
     if (p == d->src && e - p >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
         p += 3;                 /* a byte order mark: not a column (lexer_init) */
     *start = p;

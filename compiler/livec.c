@@ -8,7 +8,10 @@
  * Reads the file, parses it (dsl/), checks it (sema.c), writes C (emit.c)
  * and, unless --check or --emit-c, compiles that C with $CC (default
  * LIVEC_DEFAULT_CC) and links it with the runtime library into the game
- * server binary NAME (from `game NAME`) or OUT.
+ * server binary NAME (from `game NAME`) or OUT.  The C and the binary are
+ * made in a private temporary directory under fixed short names; the binary
+ * is then moved to OUT, so a path that cannot be written is reported as the
+ * user's I/O problem (exit 2), not as a C compiler failure.
  *
  * Exit status: 0 success, 1 errors in the program, 2 usage or I/O problems
  * (and a C compiler failure on generated code, which is a livec bug).
@@ -21,6 +24,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +54,13 @@
 
 /* Largest .live file we read (the lexer keeps it in memory). */
 #define MAX_SOURCE_BYTES (16 * 1024 * 1024)
+/* Names inside livec's private temporary directory: fixed and short, so
+ * that no game name (up to the lexer's limit) makes them too long. */
+#define TMP_DIR_TEMPLATE "livec-XXXXXX"
+#define TMP_C_NAME "game.c"
+#define TMP_EXE_NAME "game"
+/* Bytes copied at a time when the binary is moved to another file system. */
+#define COPY_CHUNK 65536
 /* Exit statuses. */
 enum { EXIT_OK = 0, EXIT_PROGRAM = 1, EXIT_USAGE = 2 };
 
@@ -202,12 +213,17 @@ static bool find_runtime(char *hdr_dir, char *lib, size_t n)
     return false;
 }
 
-/* True if out_path can be written: its directory exists and is writable,
- * and it is not a directory; else says why (the C compiler would fail on it,
- * and that is no livec bug). */
+/* True if out_path looks writable: it is not empty, its directory exists
+ * and is writable, and it is not a directory; else says why (the user's I/O
+ * problem, no livec bug).  A quick check before the slow compile; the
+ * final word is install_binary()'s. */
 static bool writable_target(const char *out_path)
 {
     char dir[PATH_MAX];
+    if (!*out_path) {
+        fprintf(stderr, "livec: cannot write '': %s\n", strerror(ENOENT));
+        return false;
+    }
     snprintf(dir, sizeof dir, "%s", out_path);
     char *slash = strrchr(dir, '/');
     if (!slash)
@@ -219,6 +235,10 @@ static bool writable_target(const char *out_path)
     struct stat st;
     if (stat(out_path, &st) == 0 && S_ISDIR(st.st_mode)) {
         fprintf(stderr, "livec: cannot write '%s': it is a directory\n", out_path);
+        return false;
+    }
+    if (stat(out_path, &st) != 0 && errno != ENOENT) {
+        fprintf(stderr, "livec: cannot write '%s': %s\n", out_path, strerror(errno));
         return false;
     }
     if (access(dir, W_OK | X_OK) != 0) {
@@ -241,9 +261,12 @@ static void shell_quote(FILE *cmd, const char *s)
     fputc('\'', cmd);
 }
 
-/* Compiles c_path into out_path with the runtime, with $CFLAGS or else
- * default_cflags (tests: the C of `livec test`, which also needs the
- * runtime's testing.h).  Returns an exit status. */
+/* Compiles c_path into out_path (a file in livec's private temporary
+ * directory: the caller moves it where the user wants it, so that the
+ * user's I/O problems are reported as such, not as a C compiler failure)
+ * with the runtime, with $CFLAGS or else default_cflags (tests: the C of
+ * `livec test`, which also needs the runtime's testing.h).  Returns an exit
+ * status. */
 static int compile_c(const char *c_path, const char *out_path, const char *default_cflags,
                      bool tests)
 {
@@ -257,8 +280,6 @@ static int compile_c(const char *c_path, const char *out_path, const char *defau
     int status;
 
     if (!find_runtime(hdr, lib, sizeof hdr))
-        return EXIT_USAGE;
-    if (!writable_target(out_path))
         return EXIT_USAGE;
     if (tests) {                /* the test driver's header too */
         char th[PATH_MAX + 16];
@@ -322,6 +343,101 @@ static int compile_c(const char *c_path, const char *out_path, const char *defau
     return status != 0 ? EXIT_USAGE : EXIT_OK;
 }
 
+/* Copies the file `from` to out_path (a file system other than the
+ * temporary directory's).  A regular file there is removed first, as the
+ * linker does (a running server keeps its binary; the new one gets fresh
+ * permissions).  Returns false with errno set; a partial copy is removed. */
+static bool copy_binary(const char *from, const char *out_path)
+{
+    char *buf = malloc(COPY_CHUNK);
+    struct stat st;
+    int in = -1, out = -1, saved;
+    ssize_t r = 0;
+    if (!buf)
+        return false;
+    in = open(from, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        goto fail;
+    if (lstat(out_path, &st) == 0 && S_ISREG(st.st_mode))
+        unlink(out_path);       /* may fail (/proc): open and write say why */
+    out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0777);
+    if (out < 0)
+        goto fail;
+    while ((r = read(in, buf, COPY_CHUNK)) > 0) {
+        for (ssize_t done = 0; done < r;) {
+            ssize_t w = write(out, buf + done, (size_t)(r - done));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0) {
+                if (w == 0)
+                    errno = EIO;
+                goto fail_written;
+            }
+            done += w;
+        }
+    }
+    if (r < 0)
+        goto fail_written;
+    close(in);
+    if (close(out) != 0) {
+        saved = errno;
+        unlink(out_path);
+        errno = saved;
+        free(buf);
+        return false;
+    }
+    free(buf);
+    return true;
+fail_written:
+    saved = errno;
+    close(out);
+    unlink(out_path);
+    errno = saved;
+fail:
+    saved = errno;
+    if (in >= 0)
+        close(in);
+    free(buf);
+    errno = saved;
+    return false;
+}
+
+/* Moves the binary built at tmp_exe to out_path (rename, or a copy across
+ * file systems or through a symbolic link, which the linker also writes
+ * through).  Returns an exit status, after a message naming out_path and
+ * the system's reason if it cannot be written. */
+static int install_binary(const char *tmp_exe, const char *out_path)
+{
+    struct stat st;
+    bool link = lstat(out_path, &st) == 0 && S_ISLNK(st.st_mode);
+    if (!link && rename(tmp_exe, out_path) == 0)
+        return EXIT_OK;
+    if ((link || errno == EXDEV) && copy_binary(tmp_exe, out_path))
+        return EXIT_OK;
+    fprintf(stderr, "livec: cannot write '%s': %s\n", out_path, strerror(errno));
+    return EXIT_USAGE;
+}
+
+/* Creates livec's private temporary directory (in $TMPDIR, else /tmp) into
+ * dir (n bytes).  Returns false after a message. */
+static bool make_tmp_dir(char *dir, size_t n)
+{
+    const char *tmpdir = getenv("TMPDIR");
+    if (!tmpdir || !*tmpdir)
+        tmpdir = "/tmp";
+    if (!join(dir, n, tmpdir, "/" TMP_DIR_TEMPLATE)) {
+        fprintf(stderr, "livec: cannot create a temporary directory in '%s': %s\n", tmpdir,
+                strerror(ENAMETOOLONG));
+        return false;
+    }
+    if (!mkdtemp(dir)) {
+        fprintf(stderr, "livec: cannot create a temporary directory in '%s': %s\n", tmpdir,
+                strerror(errno));
+        return false;
+    }
+    return true;
+}
+
 /*
  * livec test FILE.live [NAME...]
  * Emits the game with its test blocks (emit_options.tests) into a private
@@ -331,25 +447,18 @@ static int compile_c(const char *c_path, const char *out_path, const char *defau
  * straight to our stdout.  Returns its exit status: 0 all passed, 1 a test
  * failed; 2 if it could not be built or run.
  */
-static int run_tests(struct ast_file *f, const struct sema_prog *P, char **names, int n_names)
+static int run_tests(struct ast_file *f, char **names, int n_names)
 {
-    const char *tmpdir = getenv("TMPDIR");
     char dir[PATH_MAX], c_path[PATH_MAX + 64], exe[PATH_MAX + 64];
     struct emit_options eo = { .tests = true };
     FILE *fp;
     int rc, status;
     pid_t pid;
 
-    if (!tmpdir || !*tmpdir)
-        tmpdir = "/tmp";
-    snprintf(dir, sizeof dir, "%s/livec-test-XXXXXX", tmpdir);
-    if (!mkdtemp(dir)) {
-        fprintf(stderr, "livec: cannot create a temporary directory in '%s': %s\n", tmpdir,
-                strerror(errno));
+    if (!make_tmp_dir(dir, sizeof dir))
         return EXIT_USAGE;
-    }
-    snprintf(c_path, sizeof c_path, "%s/%s.c", dir, P->name);
-    snprintf(exe, sizeof exe, "%s/%s", dir, P->name);
+    snprintf(c_path, sizeof c_path, "%s/" TMP_C_NAME, dir);
+    snprintf(exe, sizeof exe, "%s/" TMP_EXE_NAME, dir);
     fp = fopen(c_path, "w");
     if (!fp || emit_c(f, fp, &eo) != 0 || fclose(fp) != 0) {
         fprintf(stderr, "livec: cannot write '%s': %s\n", c_path, strerror(errno));
@@ -478,7 +587,7 @@ int main(int argc, char **argv)
 
     const struct sema_prog *P = sema_prog(&file);
     if (test_mode) {
-        rc = run_tests(&file, P, argv + 3, argc - 3);
+        rc = run_tests(&file, argv + 3, argc - 3);
         goto done;
     }
     if (emit_only) {
@@ -514,34 +623,39 @@ int main(int argc, char **argv)
         goto done;
     }
 
-    /* Build: C to a temporary file, compile, delete it. */
+    /* Build: C and binary in a private temporary directory (fixed short
+     * names), then the binary to OUT (or NAME), and the rest deleted. */
     {
-        const char *tmpdir = getenv("TMPDIR");
-        char tmpl[PATH_MAX];
-        int fd;
+        const char *target = out_path ? out_path : P->name;
+        char dir[PATH_MAX], c_path[PATH_MAX + 64], exe[PATH_MAX + 64];
         FILE *fp;
-        if (!tmpdir || !*tmpdir)
-            tmpdir = "/tmp";
-        snprintf(tmpl, sizeof tmpl, "%s/livec-%s-XXXXXX.c", tmpdir, P->name);
-        fd = mkstemps(tmpl, 2);
-        if (fd < 0) {
-            fprintf(stderr, "livec: cannot create a temporary file in '%s': %s\n", tmpdir, strerror(errno));
+        if (!writable_target(target)) {
             rc = EXIT_USAGE;
             goto done;
         }
-        fp = fdopen(fd, "w");
-        eo.c_name = tmpl;
+        if (!make_tmp_dir(dir, sizeof dir)) {
+            rc = EXIT_USAGE;
+            goto done;
+        }
+        snprintf(c_path, sizeof c_path, "%s/" TMP_C_NAME, dir);
+        snprintf(exe, sizeof exe, "%s/" TMP_EXE_NAME, dir);
+        fp = fopen(c_path, "w");
+        eo.c_name = c_path;
         if (!fp || emit_c(&file, fp, &eo) != 0 || fclose(fp) != 0) {
-            fprintf(stderr, "livec: cannot write '%s': %s\n", tmpl, strerror(errno));
-            unlink(tmpl);
+            fprintf(stderr, "livec: cannot write '%s': %s\n", c_path, strerror(errno));
             rc = EXIT_USAGE;
-            goto done;
+        } else {
+            rc = compile_c(c_path, exe, "-O2", false);
+            if (rc == EXIT_OK)
+                rc = install_binary(exe, target);
         }
-        rc = compile_c(tmpl, out_path ? out_path : P->name, "-O2", false);
-        if (!getenv("LIVEC_KEEP_C"))
-            unlink(tmpl);
-        else
-            fprintf(stderr, "livec: kept the generated C in %s\n", tmpl);
+        unlink(exe);
+        if (!getenv("LIVEC_KEEP_C")) {
+            unlink(c_path);
+            rmdir(dir);
+        } else {
+            fprintf(stderr, "livec: kept the generated C in %s\n", c_path);
+        }
     }
 
 done:

@@ -21,6 +21,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -28,11 +29,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "sema.h"
 
 /* Longest candidate list for `did you mean` suggestions. */
 #define MAX_CANDS 256
+/* Most fields in one group, player, table or message block.  Each field of
+ * a group, player or table is a column of an SQLite table, next to a few
+ * fixed columns (runtime/store.c), and SQLite's default limit is 2000
+ * columns per table (SQLITE_MAX_COLUMN); a round limit well under it. */
+#define LIVE_MAX_FIELDS 1000
+/* Longest string value (bytes): runtime/live.h LV_STRING_MAX, which the
+ * compiler does not include; a constant `+` past it is an error, as the
+ * same `+` at run time is (the lexer checks literals: STRING_VALUE_MAX). */
+#define SEMA_STRING_MAX (1 << 20)
 /* Largest page template we embed (the runtime keeps it in memory). */
 #define MAX_TEMPLATE_BYTES (4 * 1024 * 1024)
 
@@ -437,6 +449,74 @@ static bool int_out_of_range(struct sema *s, const struct ast_expr *e)
     return true;
 }
 
+/* The kind of value constant expression e would have, without evaluating
+ * it and without reporting anything (TY_ERROR if it is not a valid constant
+ * or has no simple kind): the type of the branch of a constant `?:` that is
+ * not taken.  A constant it names is folded (reporting its own errors at
+ * its own declaration, once). */
+static enum type_kind const_kind(struct sema *s, struct ast_expr *e)
+{
+    enum type_kind a, b;
+    switch (e->kind) {
+    case E_INT:
+    case E_DURATION:
+        return TY_INT;
+    case E_FLOAT:
+        return TY_FLOAT;
+    case E_BOOL:
+        return TY_BOOL;
+    case E_STRING:
+        return TY_STRING;
+    case E_NAME: {
+        struct sym *y = find_global(s, e->name);
+        struct cval *v = y && y->kind == SYM_CONST ? check_const_sym(s, y) : NULL;
+        return v ? v->kind : TY_ERROR;
+    }
+    case E_UNARY:
+        a = const_kind(s, e->a);
+        if (e->op == '-' && is_num(a))
+            return a;
+        return e->op == '!' && a == TY_BOOL ? TY_BOOL : TY_ERROR;
+    case E_BINARY:
+        a = const_kind(s, e->a);
+        b = const_kind(s, e->b);
+        if (a == TY_ERROR || b == TY_ERROR)
+            return TY_ERROR;
+        switch (e->op) {
+        case OP_AND: case OP_OR:
+            return a == TY_BOOL && b == TY_BOOL ? TY_BOOL : TY_ERROR;
+        case OP_EQ: case OP_NE:
+            return (is_num(a) && is_num(b)) || (a == TY_BOOL && b == TY_BOOL) ? TY_BOOL : TY_ERROR;
+        case OP_LT: case OP_LE: case OP_GT: case OP_GE:
+            return is_num(a) && is_num(b) ? TY_BOOL : TY_ERROR;
+        case OP_MOD:
+            return a == TY_INT && b == TY_INT ? TY_INT : TY_ERROR;
+        case OP_ADD:
+            if (a == TY_STRING && b == TY_STRING)
+                return TY_STRING;
+            /* fallthrough */
+        case OP_SUB: case OP_MUL: case OP_DIV:
+            if (a == TY_INT && b == TY_INT)
+                return TY_INT;
+            return is_num(a) && is_num(b) ? TY_FLOAT : TY_ERROR;
+        default:
+            return TY_ERROR;
+        }
+    case E_COND:
+        a = const_kind(s, e->b);
+        b = const_kind(s, e->c);
+        if (a == b)
+            return a;
+        return is_num(a) && is_num(b) ? TY_FLOAT : TY_ERROR;
+    case E_CALL:
+        if (find_builtin(e->name) == B_FLOAT)
+            return TY_FLOAT;
+        return find_builtin(e->name) == B_INT ? TY_INT : TY_ERROR;
+    default:
+        return TY_ERROR;    /* arrays: the branch taken gives the type */
+    }
+}
+
 static struct cval *const_eval(struct sema *s, struct ast_expr *e)
 {
     struct cval *v, *a, *b;
@@ -560,11 +640,7 @@ static struct cval *const_eval(struct sema *s, struct ast_expr *e)
             case OP_ADD: r = x + y; break;
             case OP_SUB: r = x - y; break;
             case OP_MUL: r = x * y; break;
-            case OP_DIV:
-                if (y == 0) {
-                    ERR(s, e->b->loc, "division by zero in constant expression");
-                    return NULL;
-                }
+            case OP_DIV:        /* by 0.0: not finite, as lv_fchk says */
                 r = x / y;
                 break;
             case OP_EQ: cmp = true; r = x == y; break;
@@ -581,7 +657,8 @@ static struct cval *const_eval(struct sema *s, struct ast_expr *e)
                 v->i = r != 0;
             } else {
                 if (!isfinite(r)) {
-                    ERR(s, e->loc, "constant expression is not a finite number");
+                    /* the runtime's words (live.h lv_fchk) */
+                    ERR(s, e->loc, "float result is not a finite number in constant expression");
                     return NULL;
                 }
                 v = new_cval(s, TY_FLOAT);
@@ -599,6 +676,12 @@ static struct cval *const_eval(struct sema *s, struct ast_expr *e)
             return v;
         }
         if (a->kind == TY_STRING && b->kind == TY_STRING && e->op == OP_ADD) {
+            if (a->slen + b->slen > SEMA_STRING_MAX) {
+                /* the runtime's words (ctx.c lv_str_cat) */
+                ERR(s, e->loc, "a string longer than %d bytes (%zu) in constant expression",
+                    SEMA_STRING_MAX, a->slen + b->slen);
+                return NULL;
+            }
             char *p = arena_alloc(s->A, a->slen + b->slen + 1);
             memcpy(p, a->s, a->slen);
             memcpy(p + a->slen, b->s, b->slen);
@@ -613,7 +696,7 @@ static struct cval *const_eval(struct sema *s, struct ast_expr *e)
             ops[e->op], kind_name(a->kind), kind_name(b->kind));
         return NULL;
     }
-    case E_COND:
+    case E_COND: {
         a = const_eval(s, e->a);
         if (!a)
             return NULL;
@@ -621,10 +704,24 @@ static struct cval *const_eval(struct sema *s, struct ast_expr *e)
             ERR(s, e->a->loc, "condition must be 'bool', not '%s'", kind_name(a->kind));
             return NULL;
         }
+        /* The value of the branch taken; the type of both, as check_expr
+         * gives it at run time: an int and a float make a float. */
         v = const_eval(s, a->i ? e->b : e->c);
-        if (v)
-            e->ty = cval_type(v);
+        if (!v)
+            return NULL;
+        enum type_kind other = const_kind(s, a->i ? e->c : e->b);
+        if (v->kind == TY_INT && other == TY_FLOAT) {
+            b = new_cval(s, TY_FLOAT);
+            b->f = (double)v->i;
+            v = b;
+        } else if (other != TY_ERROR && other != v->kind && !(v->kind == TY_FLOAT && other == TY_INT)) {
+            ERR(s, e->loc, "the branches of '?:' have different types '%s' and '%s'",
+                kind_name(a->i ? v->kind : other), kind_name(a->i ? other : v->kind));
+            return NULL;
+        }
+        e->ty = cval_type(v);
         return v;
+    }
     case E_ARRAY: {
         int n = 0, i = 0;
         enum type_kind elem = TY_ERROR;
@@ -690,8 +787,9 @@ static struct cval *const_eval(struct sema *s, struct ast_expr *e)
             } else {
                 v = new_cval(s, TY_INT);
                 if (a->kind == TY_FLOAT) {
-                    if (!(a->f > -9223372036854775808.0 - 1 && a->f < 9223372036854775808.0)) {
-                        ERR(s, e->loc, "integer overflow in constant expression");
+                    /* the runtime's test and words (ctx.c lv_ftoi) */
+                    if (!(a->f >= -9223372036854775808.0 && a->f < 9223372036854775808.0)) {
+                        ERR(s, e->loc, "float value out of int range in constant expression");
                         return NULL;
                     }
                     v->i = (int64_t)a->f;
@@ -829,6 +927,16 @@ static void check_fields(struct sema *s, struct ast_decl *d, struct sema_record 
     for (f = d->fields; f; f = f->next, i++) {
         struct sema_field *sf = &rec->fields[i];
         sf->field = f;
+        if (i == LIVE_MAX_FIELDS) {
+            if (d->kind == D_GROUP || d->kind == D_PLAYER)
+                ERR(s, f->loc, "too many fields in the %s block: at most %d",
+                    d->kind == D_GROUP ? "group" : "player", LIVE_MAX_FIELDS);
+            else
+                ERR(s, f->loc, "too many fields in %s '%s': at most %d",
+                    decl_word(d->kind), d->name, LIVE_MAX_FIELDS);
+            if (!is_msg)
+                diag_help(s->d, "each field is a column of a database table");
+        }
         void *first = nmap_get(rec->index, f->name);
         if (first) {
             struct ast_field *g = rec->fields[(intptr_t)first - 1].field;
@@ -1022,7 +1130,11 @@ static const char *dir_of(struct sema *s, const char *path)
     return arena_strndup(s->A, path, (size_t)(slash - path));
 }
 
-/* Reads a page template relative to the .live file. */
+/* Reads a page template relative to the .live file into the arena
+ * (pg->html, pg->len).  Only a regular file will do: it is opened without
+ * blocking (a FIFO would wait for a writer forever) and checked with fstat
+ * before anything is read (a directory, /dev/zero or a FIFO is an error at
+ * the template string, not a hang nor an empty page). */
 static void read_template(struct sema *s, struct sema_page *pg, struct ast_prop *p)
 {
     const char *dir = dir_of(s, s->f->path);
@@ -1030,7 +1142,9 @@ static void read_template(struct sema *s, struct sema_page *pg, struct ast_prop 
     size_t need = strlen(dir) + strlen(name) + 2;
     char *path = arena_alloc(s->A, need);
     FILE *fp;
-    long sz;
+    struct stat st;
+    off_t sz;
+    int fd;
     if (name[0] == '/')
         snprintf(path, need, "%s", name);
     else
@@ -1039,16 +1153,28 @@ static void read_template(struct sema *s, struct sema_page *pg, struct ast_prop 
         ERR(s, p->value->loc, "template path contains a NUL byte");
         return;
     }
-    fp = fopen(path, "rb");
-    if (!fp) {
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
         ERR(s, p->value->loc, "cannot read template '%s': %s", name, strerror(errno));
         return;
     }
-    if (fseek(fp, 0, SEEK_END) != 0 || (sz = ftell(fp)) < 0 || fseek(fp, 0, SEEK_SET) != 0) {
-        ERR(s, p->value->loc, "cannot read template '%s': %s", path, strerror(errno));
-        fclose(fp);
+    if (fstat(fd, &st) != 0) {
+        ERR(s, p->value->loc, "cannot read template '%s': %s", name, strerror(errno));
+        close(fd);
         return;
     }
+    if (!S_ISREG(st.st_mode)) {
+        ERR(s, p->value->loc, "template '%s' is not a regular file", name);
+        close(fd);
+        return;
+    }
+    fp = fdopen(fd, "rb");
+    if (!fp) {
+        ERR(s, p->value->loc, "cannot read template '%s': %s", name, strerror(errno));
+        close(fd);
+        return;
+    }
+    sz = st.st_size;
     if (sz > MAX_TEMPLATE_BYTES) {
         ERR(s, p->value->loc, "template '%s' is larger than %d bytes", path, MAX_TEMPLATE_BYTES);
         fclose(fp);

@@ -5,7 +5,9 @@
  * floats (`3.5`, `1e-3`), strings with the escapes \" \\ \n \t \uXXXX
  * (decoded to UTF-8 in the arena; a surrogate pair makes one character),
  * durations (`250ms`, `30s`, `5m`: an int of milliseconds), the operators and
- * punctuation, `//` and `/ * * /` comments.  Columns count bytes.
+ * punctuation, `//` and `/ * * /` comments.  Columns count bytes.  A line
+ * ends at LF, CRLF (one line end) or a lone CR (old Mac files): line comments
+ * and strings stop there and the line count counts it.
  *
  * Error policy (see lexer.h): each lexical error is reported once, where it
  * starts, and scanning goes on.  A bad literal still gives a token of its
@@ -34,6 +36,9 @@
 
 /* Longest token text quoted in a message before it is cut with "...". */
 #define QUOTE_MAX 32
+/* Longest string value (bytes): runtime/live.h LV_STRING_MAX, which the
+ * front end does not include.  A longer literal could never be a value. */
+#define STRING_VALUE_MAX (1 << 20)
 /* Milliseconds per duration unit. */
 #define MS_PER_S 1000
 #define MS_PER_M 60000
@@ -234,13 +239,13 @@ static long hex4(const char *p, const char *end)
  * byte after it.  Decodes the escapes into the arena (val->str) and reports
  * the first problem only: an unterminated string (a raw newline or the end
  * of the file before the closing quote), a bad escape, a lone surrogate,
- * \u0000, invalid UTF-8. */
+ * \u0000, invalid UTF-8, a value longer than STRING_VALUE_MAX bytes. */
 static int scan_string(struct lexer *lx, const char *tok, YYSTYPE *val)
 {
     const char *end = lx->src + lx->len;
     const char *p = lx->cur;
-    while (p < end && *p != '"' && *p != '\n') {
-        if (*p == '\\' && p + 1 < end && p[1] != '\n')
+    while (p < end && *p != '"' && *p != '\n' && *p != '\r') {
+        if (*p == '\\' && p + 1 < end && p[1] != '\n' && p[1] != '\r')
             p += 2;
         else
             p++;
@@ -255,10 +260,7 @@ static int scan_string(struct lexer *lx, const char *tok, YYSTYPE *val)
     size_t n = 0;
     bool reported = false;
     if (!closed) {
-        const char *eol = body_end;
-        if (eol > tok && eol[-1] == '\r')
-            eol--;
-        lex_error(lx, here(lx, tok, (size_t)(eol - tok)),
+        lex_error(lx, here(lx, tok, (size_t)(body_end - tok)),
                   "unterminated string literal");
         lex_help(lx, "close it with '\"' on the same line (a string "
                   "cannot span lines; \\n is a line break)");
@@ -361,20 +363,24 @@ static int scan_string(struct lexer *lx, const char *tok, YYSTYPE *val)
         q += len;
     }
     buf[n] = '\0';
+    if (n > STRING_VALUE_MAX && !reported)
+        lex_error(lx, here(lx, tok, (size_t)(lx->cur - tok)),
+                  "string literal is longer than 1 MiB (%d bytes), the limit of a string value",
+                  STRING_VALUE_MAX);
     val->str.s = buf;
     val->str.n = n;
     return STRING;
 }
 
 /* Skips a block comment; tok is its "/ *", lx->cur the byte after.  Keeps
- * the line count.  Returns false (after reporting at the opener) if the file
+ * the line count (LF, CRLF and a lone CR each end a line).  Returns false (after reporting at the opener) if the file
  * ends first. */
 static bool skip_block_comment(struct lexer *lx, const char *tok)
 {
     const char *end = lx->src + lx->len;
     struct loc at = here(lx, tok, 2);
     for (const char *p = lx->cur; p < end; p++) {
-        if (*p == '\n') {
+        if (*p == '\n' || (*p == '\r' && (p + 1 == end || p[1] != '\n'))) {
             lx->line++;
             lx->line_start = p + 1;
         } else if (*p == '*' && p + 1 < end && p[1] == '/') {
@@ -664,13 +670,13 @@ loop:
         set_loc(lx, tok, loc);
         return END;
     }
-    [ \t\r\f\v]+ { goto loop; }
-    "\n" {
+    [ \t\f\v]+ { goto loop; }
+    "\n" | "\r\n" | "\r" {
         lx->line++;
         lx->line_start = lx->cur;
         goto loop;
     }
-    "//" [^\n]* { goto loop; }
+    "//" [^\r\n]* { goto loop; }
     "/*" {
         if (!skip_block_comment(lx, tok))
             lx->eof_by_error = true;
@@ -820,7 +826,7 @@ loop:
         val->fval = 0;
         goto token;
     }
-    "'" [^'\n\x00]* "'" {
+    "'" [^'\r\n\x00]* "'" {
         /* A string in single quotes: one error, and a string token so the
          * parser goes on as if it were written right. */
         size_t n = (size_t)(lx->cur - tok);

@@ -1,8 +1,8 @@
 /*
  * store.c -- SQLite storage of the game core.
  *
- * Tables (game field columns are named after the field, double-quoted; a
- * field whose name is one of the fixed columns gets the prefix "f_"):
+ * Tables (game field columns are named after the field, double-quoted; see
+ * "Names" below for the fields and tables whose names need an escape):
  *   meta(key, value)                      game name, schema fingerprint
  *   sessions(id, code UNIQUE, created_ms, seed, rng_state)
  *   groups(id, session_id, gid, <group fields>)
@@ -15,8 +15,20 @@
  *   row_ids(group_id, tbl, next_id)                 per-group row id counters
  *   draws(session_id, n, group_id, participant_id, message_id, lo, hi,
  *         value, time_ms)                 every random() draw of a session
- *   "t_<table>"(group_id, id, <columns>)            one per game table
+ *   "t_<table>"(group_id, id, <columns>)            one per game table (Names)
  * int and bool are INTEGER, float REAL, string TEXT, arrays JSON TEXT.
+ *
+ * Names: SQLite folds identifiers to one case even when they are quoted,
+ * and .live names are case-sensitive, so a game's names are mapped to
+ * SQLite names that are distinct whatever the case (sb_col, sb_table): a field
+ * whose name has no uppercase letter, is not one of the fixed columns and
+ * does not start with "f_" is its own column name (so are the columns of
+ * every database made before this rule, which had no other kind); any
+ * other field is "f_" + NAME with each uppercase letter X written "^x"
+ * (`A` is f_^a, `gid` is f_gid, `f_gid` is f_f_gid, `Id` is f_^id); a table
+ * is "t_" + NAME, with the same escape (`offer` is t_offer, `Offer` is
+ * t_^offer).  No name has a '^', so the escape is injective, and the names
+ * made hold no uppercase letter, so no two of them fold together.
  *
  * `sent` is what a reconnecting stream replays (Last-Event-ID).  A text sent
  * to several players of a group (`send all`, `send others`) is one row:
@@ -147,25 +159,51 @@ static const char *const reserved_columns[] = {
     NULL
 };
 
-/* Appends the quoted column name of a game field. */
-static void sb_col(struct sb *b, const char *name)
+/* Appends prefix + name to b, double-quoted, each uppercase letter X of
+ * name written "^x" when escape is set (see "Names" at the top). */
+static void sb_name(struct sb *b, const char *prefix, const char *name, bool escape)
 {
-    bool clash = false;
-    for (int i = 0; reserved_columns[i]; i++)
-        clash = clash || strcmp(reserved_columns[i], name) == 0;
-    sb_add(b, "\"%s", clash ? "f_" : "");
-    for (const char *p = name; *p; p++)
-        sb_add(b, *p == '"' ? "\"\"" : "%c", *p);
+    sb_add(b, "\"%s", prefix);
+    for (const char *p = name; *p; p++) {
+        if (*p == '"')
+            sb_add(b, "\"\"");
+        else if (escape && *p >= 'A' && *p <= 'Z')
+            sb_add(b, "^%c", *p - 'A' + 'a');
+        else
+            sb_add(b, "%c", *p);
+    }
     sb_add(b, "\"");
 }
 
-/* Appends the quoted name of game table t: "t_NAME". */
+/* Whether the column of field `name` needs the "f_" form: an uppercase
+ * letter, a fixed column's name or the prefix "f_" (see "Names"). */
+static bool col_escaped(const char *name)
+{
+    if (strncmp(name, "f_", 2) == 0)
+        return true;
+    for (const char *p = name; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            return true;
+    for (int i = 0; reserved_columns[i]; i++)
+        if (strcmp(reserved_columns[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* Appends the quoted column name of a game field (see "Names"). */
+static void sb_col(struct sb *b, const char *name)
+{
+    if (col_escaped(name))
+        sb_name(b, "f_", name, true);
+    else
+        sb_name(b, "", name, false);
+}
+
+/* Appends the quoted name of game table t: "t_NAME", escaped (see
+ * "Names"). */
 static void sb_table(struct sb *b, const struct lv_table *t)
 {
-    sb_add(b, "\"t_");
-    for (const char *p = t->name; *p; p++)
-        sb_add(b, *p == '"' ? "\"\"" : "%c", *p);
-    sb_add(b, "\"");
+    sb_name(b, "t_", t->name, true);
 }
 
 static const char *sql_type(const struct lv_field *f)
