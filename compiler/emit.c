@@ -209,7 +209,7 @@ static void quote_line(struct em *m, int n)
         return;
     p = m->lines[n - 1];
     e = p;
-    while (*e && *e != '\n')
+    while (*e && *e != '\n' && *e != '\r')
         e++;
     while (p < e && (*p == ' ' || *p == '\t'))
         p++;
@@ -2647,12 +2647,19 @@ static int template_owner(const struct sema_prog *P, int i)
     return i;
 }
 
+/* Where the line end at p (LF, CRLF or a lone CR, as the lexer counts
+ * them) ends: the start of the next line. */
+static const char *after_eol(const char *p)
+{
+    return p[0] == '\r' && p[1] == '\n' ? p + 2 : p + 1;
+}
+
 static void index_lines(struct em *m)
 {
     const char *s = m->f->src;
     int n = 1;
     for (const char *p = s; *p; p++)
-        n += *p == '\n';
+        n += *p == '\n' || *p == '\r';
     m->lines = calloc((size_t)n + 1, sizeof *m->lines);
     if (!m->lines) {
         fputs("livec: out of memory\n", stderr);
@@ -2660,9 +2667,13 @@ static void index_lines(struct em *m)
     }
     m->nlines = 0;
     m->lines[m->nlines++] = s;
-    for (const char *p = s; *p; p++)
-        if (*p == '\n' && p[1])
+    for (const char *p = s; *p; p++) {
+        if (*p != '\n' && *p != '\r')
+            continue;
+        p = after_eol(p) - 1;
+        if (p[1])
             m->lines[m->nlines++] = p + 1;
+    }
 }
 
 /* ---- test blocks (livec test) ------------------------------------------------------ */
@@ -2739,7 +2750,7 @@ static void step_text(struct em *m, const char *s)
     bool blank = false, any = false;
     while (*s) {
         if (s[0] == '/' && s[1] == '/') {
-            while (*s && *s != '\n')
+            while (*s && *s != '\n' && *s != '\r')
                 s++;
             blank = true;
         } else if (s[0] == '/' && s[1] == '*') {

@@ -1401,6 +1401,19 @@ static bool decl_keyword_at(const char *p, const char *end)
     return false;
 }
 
+/* True for a byte that ends a line: LF, or CR (CRLF, or a lone CR as in
+ * old Mac files: the lexer counts them the same way). */
+static bool is_eol(char c)
+{
+    return c == '\n' || c == '\r';
+}
+
+/* True if p[0..n) holds a line end. */
+static bool has_eol(const char *p, size_t n)
+{
+    return memchr(p, '\n', n) || memchr(p, '\r', n);
+}
+
 /* Skips white space and comments from p; returns the next byte's address
  * (end if none). */
 static const char *skip_space(const char *p, const char *end)
@@ -1409,7 +1422,7 @@ static const char *skip_space(const char *p, const char *end)
         if (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') {
             p++;
         } else if (*p == '/' && p + 1 < end && p[1] == '/') {
-            while (p < end && *p != '\n')
+            while (p < end && !is_eol(*p))
                 p++;
         } else if (*p == '/' && p + 1 < end && p[1] == '*') {
             const char *e = p + 2;
@@ -1441,8 +1454,8 @@ static size_t statement_end(const char *src, size_t len, size_t off)
     while (p < end) {
         char c = *p;
         if (c == '"') {
-            for (p++; p < end && *p != '"' && *p != '\n'; p++)
-                if (*p == '\\' && p + 1 < end && p[1] != '\n')
+            for (p++; p < end && *p != '"' && !is_eol(*p); p++)
+                if (*p == '\\' && p + 1 < end && !is_eol(p[1]))
                     p++;
             if (p < end && *p == '"')
                 p++;
@@ -1452,7 +1465,7 @@ static size_t statement_end(const char *src, size_t len, size_t off)
             p = skip_space(p, end);
             continue;
         }
-        if (c == '\n') {
+        if (is_eol(c)) {
             p++;
             if (p > src + off + 1 && decl_keyword_at(p, end))
                 return (size_t)(p - src);
@@ -1479,14 +1492,14 @@ static size_t statement_end(const char *src, size_t len, size_t off)
                 if (n < end && *n == ';')
                     return (size_t)(n + 1 - src);
                 /* A block ends its line; an object literal need not. */
-                if (memchr(p + 1, '\n', (size_t)(n - p - 1)) || n == end)
+                if (has_eol(p + 1, (size_t)(n - p - 1)) || n == end)
                     return (size_t)(p + 1 - src);
             }
             if (d < 0) {
                 if (n < end && *n == ';')
                     return (size_t)(n + 1 - src);
                 /* The enclosing block's '}' ends a line. */
-                if (memchr(p + 1, '\n', (size_t)(n - p - 1)) || n == end)
+                if (has_eol(p + 1, (size_t)(n - p - 1)) || n == end)
                     return (size_t)(p - src);
             }
         }
@@ -1505,8 +1518,8 @@ static size_t matching_closer(const char *src, size_t len, size_t off)
     while (p < end) {
         char c = *p;
         if (c == '"') {
-            for (p++; p < end && *p != '"' && *p != '\n'; p++)
-                if (*p == '\\' && p + 1 < end && p[1] != '\n')
+            for (p++; p < end && *p != '"' && !is_eol(*p); p++)
+                if (*p == '\\' && p + 1 < end && !is_eol(p[1]))
                     p++;
             if (p < end && *p == '"')
                 p++;
@@ -1516,7 +1529,7 @@ static size_t matching_closer(const char *src, size_t len, size_t off)
             p = skip_space(p, end);
             continue;
         }
-        if (c == '\n' && p + 1 < end && decl_keyword_at(p + 1, end))
+        if (is_eol(c) && p + 1 < end && decl_keyword_at(p + 1, end))
             return len;
         if (c == '(' || c == '[' || c == '{')
             d++;

@@ -58,6 +58,18 @@ printf 'game g { players 1; }\r\n/* a\rb\r\nc */ group { n: int; }\r\rmessage m 
 expect 1 "mixed line ends" "$livec" --check eol.live
 grep -q "^eol.live:7:18: error: cannot assign 'string' to 'int' field 'n'$" out \
     && ok "... CRLF counts once, CR and LF each once, in comments too" || bad "mixed line ends: $(cat out)"
+# the recovery after a syntax error finds the same errors with CR line ends
+# (it looked for LF only: one declaration swallowed the rest of the file)
+printf 'game g { players 2; }\ngroup { n: int = 0; }\non load {\n  group.n = 1 +;\n}\nmessage m { a: int b: int; }\non m { group.n = ; }\n' > lf.live
+tr '\n' '\r' < lf.live > crr.live
+"$livec" --check lf.live 2>&1 | grep 'error:' | sed 's/^lf.live//' > lf.out
+"$livec" --check crr.live 2>&1 | grep 'error:' | sed 's/^crr.live//' > crr.out
+[ "$(wc -l < lf.out)" -eq 3 ] && cmp -s lf.out crr.out && ok "CR line ends: syntax errors recovered as with LF" \
+    || bad "CR recovery: $(cat lf.out crr.out)"
+# the generated C quotes each statement of a CR-only file
+printf 'game crq { players 1; }\rgroup { n: int = 0; }\rmessage m { }\ron m { group.n += 1; }\r' > crq.live
+"$livec" --emit-c -o - crq.live 2>&1 | grep -q '^/\* crq.live:4: on m { group.n += 1; } \*/$' \
+    && ok "CR line ends: the C quotes the statement" || bad "CR quote: $("$livec" --emit-c -o - crq.live 2>&1 | grep crq.live)"
 
 # A template must be a regular file: a FIFO once hung livec (waiting for a
 # writer); /dev/zero and directories: tests/bad/sem_template_not_regular.live.
