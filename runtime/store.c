@@ -426,6 +426,36 @@ static int exec(struct rt_store *st, const char *sql, const char *what)
 }
 
 /* Checks meta against this game, writing it into a new database. */
+/* Refuses a database that holds tables but no livec meta row naming a
+ * game: another program's file, which the server would otherwise fill with
+ * its own tables and switch to WAL.  Runs before anything is written. */
+static int check_foreign(struct rt_store *st)
+{
+    sqlite3_stmt *s = prep(st, "SELECT (SELECT count(*) FROM sqlite_master WHERE type = 'table'), "
+                               "(SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta')");
+    if (!s)
+        return -1;
+    int tables = 0, meta = 0;
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        tables = sqlite3_column_int(s, 0);
+        meta = sqlite3_column_int(s, 1);
+    }
+    sqlite3_finalize(s);
+    if (tables > 0 && meta) {
+        s = prep(st, "SELECT count(*) FROM meta WHERE key = 'game'");
+        if (!s)
+            return -1;
+        meta = sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int(s, 0) > 0;
+        sqlite3_finalize(s);
+    }
+    if (tables > 0 && !meta) {
+        snprintf(st->err, sizeof st->err, "not a livec database (it holds %d table%s of "
+                 "another program); give --db a new file", tables, tables == 1 ? "" : "s");
+        return -1;
+    }
+    return 0;
+}
+
 static int check_meta(struct rt_store *st, const char *fingerprint)
 {
     const struct lv_game *g = st->game;
@@ -667,7 +697,8 @@ int store_open(struct rt_store **out, const struct lv_game *game, const char *pa
     char *schema = game_schema(game);
     char fingerprint[32];
     snprintf(fingerprint, sizeof fingerprint, "%016" PRIx64, fnv1a(schema));
-    if (exec(st, "PRAGMA journal_mode=WAL", "cannot use WAL") < 0 ||
+    if (check_foreign(st) < 0 ||
+        exec(st, "PRAGMA journal_mode=WAL", "cannot use WAL") < 0 ||
         exec(st, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF; "
                  "PRAGMA cache_size=-" RT_STR(STORE_CACHE_KIB), "cannot set pragmas") < 0 ||
         exec(st, "BEGIN IMMEDIATE", "cannot lock") < 0 ||

@@ -540,6 +540,32 @@ START_TEST(test_other_game_refused)
 }
 END_TEST
 
+START_TEST(test_foreign_database_refused)
+{
+    /* Another program's SQLite file: refused before anything is written
+     * (it stays in rollback-journal mode, with only its own table). */
+    const char *db = helper_tmp_db();
+    char err[512];
+    struct rt_store *st = NULL;
+    sqlite3 *x = NULL;
+    ck_assert_int_eq(sqlite3_open(db, &x), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(x, "CREATE TABLE sessions(name TEXT)", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(x);
+    ck_assert_int_eq(store_open(&st, fixture_counter_game(), db, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "not a livec database (it holds 1 table of another program)"), "%s", err);
+    ck_assert_int_eq(sqlite3_open(db, &x), SQLITE_OK);
+    sqlite3_stmt *s = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(x, "SELECT (SELECT count(*) FROM sqlite_master), "
+                                           "(SELECT journal_mode FROM pragma_journal_mode)", -1, &s, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+    ck_assert_int_eq(sqlite3_column_int(s, 0), 1);
+    ck_assert_str_eq((const char *)sqlite3_column_text(s, 1), "delete");
+    sqlite3_finalize(s);
+    sqlite3_close(x);
+    helper_rm_db(db);
+}
+END_TEST
+
 START_TEST(test_one_server_per_database)
 {
     const char *db = helper_tmp_db();
@@ -699,6 +725,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_outbox_format1_converted);
     tcase_add_test(tc, test_outbox_format2_converted);
     tcase_add_test(tc, test_other_game_refused);
+    tcase_add_test(tc, test_foreign_database_refused);
     tcase_add_test(tc, test_one_server_per_database);
     tcase_add_test(tc, test_on_start_rejected);
     tcase_add_test(tc, test_draws_recorded);
