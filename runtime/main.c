@@ -18,12 +18,12 @@
 #include "config.h"
 
 #include <errno.h>
-#include <admission.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/resource.h>
 
 #include "ctx.h"
@@ -233,6 +233,17 @@ int lv_main(const struct lv_game *game, int argc, char **argv)
     char base[300];
     snprintf(base, sizeof base, strchr(o.host, ':') ? "http://[%s]:%d/" : "http://%s:%d/",
              o.host, bound);
+    /* Listening on every interface (0.0.0.0, ::): links with that address
+     * open nowhere, so the demo links and the hint name this machine. */
+    char shown[300 + 256];
+    char host[256] = "";
+    bool any = strcmp(o.host, "0.0.0.0") == 0 || strcmp(o.host, "::") == 0;
+    if (any && (gethostname(host, sizeof host - 1) != 0 || !host[0]))
+        any = false;
+    if (any)
+        snprintf(shown, sizeof shown, "http://%s:%d/", host, bound);
+    else
+        snprintf(shown, sizeof shown, "%s", base);
 
     /* the game thread is not running yet: jobs that arrive now wait */
     bool demo = rt_core->n_sessions == 0;
@@ -252,9 +263,11 @@ int lv_main(const struct lv_game *game, int argc, char **argv)
     if (password_generated)
         printf("admin password: %s\n", o.password);
     printf("listening on %s\n", base);
+    if (any)
+        printf("(every interface: from other machines %s, or this machine's address)\n", shown);
     if (demo) {
-        print_demo(game->name, base, demo_reply);
-        printf("admin: %sadmin\n", base);
+        print_demo(game->name, shown, demo_reply);
+        printf("admin: %sadmin\n", shown);
     }
     free(demo_reply);
     fflush(stdout);
