@@ -16,7 +16,16 @@
  * the client, still writing, reads the answer instead of a reset), unless
  * its Content-Length passes BODY_DISCARD_LIMIT, which is refused at once.
  *
- * Every answer carries the security headers (nosniff, referrer policy);
+ * Refusals before anything runs.  At the first call (headers only) a
+ * request is refused, and its connection closed, when its header fields
+ * would leave no room for its answer (431), when its body's framing is
+ * ambiguous or unsupported (400, 501: Transfer-Encoding), or when its body
+ * is far too big (413); a raw path that encodes '/' or NUL is 404
+ * (on_uri).  docs/pages.md lists them.
+ *
+ * Every answer carries the security headers (nosniff, referrer policy),
+ * but for the 431 of a request that nearly filled libmicrohttpd's memory
+ * (send_minimal: a fixed JSON text);
  * HTML pages carry a Content-Security-Policy: scripts only from this origin,
  * except game templates, which may carry inline scripts.  Every error body
  * is JSON {"error": "..."}.
@@ -71,14 +80,40 @@
  * (LIMITS_DEFAULT_TIMEOUT_S, --timeout).  Idle SSE streams are suspended (no
  * timeout) and pinged more often than that. */
 /* libmicrohttpd's memory per connection, which bounds the request line and
- * headers: a request whose headers do not fit is answered 431 (issue 5).
+ * headers: a request whose headers do not fit is answered 431 (issue 5),
+ * and so is one past REQUEST_FIELDS_LIMIT, which keeps room for the answer.
  * Every open stream holds one, and libmicrohttpd clears it between two
  * requests of a connection: 32 KiB made 10,000 streams take 310 MiB and was
  * the largest memset per POST; 16 KiB (with SSE_BLOCK_SIZE 4 KiB) takes
  * 195 MiB and still leaves ~12 KiB for headers (bench/RESULTS.md). */
 #define CONNECTION_MEMORY_LIMIT (16 * 1024)
-/* Seconds during which libmicrohttpd's same log message is printed once
- * (on_log). */
+/* The most a request's header fields may take, as counted by
+ * request_fields_size(): the URL, and for every header, cookie and query
+ * argument its name, its value and HEADER_RECORD_OVERHEAD.  libmicrohttpd
+ * builds the answer in the same CONNECTION_MEMORY_LIMIT pool that holds the
+ * request; a request that nearly filled it (a 15.9 KB header, a 7.7 KB
+ * Cookie -- kept twice: the header and its parsed copy --, ~241 query
+ * arguments) was handled and committed and then got no answer at all
+ * ("failed to create response header").  Past this bound the request is
+ * answered 431 at its first call, before anything runs; that answer fits
+ * unless the pool is within ~125 bytes of full (REQUEST_FIELDS_TIGHT).
+ * 14 KiB (README: "about 14 KiB"; browsers send 1-3 KB) leaves 2 KiB of
+ * the pool for the answer's header: the largest we send (a template page
+ * with its CSP, a room's 303 with its cookie) takes under 800 bytes. */
+#define REQUEST_FIELDS_LIMIT (14 * 1024)
+/* What one header, cookie or query-argument record costs in the pool besides
+ * its name and value (libmicrohttpd's struct MHD_HTTP_Header is ~56 bytes
+ * on 64-bit, plus alignment). */
+#define HEADER_RECORD_OVERHEAD 64
+/* Past this many counted bytes the pool may hold too little even for the
+ * 431's usual headers (~250 bytes): it goes out with the fewest header
+ * bytes libmicrohttpd allows (~125: status line, Date, Content-Length,
+ * Connection).  With libmicrohttpd 0.9.75 a request that leaves less than
+ * that free after parsing (headers of ~15.98-16.1 KB) still cannot be
+ * answered: it is closed without an answer, but nothing of it ran. */
+#define REQUEST_FIELDS_TIGHT (15 * 1024)
+/* Seconds during which libmicrohttpd's log messages of one kind (the same
+ * text but for its numbers) are printed once, then counted (on_log). */
 #define LOG_REPEAT_S 10
 /* Retry-After of a stream refused because its participant has too many. */
 #define SSE_STREAM_RETRY_S 10
@@ -169,6 +204,7 @@ struct req {
     struct MHD_Connection *conn;
     bool routed;                        /* route() ran */
     bool stopping;                      /* came after net_quiesce: answered 503 */
+    bool bad_path;                      /* its raw path encodes '/' or NUL: 404 */
     bool too_big;
     char *body;                         /* malloc'd, NUL-terminated */
     size_t body_len, body_cap;
@@ -505,8 +541,10 @@ static enum MHD_Result send_body(struct MHD_Connection *c, unsigned status,
     return ret;
 }
 
-/* Answers {"error": msg} with status. */
-static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *msg)
+/* Answers {"error": msg} with status and the extra headers (as for
+ * send_body). */
+static enum MHD_Result send_error_extra(struct MHD_Connection *c, unsigned status,
+                                        const char *msg, const char *const *extra)
 {
     char clean[1024];
     json_t *o = json_pack("{s:s}", "error", msg);
@@ -520,9 +558,25 @@ static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, con
     if (!text)
         return send_body(c, status, "application/json",
                          "{\"error\":\"internal error\"}", 26,
-                         MHD_RESPMEM_PERSISTENT, K_DATA, NULL);
+                         MHD_RESPMEM_PERSISTENT, K_DATA, extra);
     return send_body(c, status, "application/json", text, strlen(text),
-                     MHD_RESPMEM_MUST_FREE, K_DATA, NULL);
+                     MHD_RESPMEM_MUST_FREE, K_DATA, extra);
+}
+
+/* Answers {"error": msg} with status. */
+static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *msg)
+{
+    return send_error_extra(c, status, msg, NULL);
+}
+
+/* Answers {"error": msg} with status and closes the connection afterwards
+ * (a request refused before its body was read: what follows on the
+ * connection cannot be trusted to be the next request). */
+static enum MHD_Result send_error_close(struct MHD_Connection *c, unsigned status,
+                                        const char *msg)
+{
+    const char *extra[] = { MHD_HTTP_HEADER_CONNECTION, "close", NULL };
+    return send_error_extra(c, status, msg, extra);
 }
 
 static enum MHD_Result send_redirect(struct MHD_Connection *c, const char *location,
@@ -1330,8 +1384,11 @@ static int route_more(struct req *r, const char *url, const char *method,
             *ret = send_error(c, MHD_HTTP_NOT_FOUND, "not found");
             return 1;
         }
-        if (!method_is(method, "GET")) {        /* not HEAD: entering takes a seat */
-            *ret = send_method_not_allowed(c, "GET");
+        /* HEAD is safe (RFC 9110 9.3.2): the status, which only reads,
+         * answers it like GET without the body; entering takes a seat, so
+         * a HEAD there is refused */
+        if (slash ? !is_get(method) : !method_is(method, "GET")) {
+            *ret = send_method_not_allowed(c, slash ? "GET, HEAD" : "GET");
             return 1;
         }
         if (!valid_code(name, n) || n >= sizeof job->name) {
@@ -1471,8 +1528,9 @@ static bool set_code(struct rt_job *job, const char *s, size_t n)
 /* The request is complete (its body collected): answers at once what needs
  * no job and returns the result with *go = false; otherwise fills r->route
  * and r->job's inputs and sets *go (the caller goes on to start_request).
- * Answers are queued only now, never at the first call: libmicrohttpd
- * closes a connection whose answer came before its request was read. */
+ * Answers are queued only now, not at the first call: libmicrohttpd
+ * closes a connection whose answer came before its request was read (only
+ * the refusals of refuse_at_first_call want that). */
 static enum MHD_Result route(struct req *r, const char *url, const char *method,
                              bool *go)
 {
@@ -1481,6 +1539,9 @@ static enum MHD_Result route(struct req *r, const char *url, const char *method,
     struct rt_job job;
     memset(&job, 0, sizeof job);
     *go = false;
+
+    if (r->bad_path)            /* no code or name needs an escaped '/' or NUL */
+        return send_error(c, MHD_HTTP_NOT_FOUND, "not found");
 
     enum MHD_Result more_ret = MHD_NO;
     switch (route_more(r, url, method, &rt, &job, &more_ret)) {
@@ -1637,6 +1698,167 @@ static void collect(struct req *r, const char *data, size_t n)
     r->body[r->body_len] = '\0';
 }
 
+/* ---- checks at the first call -------------------------------------------------------- */
+
+/* The body of the 431 answer. */
+static const char FIELDS_TOO_LARGE_BODY[] = "{\"error\":\"request header fields too large\"}";
+
+/* Answers status with the JSON body (static) and as few header bytes as
+ * possible, closing the connection: the answer to a request that may have
+ * filled libmicrohttpd's pool, in which the answer's header is built. */
+static enum MHD_Result send_minimal(struct MHD_Connection *c, unsigned status, const char *body)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    enum MHD_Result ret = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* MHD_get_connection_values_n iterator: adds one record's cost (see
+ * REQUEST_FIELDS_LIMIT) to the size_t at cls. */
+static enum MHD_Result add_record_size(void *cls, enum MHD_ValueKind kind,
+                                       const char *key, size_t key_size,
+                                       const char *value, size_t value_size)
+{
+    (void)kind;
+    (void)key;
+    (void)value;
+    *(size_t *)cls += key_size + value_size + HEADER_RECORD_OVERHEAD;
+    return MHD_YES;
+}
+
+/* What request c's fields take in libmicrohttpd's pool, as
+ * REQUEST_FIELDS_LIMIT counts it: url's length plus every header, cookie and
+ * query-argument record. */
+static size_t request_fields_size(struct MHD_Connection *c, const char *url)
+{
+    size_t sum = strlen(url);
+    MHD_get_connection_values_n(c, MHD_HEADER_KIND | MHD_COOKIE_KIND | MHD_GET_ARGUMENT_KIND,
+                                add_record_size, &sum);
+    return sum;
+}
+
+/* The framing headers of a request, gathered by note_framing. */
+struct framing_headers {
+    int n_length;               /* Content-Length fields */
+    bool lengths_differ;        /* two of them have different values */
+    const char *length;         /* the first one's value */
+    int n_coding;               /* Transfer-Encoding fields */
+    const char *coding;         /* the first one's value */
+};
+
+/* MHD_get_connection_values iterator over the headers: fills the struct
+ * framing_headers at cls. */
+static enum MHD_Result note_framing(void *cls, enum MHD_ValueKind kind,
+                                    const char *key, const char *value)
+{
+    struct framing_headers *f = cls;
+    (void)kind;
+    if (!key || !value)
+        return MHD_YES;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        if (f->n_length++ == 0)
+            f->length = value;
+        else if (strcmp(value, f->length) != 0)
+            f->lengths_differ = true;
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        if (f->n_coding++ == 0)
+            f->coding = value;
+    }
+    return MHD_YES;
+}
+
+/* The checks of a request's first call (only its headers are in), before
+ * anything runs or is queued.  Returns true when it answered the request
+ * (*ret: the result to return): 431 when its fields pass REQUEST_FIELDS_LIMIT
+ * (the answer could not be built later); 400 when its body's length is
+ * ambiguous -- Transfer-Encoding with Content-Length, or two different
+ * Content-Lengths (RFC 9112 6.1, 6.3: behind a proxy that reads it the
+ * other way, that smuggles a request); 501 for a transfer coding other
+ * than "chunked" (libmicrohttpd would wait for the body's end until the
+ * timeout); 413 for a declared body over BODY_DISCARD_LIMIT.  Every such
+ * answer closes the connection. */
+static bool refuse_at_first_call(struct MHD_Connection *c, const char *url,
+                                 enum MHD_Result *ret)
+{
+    size_t fields = request_fields_size(c, url);
+    if (fields > REQUEST_FIELDS_LIMIT) {
+        if (fields > REQUEST_FIELDS_TIGHT)
+            *ret = send_minimal(c, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE,
+                                FIELDS_TOO_LARGE_BODY);
+        else
+            *ret = send_error_close(c, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE,
+                                    "request header fields too large");
+        return true;
+    }
+    struct framing_headers f = { 0 };
+    MHD_get_connection_values(c, MHD_HEADER_KIND, note_framing, &f);
+    if (f.n_coding > 0 && f.n_length > 0) {
+        *ret = send_error_close(c, MHD_HTTP_BAD_REQUEST,
+                                "both Transfer-Encoding and Content-Length");
+        return true;
+    }
+    if (f.lengths_differ) {
+        *ret = send_error_close(c, MHD_HTTP_BAD_REQUEST, "conflicting Content-Length headers");
+        return true;
+    }
+    if (f.n_coding > 1 || (f.n_coding == 1 && strcasecmp(f.coding, "chunked") != 0)) {
+        *ret = send_error_close(c, MHD_HTTP_NOT_IMPLEMENTED,
+                                "unsupported Transfer-Encoding: only chunked is accepted");
+        return true;
+    }
+    if (f.length && strtoull(f.length, NULL, 10) > BODY_DISCARD_LIMIT) {
+        *ret = send_error_close(c, MHD_HTTP_CONTENT_TOO_LARGE, "message body over 64 KiB");
+        return true;
+    }
+    return false;
+}
+
+/* Context that on_uri gives a request whose raw path encodes '/' (%2F) or a
+ * NUL byte (%00): libmicrohttpd decodes the path before routing, which
+ * would make "/p/P%2Fevents" a stream and "/healthz%00x" the health check.
+ * Participant, session and room codes never need an escape; such a request
+ * is answered 404 (route).  Only its address is used. */
+static char uri_refused;
+
+/* MHD_OPTION_URI_LOG_CALLBACK: sees the raw request target before
+ * libmicrohttpd decodes it; what it returns is the request's first context
+ * (on_request's *con_cls): &uri_refused or NULL.  Allocates nothing (a
+ * request that fails before the access handler still gets on_completed). */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    (void)cls;
+    (void)c;
+    size_t n = strcspn(uri, "?#");
+    for (size_t i = 0; i + 2 < n; i++) {
+        if (uri[i] != '%')
+            continue;
+        if ((uri[i + 1] == '0' && uri[i + 2] == '0') ||
+            (uri[i + 1] == '2' && (uri[i + 2] == 'f' || uri[i + 2] == 'F')))
+            return &uri_refused;
+    }
+    return NULL;
+}
+
+/* The path of a request target: url itself in origin form ("/..."); the
+ * path of an absolute-form target ("http://host:port/path", which a server
+ * must accept: RFC 9112 3.2.2), or "/" when it has none. */
+static const char *target_path(const char *url)
+{
+    if (url[0] == '/')
+        return url;
+    const char *sep = strstr(url, "://");
+    if (!sep || !((sep - url == 4 && strncasecmp(url, "http", 4) == 0) ||
+                  (sep - url == 5 && strncasecmp(url, "https", 5) == 0)))
+        return url;
+    const char *path = strchr(sep + 3, '/');
+    return path ? path : "/";
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
                                   const char *url, const char *method,
                                   const char *version, const char *upload_data,
@@ -1644,16 +1866,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 {
     (void)cls;
     struct req *r = *con_cls;
-    if (!r) {
+    if (!r || r == (void *)&uri_refused) {
         /* First call: only the headers are in. */
-        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > BODY_DISCARD_LIMIT)
-            return send_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "message body over 64 KiB");
+        bool bad_path = r != NULL;
+        *con_cls = NULL;
+        enum MHD_Result ret;
+        if (refuse_at_first_call(c, url, &ret))
+            return ret;
         r = calloc(1, sizeof *r);
         if (!r)
             return MHD_NO;
         r->conn = c;
+        r->bad_path = bad_path;
         r->phase = PH_READING;
         r->stopping = __atomic_load_n(&net.stopping, __ATOMIC_ACQUIRE);
         *con_cls = r;
@@ -1677,7 +1901,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
             bool go;
             r->routed = true;
             deadline_request_received(c);         /* its deadline is met */
-            enum MHD_Result ret = route(r, url, method, &go);
+            enum MHD_Result ret = route(r, target_path(url), method, &go);
             if (!go)
                 return ret;
         }
@@ -1700,27 +1924,59 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
     (void)cls;
     (void)toe;
-    req_free(*con_cls);
+    if (*con_cls != (void *)&uri_refused)
+        req_free(*con_cls);
     *con_cls = NULL;
     deadline_request_finished(c);         /* the next request's deadline runs */
 }
 
-/* The last message of on_log, and how often it came again unprinted. */
+/* Kinds of libmicrohttpd message that on_log folds at the same time: an
+ * oversized request alone logs two alternating lines ("Not enough memory in
+ * pool ..." and "Error processing request ... 431"), which folding only the
+ * last line never folded (~670 bad requests made ~1264 lines). */
+#define LOG_KINDS 8
+/* Bytes of a message that tell its kind (digits aside). */
+#define LOG_KEY_MAX 160
+/* Bytes of a message quoted in its count line. */
+#define LOG_QUOTE_MAX 60
+
+/* The kinds of message on_log printed lately: for each, when it was last
+ * printed and how often it came again since, unprinted. */
 static struct {
     pthread_mutex_t lock;
-    char last[512];
-    time_t last_at;
-    unsigned long repeats;
+    struct log_kind {
+        bool used;
+        char key[LOG_KEY_MAX];          /* the message, each run of digits as '#' */
+        char quote[LOG_QUOTE_MAX + 4];  /* its start, as printed */
+        time_t printed_at;
+        unsigned long repeats;
+    } kinds[LOG_KINDS];
 } logs = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-/* Prints how often the last message came again, if it did.  Caller holds
- * logs.lock. */
-static void log_repeats(const char *name)
+/* The kind of msg: msg with each run of digits replaced by one '#' (a port,
+ * a status, a count does not make another kind), cut to LOG_KEY_MAX - 1. */
+static void log_key(const char *msg, char *key)
 {
-    if (logs.repeats > 0)
-        fprintf(stderr, "%s: http: (the message before came %lu more time%s)\n", name,
-                logs.repeats, logs.repeats == 1 ? "" : "s");
-    logs.repeats = 0;
+    size_t n = 0;
+    for (const char *p = msg; *p && n + 1 < LOG_KEY_MAX; p++) {
+        if (*p >= '0' && *p <= '9') {
+            if (n == 0 || key[n - 1] != '#')
+                key[n++] = '#';
+        } else {
+            key[n++] = *p;
+        }
+    }
+    key[n] = '\0';
+}
+
+/* Prints how often kind k came again unprinted, if it did, and resets the
+ * count.  Caller holds logs.lock. */
+static void log_repeats(const char *name, struct log_kind *k)
+{
+    if (k->used && k->repeats > 0)
+        fprintf(stderr, "%s: http: (\"%s\" came %lu more time%s)\n", name, k->quote,
+                k->repeats, k->repeats == 1 ? "" : "s");
+    k->repeats = 0;
 }
 
 /* libmicrohttpd's error log, prefixed with the game's name.  A client that
@@ -1729,30 +1985,62 @@ static void log_repeats(const char *name)
 static void on_log(void *cls, const char *fmt, va_list ap)
 {
     const char *name = cls;
-    char msg[512];
+    char msg[512], key[LOG_KEY_MAX];
     va_list copy;
     va_copy(copy, ap);
     vsnprintf(msg, sizeof msg, fmt, copy);
     va_end(copy);
     if (strstr(msg, "closed by remote peer") || strstr(msg, "no longer available for sending"))
         return;
-    /* The same message again within LOG_REPEAT_S (a flood of refused
-     * connections, say) is counted, not printed: the log stays readable
-     * and small whatever clients do. */
+    /* A message of a kind printed within LOG_REPEAT_S (a flood of refused
+     * connections or oversized requests, say) is counted, not printed; the
+     * count is printed when its kind is printed again, is pushed out by
+     * another kind, or the server stops.  The log stays readable and small
+     * whatever clients do. */
     time_t now = time(NULL);
     size_t n = strlen(msg);
     while (n > 0 && msg[n - 1] == '\n')
         msg[--n] = '\0';
+    log_key(msg, key);
     pthread_mutex_lock(&logs.lock);
-    if (strcmp(msg, logs.last) == 0 && now - logs.last_at < LOG_REPEAT_S) {
-        logs.repeats++;
+    struct log_kind *k = NULL;
+    for (int i = 0; i < LOG_KINDS && !k; i++)
+        if (logs.kinds[i].used && strcmp(logs.kinds[i].key, key) == 0)
+            k = &logs.kinds[i];
+    if (k && now - k->printed_at < LOG_REPEAT_S) {
+        k->repeats++;
         pthread_mutex_unlock(&logs.lock);
         return;
     }
-    log_repeats(name);
-    snprintf(logs.last, sizeof logs.last, "%s", msg);
-    logs.last_at = now;
+    if (!k) {                   /* a free slot, else the kind printed longest ago */
+        k = &logs.kinds[0];
+        for (int i = 0; i < LOG_KINDS; i++) {
+            if (!logs.kinds[i].used) {
+                k = &logs.kinds[i];
+                break;
+            }
+            if (logs.kinds[i].printed_at < k->printed_at)
+                k = &logs.kinds[i];
+        }
+    }
+    log_repeats(name, k);
+    k->used = true;
+    memcpy(k->key, key, sizeof k->key);
+    snprintf(k->quote, sizeof k->quote, "%.*s%s", LOG_QUOTE_MAX, msg,
+             n > LOG_QUOTE_MAX ? "..." : "");
+    k->printed_at = now;
     fprintf(stderr, "%s: http: %s\n", name, msg);
+    pthread_mutex_unlock(&logs.lock);
+}
+
+/* Prints the counts of every kind and forgets them (net_stop). */
+static void log_flush(const char *name)
+{
+    pthread_mutex_lock(&logs.lock);
+    for (int i = 0; i < LOG_KINDS; i++) {
+        log_repeats(name, &logs.kinds[i]);
+        logs.kinds[i].used = false;
+    }
     pthread_mutex_unlock(&logs.lock);
 }
 
@@ -1850,6 +2138,7 @@ int net_start(const struct net_config *cfg)
     net.daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, NULL,
         MHD_OPTION_EXTERNAL_LOGGER, on_log, (void *)game,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)THREAD_POOL_SIZE,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
@@ -1897,10 +2186,7 @@ void net_stop(void)
     sse_close_all();
     MHD_stop_daemon(net.daemon);
     net.daemon = NULL;
-    pthread_mutex_lock(&logs.lock);     /* the count of a flood that stopped */
-    log_repeats(net.game ? net.game->name : "server");
-    logs.last[0] = '\0';
-    pthread_mutex_unlock(&logs.lock);
+    log_flush(net.game ? net.game->name : "server");     /* the counts of floods that stopped */
     ok_resp_free();
     deadline_stop();
     sse_fini();

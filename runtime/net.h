@@ -60,8 +60,12 @@ void sse_stream_discard(struct sse_stream *s);
 void sse_set_http_version(struct sse_stream *s, const char *version);
 
 /* job->replay of RT_JOB_SUBSCRIBE: appends one event to the stream's buffer.
- * event is NULL or "finish"; data is one line of JSON (copied). */
-void sse_replay(void *stream, int64_t seq, const char *event, const char *data);
+ * event is NULL or "finish"; data is one line of JSON (copied).  A stream
+ * takes about SSE_MAX_REPLAY bytes of replay (2 MiB; at least one event):
+ * past that it ignores the rest of the replay and every later event and
+ * ends after what it holds, so the client reconnects for the next part.
+ * Returns non-zero once the stream takes no more (the store stops reading). */
+int sse_replay(void *stream, int64_t seq, const char *event, const char *data);
 /* job->activate of RT_JOB_SUBSCRIBE: registers the stream under participant
  * pid, after which net_deliver reaches it. */
 void sse_activate(void *stream, int64_t pid);
@@ -84,5 +88,8 @@ void sse_set_ping_interval_ms(int ms);
 /* Test hook: the number of unsent bytes past which a stream is closed as too
  * slow, from now on (0: the default, 2 MiB). */
 void sse_set_max_buffered(size_t bytes);
+/* Test hook: the bytes of replay one stream takes before the rest is left
+ * to the next stream, from now on (0: the default, SSE_MAX_REPLAY). */
+void sse_set_max_replay(size_t bytes);
 
 #endif /* LIVE_NET_H */

@@ -80,7 +80,7 @@ struct rt_job {
                                    NEXT: the page the form was on, or "" */
     int64_t last_event_id;      /* SUBSCRIBE: Last-Event-ID, or -1 for a fresh stream */
     void *stream;               /* SUBSCRIBE: net's stream, passed back to replay/activate */
-    void (*replay)(void *stream, int64_t seq, const char *event, const char *data);
+    int (*replay)(void *stream, int64_t seq, const char *event, const char *data);
     void (*activate)(void *stream, int64_t participant_id);
     /* SUBSCRIBE: asked on the game thread before anything runs; false (the
      * participant has too many streams): status 429, no replay, no `on

@@ -27,8 +27,18 @@
  * and events that arrive meanwhile go out as the next chunk.  More than
  * SSE_MAX_BUFFERED unsent bytes close the stream with an error (the client
  * reconnects with Last-Event-ID and loses nothing); a new stream's replay
- * (up to SSE_MAX_REPLAY) does not count, so that a long history still
- * reaches a client that reconnects with an old id.
+ * does not count, so that a long history still reaches a client that
+ * reconnects with an old id.
+ *
+ * Long replays go in parts: a stream takes at most SSE_MAX_REPLAY bytes of
+ * replay (at least one event).  At the first event past that the replay is
+ * cut: nothing more is appended to the stream -- no replay, no live event,
+ * no ping -- and it ends cleanly once what it holds is sent, with a short
+ * `retry:`.  EventSource then reconnects with the id of the last event it
+ * got and the next stream replays the next part, so the history arrives
+ * whole and in order, without a gap or a repeat, and no stream holds more
+ * than about SSE_MAX_REPLAY of it (16 streams of a participant replaying a
+ * 13 MB history held up to 16 x 64 MiB before).
  *
  * Closed peers: each direct stream's socket is in the writer thread's epoll
  * set with EPOLLRDHUP/EPOLLIN (a client never sends anything on an event
@@ -97,11 +107,14 @@
 /* Bytes a stream may hold unsent (buffered events plus the rest of a chunk
  * being written) before it is closed as too slow. */
 #define SSE_MAX_BUFFERED (2u * 1024u * 1024u)
-/* Bytes of replay a new stream may hold on top of that: a reconnection
- * with an old Last-Event-ID (or 0) must get the whole history, which may be
- * longer than the bound on live events, or the client would reconnect with
- * the same id forever.  The replay is sent before any live event. */
-#define SSE_MAX_REPLAY (64u * 1024u * 1024u)
+/* Bytes of replay one stream takes (on top of the bound above: a replay may
+ * be longer than the bound on live events); a longer history goes in parts,
+ * one per stream (see the top).  The replay is sent before any live event. */
+#define SSE_MAX_REPLAY (2u * 1024u * 1024u)
+/* Appended to a stream whose replay was cut, just before it ends: the
+ * client reconnects for the next part after 250 ms instead of the usual
+ * 2 s (the next stream's preamble sets 2 s again). */
+#define SSE_CUT_RETRY "retry: 250\n\n"
 /* Largest chunk handed to libmicrohttpd per reader call (preamble and
  * replay only).  libmicrohttpd allocates this much with every stream's
  * response: 32 KiB cost 38 MiB per 10,000 streams more than 4 KiB
@@ -143,6 +156,8 @@ struct sse_stream {
     bool dirty;                 /* on the held list (net_hold) */
     bool want_out;              /* fd is watched for EPOLLOUT */
     size_t replay_allow;        /* the replay's bytes, until it went out */
+    bool replay_cut;            /* the replay was cut (see the top): nothing
+                                   more is appended; ends after what it holds */
     enum framing framing;
     int fd;                     /* the connection's socket while direct */
     struct MHD_Connection *conn;/* set by sse_response */
@@ -191,6 +206,8 @@ static struct {
 static int ping_interval_ms = SSE_PING_INTERVAL_MS;
 /* The bound on a stream's unsent bytes (a test hook may lower it). */
 static size_t max_buffered = SSE_MAX_BUFFERED;
+/* The bytes of replay one stream takes (a test hook may lower it). */
+static size_t max_replay = SSE_MAX_REPLAY;
 /* Set (atomically) by sse_close_all: no stream enters direct mode after. */
 static int closing_all;
 
@@ -230,10 +247,11 @@ static size_t unsent(const struct sse_stream *s)
 /* Appends n bytes to s's buffer.  Caller holds s->lock.  When the stream
  * would hold more than max_buffered unsent or memory runs out, drops
  * the buffer and marks the stream to be closed with an error (the caller
- * then takes it out of direct mode). */
+ * then takes it out of direct mode).  Does nothing once the replay was cut
+ * (the client gets what follows from its next stream). */
 static void buf_append(struct sse_stream *s, const char *p, size_t n)
 {
-    if (s->overflow)
+    if (s->overflow || s->replay_cut)
         return;
     if (s->off > 0 && s->off == s->len)
         s->off = s->len = 0;
@@ -698,23 +716,36 @@ void sse_set_http_version(struct sse_stream *s, const char *version)
     pthread_mutex_unlock(&s->lock);
 }
 
-void sse_replay(void *stream, int64_t seq, const char *event, const char *data)
+int sse_replay(void *stream, int64_t seq, const char *event, const char *data)
 {
     struct sse_stream *s = stream;
     size_t n;
     char local[SSE_EVENT_LOCAL];
+    pthread_mutex_lock(&s->lock);
+    bool cut = s->replay_cut;
+    pthread_mutex_unlock(&s->lock);
+    if (cut)                    /* the rest goes to the next stream */
+        return 1;
     char *ev = format_event(seq, event, data, &n, local, sizeof local);
     pthread_mutex_lock(&s->lock);
-    if (ev) {
-        if (s->replay_allow + n <= SSE_MAX_REPLAY)
-            s->replay_allow += n;
+    if (ev && s->replay_allow > 0 &&
+        s->replay_allow + n > __atomic_load_n(&max_replay, __ATOMIC_RELAXED)) {
+        /* this part is full: end the stream after it (see the top) */
+        s->replay_allow += strlen(SSE_CUT_RETRY);
+        buf_append(s, SSE_CUT_RETRY, strlen(SSE_CUT_RETRY));
+        s->replay_cut = true;
+        s->closing = true;
+    } else if (ev) {
+        s->replay_allow += n;
         buf_append(s, ev, n);
     } else {
         s->overflow = true;     /* an event lost: the client must reconnect */
     }
+    bool stop = s->replay_cut || s->overflow;
     pthread_mutex_unlock(&s->lock);
     if (ev != local)
         free(ev);
+    return stop;                /* 1: read no more of the replay */
 }
 
 void sse_activate(void *stream, int64_t pid)
@@ -932,6 +963,11 @@ void sse_set_ping_interval_ms(int ms)
 void sse_set_max_buffered(size_t bytes)
 {
     __atomic_store_n(&max_buffered, bytes ? bytes : SSE_MAX_BUFFERED, __ATOMIC_RELAXED);
+}
+
+void sse_set_max_replay(size_t bytes)
+{
+    __atomic_store_n(&max_replay, bytes ? bytes : SSE_MAX_REPLAY, __ATOMIC_RELAXED);
 }
 
 /* Starts the writer thread and its epoll set.  Returns 0, or -1 after

@@ -1005,7 +1005,7 @@ int store_write_job(struct rt_store *st, lv_ctx *ctx)
 
 /* See store.h. */
 int store_replay(struct rt_store *st, const struct rt_participant *p, int64_t after, int64_t upto,
-                 void (*fn)(void *arg, int64_t seq, const char *event, const char *data),
+                 int (*fn)(void *arg, int64_t seq, const char *event, const char *data),
                  void *arg)
 {
     if (after < 0)
@@ -1049,12 +1049,13 @@ int store_replay(struct rt_store *st, const struct rt_participant *p, int64_t af
         return -1;
     }
     s = st->replay_text;
-    for (size_t k = n; k-- > 0;) {
+    bool full = false;
+    for (size_t k = n; k-- > 0 && !full;) {
         sqlite3_bind_int64(s, 1, ids[k]);
         rc = sqlite3_step(s);
         if (rc == SQLITE_ROW)
-            fn(arg, upto - (int64_t)k, (const char *)sqlite3_column_text(s, 0),
-               (const char *)sqlite3_column_text(s, 1));
+            full = fn(arg, upto - (int64_t)k, (const char *)sqlite3_column_text(s, 0),
+                      (const char *)sqlite3_column_text(s, 1)) != 0;
         sqlite3_reset(s);
         if (rc != SQLITE_ROW) {
             free(ids);

@@ -48,11 +48,12 @@ const char *store_error(struct rt_store *st);
 int store_write_job(struct rt_store *st, lv_ctx *ctx);
 
 /* Calls fn for each event sent to participant p numbered after < seq <= upto,
- * in seq order (event NULL for an ordinary message).  Game thread, with every
- * job run so far written (p->next_seq and the group's last_sent_id agree with
- * the table).  0 or -1. */
+ * in seq order (event NULL for an ordinary message), until fn returns
+ * non-zero (the stream has taken its part of a long replay: no more texts
+ * are read).  Game thread, with every job run so far written (p->next_seq
+ * and the group's last_sent_id agree with the table).  0 or -1. */
 int store_replay(struct rt_store *st, const struct rt_participant *p, int64_t after, int64_t upto,
-                 void (*fn)(void *arg, int64_t seq, const char *event, const char *data),
+                 int (*fn)(void *arg, int64_t seq, const char *event, const char *data),
                  void *arg);
 
 /* One row of the message log, as the CSV export wants it. */

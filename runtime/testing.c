@@ -76,15 +76,15 @@ static int job(enum rt_job_kind kind, const char *code, json_t *body, char **rep
     return j.status;
 }
 
-/* Replay callback: one outbox event for the inbox `stream`. */
-static void on_replay(void *stream, int64_t seq, const char *event, const char *data)
+/* Replay callback: one outbox event for the inbox `stream` (0: go on). */
+static int on_replay(void *stream, int64_t seq, const char *event, const char *data)
 {
     struct inbox *in = stream;
     if (seq > in->last_seq)
         in->last_seq = seq;
     if (event && strcmp(event, "finish") == 0) {
         in->finished = true;
-        return;
+        return 0;
     }
     json_t *v = json_loads(data, JSON_DECODE_ANY, NULL);
     if (!v)
@@ -94,6 +94,7 @@ static void on_replay(void *stream, int64_t seq, const char *event, const char *
         in->msgs = rt_xrealloc(in->msgs, in->cap * sizeof *in->msgs);
     }
     in->msgs[in->n++] = v;
+    return 0;
 }
 
 /* Reads every player's new outbox events into its inbox. */

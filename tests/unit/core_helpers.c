@@ -95,14 +95,16 @@ const char *helper_session(int n, char codes[][RT_CODE_MAX])
     return session;
 }
 
-static void on_replay(void *stream, int64_t seq, const char *event, const char *data)
+static int on_replay(void *stream, int64_t seq, const char *event, const char *data)
 {
     struct helper_stream *s = stream;
+    (void)event;
     if (s->n_replayed < 64) {
         s->seqs[s->n_replayed] = seq;
         s->data[s->n_replayed] = strdup(data);
         s->n_replayed++;
     }
+    return s->n_replayed >= s->replay_stop_after && s->replay_stop_after > 0;
 }
 
 static void on_activate(void *stream, int64_t pid)
@@ -113,9 +115,16 @@ static void on_activate(void *stream, int64_t pid)
 
 int helper_subscribe(const char *code, int64_t last_event_id, struct helper_stream *s)
 {
+    return helper_subscribe_part(code, last_event_id, s, 0);
+}
+
+int helper_subscribe_part(const char *code, int64_t last_event_id, struct helper_stream *s,
+                          int stop_after)
+{
     struct rt_job job;
     memset(&job, 0, sizeof job);
     memset(s, 0, sizeof *s);
+    s->replay_stop_after = stop_after;
     job.kind = RT_JOB_SUBSCRIBE;
     snprintf(job.code, sizeof job.code, "%s", code);
     job.last_event_id = last_event_id;

@@ -37,10 +37,14 @@ struct helper_stream {
     int64_t seqs[64];
     char *data[64];
     int n_replayed;
+    int replay_stop_after;      /* > 0: the replay callback asks to stop then */
     int64_t activated_pid;      /* 0 until activate */
 };
 /* Runs RT_JOB_SUBSCRIBE for code with last_event_id; returns the status. */
 int helper_subscribe(const char *code, int64_t last_event_id, struct helper_stream *s);
+/* The same, the replay callback asking to stop after stop_after events. */
+int helper_subscribe_part(const char *code, int64_t last_event_id, struct helper_stream *s,
+                          int stop_after);
 void helper_stream_free(struct helper_stream *s);
 
 #endif /* LIVE_CORE_HELPERS_H */

@@ -251,6 +251,12 @@ START_TEST(test_subscribe_fresh_and_replay)
     ck_assert_int_eq(helper_subscribe(codes[0], 4, &s), 200);
     ck_assert_int_eq(s.n_replayed, 0);
     helper_stream_free(&s);
+    /* a stream that takes a part of the replay stops the store's reading */
+    ck_assert_int_eq(helper_subscribe_part(codes[0], 0, &s, 2), 200);
+    ck_assert_int_eq(s.n_replayed, 2);
+    ck_assert_int_eq(s.seqs[0], 1);
+    ck_assert_int_eq(s.seqs[1], 2);
+    helper_stream_free(&s);
 }
 END_TEST
 
