@@ -1196,8 +1196,9 @@ static enum MHD_Result start_request(struct req *r)
     }
     case R_API_CREATE:
         r->job.kind = RT_JOB_CREATE_SESSION;
-        if ((status = parse_body(r, why, sizeof why)) != 0)
-            return send_error(c, status, why);
+        /* any body it cannot take is 400 (PROTOCOL.md), 1e400 included */
+        if (parse_body(r, why, sizeof why) != 0)
+            return send_error(c, MHD_HTTP_BAD_REQUEST, why);
         break;
     case R_EVENTS: {
         int retry_s = 1;

@@ -40,6 +40,10 @@ async function main() {
   check('zero participants is 400', isError(r, 400), `${r.status} ${r.text}`);
   r = await http(base, 'POST', '/api/sessions', '{"participants": 2.5}', admin);
   check('a fraction of participants is 400', isError(r, 400), `${r.status} ${r.text}`);
+  for (const body of ['{"participants": 1e400}', '{"participants": "2"}', 'not json', '{"participants": [2]}']) {
+    r = await http(base, 'POST', '/api/sessions', body, admin);
+    check(`participants ${body} is 400 (PROTOCOL.md: else 400)`, isError(r, 400), `${r.status} ${r.text}`);
+  }
   r = await http(base, 'POST', '/api/sessions', '{"participants": 2.0}', admin);
   check('participants written 2.0 is a whole number: 201', r.status === 201 && r.json &&
     r.json.participants.length === 2, `${r.status} ${r.text}`);
