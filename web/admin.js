@@ -101,8 +101,10 @@
     p.hidden = !text;
   }
 
-  /* Switches to the login form (the API answered 401). */
+  /* Switches to the login form (the API answered 401).  After a login that
+   * worked, a 401 means the server restarted (a new login token): say so. */
   function needLogin() {
+    var wasIn = !$('app').hidden;
     loggedOut = true;
     if (watch) { watch.close(); watch = null; }
     if (pollTimer) { clearTimeout(pollTimer); pollTimer = null; }
@@ -111,6 +113,7 @@
     $('signed-in').hidden = true;
     $('login').hidden = false;
     $('login-error').hidden = !/(^|[?&])error=/.test(window.location.search);
+    $('login-expired').hidden = !wasIn;
     $('password').focus();
   }
 

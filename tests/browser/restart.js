@@ -6,10 +6,12 @@
 //   - the server is stopped (SIGTERM, exit 0) mid-game and started again on
 //     the same address and database: every move answered before the stop is
 //     still on the board, both pages reconnect by themselves (no reload) and
-//     the game goes on to its end on the finished page.
+//     the game goes on to its end on the finished page;
+//   - a monitor page signed in before the restart shows the login form after
+//     it, saying that the server restarted (the login lasts until a stop).
 'use strict';
 const path = require('path');
-const { check, expect, freePort, tmpdir, build, start, stop, api, run, shot, GAMES, WAIT_MS } = require('./lib');
+const { check, expect, freePort, tmpdir, build, start, stop, api, run, shot, GAMES, PW, WAIT_MS } = require('./lib');
 const { audit } = require('./a11y');
 
 /* Marks on the page's board: 'X', 'O' or '' per square. */
@@ -67,6 +69,12 @@ run(async (browser) => {
 
   await x.locator('#board button').nth(2).click();
   await expect('the move before the stop is seen by the other page', waitMark(o, 2, 'X'));
+  const mon = await ctx.newPage();
+  await mon.goto(srv.base + '/admin');
+  await mon.fill('#password', PW);
+  await mon.click('#login button[type=submit]');
+  await expect('the monitor signs in before the stop', mon.waitForSelector('#app:not([hidden])', { timeout: WAIT_MS }));
+  check('no "signed out" note while signed in', await mon.isHidden('#login-expired'), '');
 
   const code = await stop(srv);
   check('SIGTERM stops the server with exit status 0', code === 0, `exit ${code}`);
@@ -77,6 +85,9 @@ run(async (browser) => {
   srv = await start(exe, dir, port);
   await expect('both pages reconnect by themselves after the restart',
     Promise.all([waitStatus(x, /^connected$/, 20000), waitStatus(o, /^connected$/, 20000)]));
+  await expect('after the restart the monitor asks to log in again and says why',
+    mon.waitForSelector('#login-expired:not([hidden])', { timeout: 30000 }));
+  await mon.close();
   const [mx, mo] = [await marks(x), await marks(o)];
   const want = ['O', '', 'X', '', 'X', '', '', '', ''];
   check('no move was lost: both boards show every move made before the stop',
