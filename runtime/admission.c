@@ -80,13 +80,14 @@ int limits_parse_rate(const char *s, double *rate)
 /* ---- rate limit --------------------------------------------------------------- */
 
 struct bucket {
-    char code[RT_CODE_MAX];     /* "" for a free slot */
+    char code[64];              /* participant code or client address; "" free */
     double tokens;
     int64_t at_ms;              /* when tokens was computed */
 };
 
 static struct bucket *buckets;  /* messages: RATE_SLOTS, allocated on first use */
 static struct bucket *stream_buckets;   /* stream opens: the same */
+static struct bucket *guess_buckets;    /* wrong admin passwords, by address */
 static pthread_mutex_t rate_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static size_t slot_of(const char *code)
@@ -100,8 +101,18 @@ static size_t slot_of(const char *code)
 /* Takes one token from the bucket of `code` in *table (allocated on first
  * use): true if there was one; otherwise false and *retry_after_s (>= 1).
  * The bucket holds `cap` tokens and refills at `rate` per second. */
+static bool bucket_token(struct bucket **table, const char *code, double rate, double cap,
+                         bool take, int *retry_after_s);
+
 static bool take_token(struct bucket **table, const char *code, double rate, double cap,
                        int *retry_after_s)
+{
+    return bucket_token(table, code, rate, cap, true, retry_after_s);
+}
+
+/* take_token(), or with take false only whether a token is there. */
+static bool bucket_token(struct bucket **table, const char *code, double rate, double cap,
+                         bool take, int *retry_after_s)
 {
     int64_t now = now_ms();
     bool ok = true;
@@ -121,7 +132,8 @@ static bool take_token(struct bucket **table, const char *code, double rate, dou
     b->tokens = fmin(cap, b->tokens + (double)(now - b->at_ms) * rate / 1000.0);
     b->at_ms = now;
     if (b->tokens >= 1.0) {
-        b->tokens -= 1.0;
+        if (take)
+            b->tokens -= 1.0;
     } else {
         ok = false;
         double wait_s = (1.0 - b->tokens) / rate;
@@ -147,4 +159,19 @@ bool limits_stream_allowed(const char *code, int *retry_after_s)
         return true;
     return take_token(&stream_buckets, code, LIMITS_STREAM_OPENS_PER_S,
                       LIMITS_STREAM_OPENS_BURST, retry_after_s);
+}
+
+/* See admission.h. */
+bool limits_admin_guess_allowed(const char *addr, int *retry_after_s)
+{
+    return bucket_token(&guess_buckets, addr, LIMITS_ADMIN_GUESSES_PER_S,
+                        LIMITS_ADMIN_GUESSES_BURST, false, retry_after_s);
+}
+
+/* See admission.h. */
+void limits_admin_guess_failed(const char *addr)
+{
+    int retry;
+    (void)bucket_token(&guess_buckets, addr, LIMITS_ADMIN_GUESSES_PER_S,
+                       LIMITS_ADMIN_GUESSES_BURST, true, &retry);
 }

@@ -31,6 +31,13 @@
  * client reopening in a loop takes at most a fifth of it, after its burst). */
 #define LIMITS_STREAM_OPENS_PER_S 5.0
 #define LIMITS_STREAM_OPENS_BURST 120.0
+/* Wrong admin passwords one client address may try per second, and at
+ * once: a typo costs nothing, guessing a weak --admin-password is slowed to
+ * about 86,000 tries a day (the generated one has 16 random letters and
+ * digits); past the burst, admin requests with a password or login cookie
+ * from that address are 429 until the bucket refills. */
+#define LIMITS_ADMIN_GUESSES_PER_S 1.0
+#define LIMITS_ADMIN_GUESSES_BURST 100.0
 /* Most open event streams of one participant (tabs); one more is 429. */
 #define LIMITS_STREAMS_PER_PARTICIPANT 16
 
@@ -61,5 +68,12 @@ bool limits_message_allowed(const char *code, int *retry_after_s);
  * and drops streams in a loop must not keep it from everybody else.  Off
  * with the message limit (--rate 0). */
 bool limits_stream_allowed(const char *code, int *retry_after_s);
+
+/* Whether client address `addr` may try an admin password now (its bucket
+ * of wrong guesses is not empty; LIMITS_ADMIN_GUESSES_*); if not, false and
+ * *retry_after_s.  Takes nothing: limits_admin_guess_failed() does, for each
+ * wrong password or login cookie.  Always on (--rate 0 does not lift it). */
+bool limits_admin_guess_allowed(const char *addr, int *retry_after_s);
+void limits_admin_guess_failed(const char *addr);
 
 #endif /* LIVE_ADMISSION_H */

@@ -1166,6 +1166,50 @@ static enum MHD_Result send_too_many(struct MHD_Connection *c, int retry_s, cons
                      MHD_RESPMEM_MUST_FREE, K_DATA, extra);
 }
 
+/* The client's address as text ("?" when libmicrohttpd has none). */
+static void client_addr(struct MHD_Connection *c, char *buf, size_t size)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    snprintf(buf, size, "?");
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, buf, (socklen_t)size);
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, buf, (socklen_t)size);
+}
+
+/* True when the request shows an admin credential, right or wrong: a
+ * Bearer header or the login cookie. */
+static bool shows_credential(struct MHD_Connection *c)
+{
+    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    return (auth && strncasecmp(auth, "Bearer ", 7) == 0) ||
+           MHD_lookup_connection_value(c, MHD_COOKIE_KIND, ADMIN_COOKIE);
+}
+
+/* The admin check: false for the admin.  Otherwise answers the request
+ * into *ret -- 401, or 429 when its address has tried too many wrong
+ * passwords (admission.h: LIMITS_ADMIN_GUESSES_*) -- and returns true.  A
+ * wrong credential costs the address one try. */
+static bool admin_refused(struct MHD_Connection *c, enum MHD_Result *ret)
+{
+    char addr[64];
+    int retry = 1;
+    bool shown = shows_credential(c);
+    client_addr(c, addr, sizeof addr);
+    if (shown && !limits_admin_guess_allowed(addr, &retry)) {
+        *ret = send_too_many(c, retry, "too many wrong admin passwords: wait");
+        return true;
+    }
+    if (is_admin(c))
+        return false;
+    if (shown)
+        limits_admin_guess_failed(addr);
+    *ret = send_error(c, MHD_HTTP_UNAUTHORIZED, "admin password required");
+    return true;
+}
+
 /* The body is complete: answer what needs no job, or submit the job. */
 static enum MHD_Result start_request(struct req *r)
 {
@@ -1256,12 +1300,19 @@ static enum MHD_Result start_request(struct req *r)
         r->job.last_event_id = -1;
         break;
     case R_ADMIN_LOGIN: {
+        char addr[64];
+        int retry = 1;
+        client_addr(c, addr, sizeof addr);
+        if (!limits_admin_guess_allowed(addr, &retry))
+            return send_too_many(c, retry, "too many wrong admin passwords: wait");
         char *pw = r->body ? form_field(r->body, r->body_len, "password") : NULL;
         bool ok = pw && net.admin_password && net.admin_password[0] &&
                   ct_equal(pw, net.admin_password);
         free(pw);
-        if (!ok)
+        if (!ok) {
+            limits_admin_guess_failed(addr);
             return send_redirect(c, "/admin?error=1", NULL);
+        }
         char cookie[sizeof net.admin_token + 80];
         snprintf(cookie, sizeof cookie,
                  ADMIN_COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict", net.admin_token);
@@ -1428,10 +1479,8 @@ static int route_more(struct req *r, const char *url, const char *method,
         *ret = send_error(c, MHD_HTTP_FORBIDDEN, "cross-origin request refused");
         return 1;
     }
-    if (!is_admin(c)) {
-        *ret = send_error(c, MHD_HTTP_UNAUTHORIZED, "admin password required");
+    if (admin_refused(c, ret))
         return 1;
-    }
     if (rooms) {
         *rt = post ? R_API_ROOMS_CREATE : R_API_ROOMS_LIST;
     } else if (database) {
@@ -1538,6 +1587,7 @@ static enum MHD_Result route(struct req *r, const char *url, const char *method,
     struct MHD_Connection *c = r->conn;
     enum route rt;
     struct rt_job job;
+    enum MHD_Result ret;
     memset(&job, 0, sizeof job);
     *go = false;
 
@@ -1646,16 +1696,16 @@ static enum MHD_Result route(struct req *r, const char *url, const char *method,
             }
             if (!is_get(method))
                 return send_method_not_allowed(c, "GET, HEAD");
-            if (!is_admin(c))
-                return send_error(c, MHD_HTTP_UNAUTHORIZED, "admin password required");
+            if (admin_refused(c, &ret))
+                return ret;
             if (!set_code(&job, code, n))
                 return send_error(c, MHD_HTTP_NOT_FOUND, "unknown session");
             goto make;
         }
         if (rt == R_API_CREATE && !same_origin(c) && !bearer_ok(c))     /* issue 5: CSRF */
             return send_error(c, MHD_HTTP_FORBIDDEN, "cross-origin request refused");
-        if (!is_admin(c))
-            return send_error(c, MHD_HTTP_UNAUTHORIZED, "admin password required");
+        if (admin_refused(c, &ret))
+            return ret;
         goto make;
     }
     return send_error(c, MHD_HTTP_NOT_FOUND, "not found");

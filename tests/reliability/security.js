@@ -9,6 +9,8 @@
 //     foreign Origin (403) and accept the page's own (the Bearer password,
 //     which no browser sends by itself, needs no Origin check);
 //   - only embedded files are served (no path traversal, encoded or not);
+//   - wrong admin passwords from one address: about 100, then 429 with
+//     Retry-After (about one more try a second), the login form too;
 //   - pages carry a Content-Security-Policy without inline scripts, and
 //     nosniff;
 //   - the default page's script inserts received data as text (no
@@ -125,6 +127,28 @@ async function main() {
   r = await http(base, 'GET', `/p/${pa.code}`);
   check('the page does not echo stored text as markup', r.status === 200 && !r.text.includes('<img src=x'),
     r.text.slice(0, 200));
+
+  // ---- guessing the admin password is slowed down (last: it spends the bucket) ------------
+  const wrong = { Authorization: 'Bearer guess' };
+  const statuses = [];
+  for (let i = 0; i < 110; i++) statuses.push((await http(base, 'GET', '/api/sessions', undefined, wrong)).status);
+  const n401 = statuses.filter((x) => x === 401).length;
+  const first429 = statuses.indexOf(429);
+  // (the checks above spent a few of the 100)
+  check('about 100 wrong admin passwords from one address are 401, then 429',
+    n401 >= 85 && n401 <= 103 && first429 === n401 && statuses.slice(first429).every((x) => x === 429),
+    JSON.stringify({ n401, first429 }));
+  r = await http(base, 'GET', '/api/sessions', undefined, wrong);
+  check('the 429 says when to try again', r.status === 429 && Number(r.headers.get('retry-after')) >= 1,
+    `${r.status} ${r.headers.get('retry-after')} ${r.text}`);
+  r = await http(base, 'POST', '/admin/login', 'password=guess',
+    { 'Content-Type': 'application/x-www-form-urlencoded', Origin: base });
+  check('the login form is slowed down too', r.status === 429, `${r.status} ${r.text}`);
+  r = await http(base, 'GET', '/api/sessions');
+  check('without a credential it is still 401', r.status === 401, `${r.status}`);
+  await new Promise((res) => setTimeout(res, 1100));
+  r = await http(base, 'GET', '/api/sessions', undefined, admin);
+  check('a second later the right password works', r.status === 200, `${r.status} ${r.text}`);
 }
 
 run(main);
