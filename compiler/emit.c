@@ -3222,5 +3222,10 @@ int emit_c(struct ast_file *f, FILE *fp, const struct emit_options *o)
         free(x->cname);
         free(x);
     }
+    while (m->fn_effs) {
+        struct fn_eff *x = m->fn_effs;
+        m->fn_effs = x->next;
+        free(x);
+    }
     return ferror(fp) ? -1 : 0;
 }
