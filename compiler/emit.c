@@ -622,8 +622,10 @@ static void stmt_effects(struct em *m, struct ast_stmt *st, struct eff *x)
     }
 }
 
-/* What a call of fn d may do: what its body may (sema makes sure that a
- * fn with a type returns a value). */
+/* What a call of fn d, or a use of view d, may do: what its body or its
+ * entries may (sema makes sure that a fn with a type returns a value).
+ * Computed once per declaration (a view used twice in a view used twice
+ * ... would otherwise be walked an exponential number of times). */
 static struct eff fn_effects(struct em *m, const struct ast_decl *d)
 {
     struct fn_eff *f;
@@ -643,7 +645,12 @@ static struct eff fn_effects(struct em *m, const struct ast_decl *d)
     f->next = m->fn_effs;
     m->fn_effs = f;
     struct eff x = { 0 };
-    stmt_effects(m, d->body, &x);
+    if (d->kind == D_VIEW) {
+        struct ast_expr v = { .kind = E_OBJECT, .entries = d->entries };
+        x = effects(m, &v);
+    } else {
+        stmt_effects(m, d->body, &x);
+    }
     f->eff = x;
     f->done = true;
     return x;
@@ -668,8 +675,7 @@ static struct eff effects(struct em *m, struct ast_expr *e)
     switch (e->kind) {
     case E_NAME:
         if (y && y->kind == SYM_VIEW) {
-            struct ast_expr v = { .kind = E_OBJECT, .entries = y->decl->entries };
-            eff_join(&x, effects(m, &v));
+            eff_join(&x, fn_effects(m, y->decl));
             x.reads = true;
         } else if (y && (y->kind == SYM_ROW_FIELD || y->kind == SYM_TABLE)) {
             x.reads = true;
@@ -1861,14 +1867,32 @@ static void send(struct em *m, struct ast_stmt *st)
     fclose(m->out);
     m->out = save;
     m->ind--;
+    bool first = false;         /* the recipient before the message */
     if (st->to == TO_PLAYER && st->target) {
-        struct ast_expr *p = st->target;
-        pid = expr_str(m, p->kind == E_PLAYER ? p->a : p);
+        struct ast_expr *p = st->target, *pe = p->kind == E_PLAYER ? p->a : p;
+        pid = expr_str(m, pe);
+        struct eff te = effects(m, p);
+        if (p->ty.kind == TY_INT &&     /* an int id: lv_send checks it */
+            !(p->kind == E_INT && p->ival >= 1 && p->ival <= m->P->players))
+            eff_fail(&te, FAIL_PLAYER, st->loc.line);
+        first = eff_conflict(te, effects(m, st->a));
+        if (first) {            /* checked here, as player(E) is read first */
+            char *checked = fmt_str("%s__pid(ctx, %d, %s)", m->G, st->loc.line, pid);
+            free(pid);
+            pid = checked;
+        }
     } else {
         pid = xstrdup("0");
     }
-    if (len) {
+    if (len || first) {
         line(m, "{");
+        m->ind++;
+        if (first) {
+            line(m, "int64_t to = %s;", pid);
+            free(pid);
+            pid = xstrdup("to");
+        }
+        m->ind--;
         fputs(buf, m->out);
         m->ind++;
         line(m, "lv_send(ctx, %d, %s, %s, %s);", st->loc.line, to[st->to], pid, v);
@@ -2719,19 +2743,48 @@ static void gen_test_step(struct em *m, void *arg)
         break;
     case T_EXPECT:
         if (shows_sides(t->a)) {
-            v = json(m, t->a->a);
+            /* each side once, left first, into a temporary: the values shown
+             * are the values compared (a side may call a fn that changes
+             * state) */
+            struct ast_expr *e = t->a, side[2], cmp = *e;
+            struct sym ys[2];
+            for (int k = 0; k < 2; k++) {
+                struct ast_expr *x = k ? e->b : e->a;
+                int n = new_temp(m, &x->ty);
+                memset(&ys[k], 0, sizeof ys[k]);
+                ys[k].kind = SYM_LOCAL;
+                ys[k].ty = x->ty;
+                ys[k].cname = fmt_str("t%d", n);
+                memset(&side[k], 0, sizeof side[k]);
+                side[k].kind = E_NAME;
+                side[k].loc = x->loc;
+                side[k].ty = x->ty;
+                side[k].sym = &ys[k];
+                v = expr_str(m, x);
+                line(m, "t%d = %s;", n, v);
+                free(v);
+            }
+            cmp.a = &side[0];
+            cmp.b = &side[1];
+            v = json(m, &side[0]);
             line(m, "out->left = %s;", v);
             free(v);
-            v = json(m, t->a->b);
+            v = json(m, &side[1]);
             line(m, "out->right = %s;", v);
             free(v);
+            v = expr_str(m, &cmp);
+            line(m, "out->ok = %s;", v);
+            free(v);
+            free((char *)ys[0].cname);
+            free((char *)ys[1].cname);
+            break;
         }
-        v = strip_parens(expr_str(m, t->a));
+        v = expr_str(m, t->a);      /* parentheses kept: it may be (t1 = a, ...) */
         line(m, "out->ok = %s;", v);
         free(v);
         break;
     case T_AFTER:
-        v = strip_parens(expr_str(m, t->a));
+        v = expr_str(m, t->a);
         line(m, "out->num = %s;", v);
         free(v);
         break;
