@@ -83,6 +83,28 @@ struct cap {
 
 /* ---- output helpers ------------------------------------------------------- */
 
+/* realloc(), or exit 2 when there is no memory. */
+static void *xrealloc(void *p, size_t n)
+{
+    p = realloc(p, n);
+    if (!p) {
+        fputs("livec: out of memory\n", stderr);
+        exit(2);
+    }
+    return p;
+}
+
+/* calloc() of n zeroed elements of size bytes (at least one), or exit 2. */
+static void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size);
+    if (!p) {
+        fputs("livec: out of memory\n", stderr);
+        exit(2);
+    }
+    return p;
+}
+
 /* open_memstream(), or exit 2 when there is no memory for it. */
 static FILE *xmemstream(char **buf, size_t *len)
 {
@@ -328,11 +350,7 @@ static const char *mem(struct em *m, const char *name)
     for (struct mangled *x = m->mangled; x; x = x->next)
         if (strcmp(x->name, name) == 0)
             return x->cname;
-    struct mangled *x = calloc(1, sizeof *x);
-    if (!x) {
-        fputs("livec: out of memory\n", stderr);
-        exit(2);
-    }
+    struct mangled *x = xcalloc(1, sizeof *x);
     char *c = name[0] == '_' ? fmt_str("f%s", name) : fmt_str("%s_", name);
     while (member_taken(m, c)) {
         char *longer = fmt_str("%s_", c);
@@ -573,11 +591,16 @@ static bool eff_conflict(struct eff x, struct eff y)
            ((f & (f - 1)) != 0 || (f & FAIL_VALUED) || x.line != y.line || x.line < 0);
 }
 
+/* True when e is an int constant in lo..hi (a check of it cannot fail). */
+static bool const_in(const struct ast_expr *e, int64_t lo, int64_t hi)
+{
+    return e->kind == E_INT && e->ival >= lo && e->ival <= hi;
+}
+
 /* True when player(E) may fail its check: E is not a constant in 1..players. */
 static bool player_may_fail(struct em *m, const struct ast_expr *p)
 {
-    return p->kind == E_PLAYER &&
-           !(p->a->kind == E_INT && p->a->ival >= 1 && p->a->ival <= m->P->players);
+    return p->kind == E_PLAYER && !const_in(p->a, 1, m->P->players);
 }
 
 static struct eff effects(struct em *m, struct ast_expr *e);
@@ -637,10 +660,7 @@ static struct eff fn_effects(struct em *m, const struct ast_decl *d)
         struct eff worst = { true, true, true, FAIL_OTHER, -1 };
         return worst;
     }
-    if (!(f = calloc(1, sizeof *f))) {
-        fputs("livec: out of memory\n", stderr);
-        exit(2);
-    }
+    f = xcalloc(1, sizeof *f);
     f->decl = d;
     f->next = m->fn_effs;
     m->fn_effs = f;
@@ -691,7 +711,7 @@ static struct eff effects(struct em *m, struct ast_expr *e)
             x.reads = true;
         break;
     case E_INDEX:
-        if (!(e->b->kind == E_INT && e->b->ival >= 0 && e->b->ival < e->a->ty.size))
+        if (!const_in(e->b, 0, e->a->ty.size - 1))
             eff_fail(&x, FAIL_INDEX, l);
         break;
     case E_CALL:
@@ -747,8 +767,8 @@ static struct eff effects(struct em *m, struct ast_expr *e)
     return x;
 }
 
-/* Declares temporary tN of type kind k (TY_ARRAY: of e's array type) at the
- * top of the current function and returns N. */
+/* Declares temporary tN of type t at the top of the current function (its
+ * declarations, m->decls) and returns N. */
 static int new_temp(struct em *m, const struct ast_type *t)
 {
     int n = ++m->tmp;
@@ -800,29 +820,19 @@ static bool order(struct em *m, struct ast_expr **ops, int n, int *t,
 {
     struct eff later = { 0 };
     bool open = false;
-    struct eff *ef = calloc((size_t)(n > 0 ? n : 1), sizeof *ef);
-    bool *h = calloc((size_t)(n > 0 ? n : 1), sizeof *h);
-    if (!ef || !h) {
-        fputs("livec: out of memory\n", stderr);
-        exit(2);
-    }
-    for (int i = 0; i < n; i++)
-        ef[i] = effects(m, ops[i]);
-    for (int i = n - 1; i >= 0; i--) {
-        h[i] = i < n - 1 && eff_conflict(ef[i], later);
-        eff_join(&later, ef[i]);
+    for (int i = n - 1; i >= 0; i--) {       /* t[i]: 1 when i must go first */
+        struct eff ef = effects(m, ops[i]);
+        t[i] = i < n - 1 && eff_conflict(ef, later);
+        eff_join(&later, ef);
     }
     for (int i = 0; i < n; i++) {
-        t[i] = 0;
-        if (!h[i])
+        if (!t[i])
             continue;
         if (!open)
             out(m, "(");
         open = true;
         t[i] = hoist(m, ops[i], gen);
     }
-    free(ef);
-    free(h);
     return open;
 }
 
@@ -833,12 +843,8 @@ static struct ast_expr **expr_array(struct ast_expr *l, int *n, int **t)
     int k = 0;
     for (struct ast_expr *x = l; x; x = x->next)
         k++;
-    struct ast_expr **v = malloc((size_t)(k ? k : 1) * sizeof *v);
-    *t = calloc((size_t)(k ? k : 1), sizeof **t);
-    if (!v || !*t) {
-        fputs("livec: out of memory\n", stderr);
-        exit(2);
-    }
+    struct ast_expr **v = xcalloc((size_t)k, sizeof *v);
+    *t = xcalloc((size_t)k, sizeof **t);
     k = 0;
     for (struct ast_expr *x = l; x; x = x->next)
         v[k++] = x;
@@ -935,11 +941,7 @@ static void binary(struct em *m, struct ast_expr *e)
             n++;
             x = x->a;
         }
-        struct ast_expr **right = malloc((size_t)n * sizeof *right);
-        if (!right) {
-            fputs("livec: out of memory\n", stderr);
-            exit(2);
-        }
+        struct ast_expr **right = xcalloc((size_t)n, sizeof *right);
         x = e;
         for (int i = n; i-- > 0; x = x->a)
             right[i] = x->b;
@@ -960,11 +962,7 @@ static void binary(struct em *m, struct ast_expr *e)
     for (struct ast_expr *x = e; x->kind == E_BINARY && x->op >= OP_ADD && x->ty.kind == e->ty.kind; x = x->a)
         n++;
     if (n > FLAT_SPINE) {
-        struct ast_expr **node = malloc((size_t)n * sizeof *node), *x = e;
-        if (!node) {
-            fputs("livec: out of memory\n", stderr);
-            exit(2);
-        }
+        struct ast_expr **node = xcalloc((size_t)n, sizeof *node), *x = e;
         for (int i = n; i-- > 0; x = x->a)
             node[i] = x;
         int t = new_temp(m, &e->ty);
@@ -1257,16 +1255,6 @@ struct caps {
     const char **bound;
     int nbound, capbound;
 };
-
-static void *xrealloc(void *p, size_t n)
-{
-    p = realloc(p, n);
-    if (!p) {
-        fputs("livec: out of memory\n", stderr);
-        exit(2);
-    }
-    return p;
-}
 
 static void caps_add(struct caps *c, struct cap k)
 {
@@ -1737,7 +1725,7 @@ static void assign(struct em *m, struct ast_stmt *st)
     }
     if (idx) {
         eff_join(&te, effects(m, idx));
-        if (!(idx->kind == E_INT && idx->ival >= 0 && idx->ival < base->ty.size))
+        if (!const_in(idx, 0, base->ty.size - 1))
             eff_fail(&te, FAIL_INDEX, l);
     }
     te.reads |= compound;
@@ -1873,7 +1861,7 @@ static void send(struct em *m, struct ast_stmt *st)
         pid = expr_str(m, pe);
         struct eff te = effects(m, p);
         if (p->ty.kind == TY_INT &&     /* an int id: lv_send checks it */
-            !(p->kind == E_INT && p->ival >= 1 && p->ival <= m->P->players))
+            !const_in(p, 1, m->P->players))
             eff_fail(&te, FAIL_PLAYER, st->loc.line);
         first = eff_conflict(te, effects(m, st->a));
         if (first) {            /* checked here, as player(E) is read first */
@@ -2684,11 +2672,7 @@ static void index_lines(struct em *m)
     int n = 1;
     for (const char *p = s; *p; p++)
         n += *p == '\n' || *p == '\r';
-    m->lines = calloc((size_t)n + 1, sizeof *m->lines);
-    if (!m->lines) {
-        fputs("livec: out of memory\n", stderr);
-        exit(2);
-    }
+    m->lines = xcalloc((size_t)n + 1, sizeof *m->lines);
     m->nlines = 0;
     m->lines[m->nlines++] = s;
     for (const char *p = s; *p; p++) {
@@ -3091,12 +3075,8 @@ int emit_c(struct ast_file *f, FILE *fp, const struct emit_options *o)
             fclose(hf);
             for (struct ast_field *p = d->fields; p; p = p->next)
                 np++;
-            const char **params = calloc((size_t)np + 1, sizeof *params);
-            char **names = calloc((size_t)np + 1, sizeof *names);
-            if (!params || !names) {
-                fputs("livec: out of memory\n", stderr);
-                exit(2);
-            }
+            const char **params = xcalloc((size_t)np + 1, sizeof *params);
+            char **names = xcalloc((size_t)np + 1, sizeof *names);
             params[0] = "ctx";
             np = 1;
             for (struct ast_field *p = d->fields; p; p = p->next) {
