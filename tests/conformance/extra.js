@@ -80,6 +80,17 @@ async function withSrv(game, fn, db) {
   }
 }
 
+/* A session of 2 on srv with both players' streams open (in cs) and their
+ * `on load` message in: {s, pa, pb, a, b}, or null. */
+async function pairUp(srv, cs) {
+  const s = await newSession(srv.base, 2);
+  if (!s) return null;
+  const [pa, pb] = s.participants;
+  const a = new XClient(srv.base, pa.code); const b = new XClient(srv.base, pb.code); cs.push(a, b);
+  await a.waitCount(1); await b.waitCount(1);
+  return { s, pa, pb, a, b };
+}
+
 function parseCsv(t) {
   const out = []; let row = []; let f = ''; let q = false; let i = 0;
   for (; i < t.length; i++) {
@@ -227,11 +238,9 @@ async function tictactoe() {
 async function protocol() {
   await withSrv('counter', async (srv, cs) => {
     const base = srv.base;
-    const s = await newSession(base, 2);
-    if (!s) return;
-    const [pa, pb] = s.participants;
-    const a = new XClient(base, pa.code); const b = new XClient(base, pb.code); cs.push(a, b);
-    await a.waitCount(1); await b.waitCount(1);
+    const pair = await pairUp(srv, cs);
+    if (!pair) return;
+    const { s, pa, pb, a, b } = pair;
     // 404 on every /p/P route, JSON bodies
     for (const [m, p, body] of [['GET', '/p/NOPE'], ['GET', '/p/NOPE/events'], ['POST', '/p/NOPE/live', { type: 'add', amount: 1 }], ['POST', '/p/NOPE/next']]) {
       const r = await http(base, m, p, body);
@@ -662,11 +671,9 @@ async function cli() {
 async function replay() {
   await withSrv('counter', async (srv, cs) => {
     const base = srv.base;
-    const s = await newSession(base, 2);
-    if (!s) return;
-    const [pa, pb] = s.participants;
-    const a = new XClient(base, pa.code); const b = new XClient(base, pb.code); cs.push(a, b);
-    await a.waitCount(1); await b.waitCount(1);
+    const pair = await pairUp(srv, cs);
+    if (!pair) return;
+    const { s, pa, pb, a, b } = pair;
     for (let i = 1; i <= 5; i++) await a.send({ type: 'add', amount: i });
     await a.waitCount(6); await b.waitCount(6);
     check('replay: ids 1..6 for both participants', eq(a.ids(), [1, 2, 3, 4, 5, 6]) && eq(b.ids(), [1, 2, 3, 4, 5, 6]), JSON.stringify([a.ids(), b.ids()]));
@@ -729,11 +736,9 @@ async function replay() {
   // finish replay + numbering with the tictactoe game
   await withSrv('tictactoe', async (srv, cs) => {
     const base = srv.base;
-    const s = await newSession(base, 2);
-    if (!s) return;
-    const [pa, pb] = s.participants;
-    const a = new XClient(base, pa.code); const b = new XClient(base, pb.code); cs.push(a, b);
-    await a.waitCount(1); await b.waitCount(1);
+    const pair = await pairUp(srv, cs);
+    if (!pair) return;
+    const { s, pa, pb, a, b } = pair;
     for (const [c, sq] of [[a, 0], [b, 3], [a, 1], [b, 4], [a, 2]]) await c.send({ type: 'move', square: sq });
     await a.waitFinish(); await b.waitFinish();
     check('replay: finish takes id 7 after six messages', a.finishes.length === 1 && a.finishes[0].id === '7' && b.finishes[0].id === '7', JSON.stringify([a.finishes, b.finishes]));
