@@ -409,6 +409,20 @@ static bool same_origin(struct MHD_Connection *c)
     return strcasecmp(p + 3, host) == 0;
 }
 
+/* The password of an `Authorization: Bearer PASSWORD` header (borrowed),
+ * or NULL when the request has none. */
+static const char *bearer(struct MHD_Connection *c)
+{
+    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                   MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
+        return NULL;
+    auth += 7;
+    while (*auth == ' ')
+        auth++;
+    return auth;
+}
+
 /* True when the request carries `Authorization: Bearer PASSWORD` with the
  * admin password.  A browser never adds that header by itself, so such a
  * request cannot be forged by another site: it needs no Origin check. */
@@ -416,14 +430,8 @@ static bool bearer_ok(struct MHD_Connection *c)
 {
     if (!net.admin_password || !net.admin_password[0])
         return false;
-    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                   MHD_HTTP_HEADER_AUTHORIZATION);
-    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
-        return false;
-    auth += 7;
-    while (*auth == ' ')
-        auth++;
-    return ct_equal(auth, net.admin_password);
+    const char *pw = bearer(c);
+    return pw && ct_equal(pw, net.admin_password);
 }
 
 /* True for the admin: the Bearer password, or the login cookie. */
@@ -1183,9 +1191,7 @@ static void client_addr(struct MHD_Connection *c, char *buf, size_t size)
  * Bearer header or the login cookie. */
 static bool shows_credential(struct MHD_Connection *c)
 {
-    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    return (auth && strncasecmp(auth, "Bearer ", 7) == 0) ||
-           MHD_lookup_connection_value(c, MHD_COOKIE_KIND, ADMIN_COOKIE);
+    return bearer(c) || MHD_lookup_connection_value(c, MHD_COOKIE_KIND, ADMIN_COOKIE);
 }
 
 /* The admin check: false for the admin.  Otherwise answers the request
