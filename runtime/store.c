@@ -347,8 +347,10 @@ static void bind_field(sqlite3_stmt *s, int i, const struct lv_field *f, const v
         json_t *v = rt_field_json(f, base);
         char *text = rt_json_text(v);
         json_decref(v);
-        sqlite3_bind_text(s, i, text ? text : "[]", -1, SQLITE_TRANSIENT);
-        free(text);
+        if (text)
+            sqlite3_bind_text(s, i, text, -1, free);    /* SQLite frees it */
+        else
+            sqlite3_bind_text(s, i, "[]", 2, SQLITE_STATIC);
         return;
     }
     switch (f->type) {
@@ -362,7 +364,9 @@ static void bind_field(sqlite3_stmt *s, int i, const struct lv_field *f, const v
         sqlite3_bind_int(s, i, *(const bool *)p ? 1 : 0);
         break;
     case LV_STRING:
-        sqlite3_bind_text(s, i, *(char *const *)p, -1, SQLITE_TRANSIENT);
+        /* not copied: the caller steps the statement before the string can
+         * change (every write binds, runs, then clears the bindings) */
+        sqlite3_bind_text(s, i, *(char *const *)p, -1, SQLITE_STATIC);
         break;
     }
 }
@@ -666,6 +670,15 @@ int store_open(struct rt_store **out, const struct lv_game *game, const char *pa
     st->lock_fd = -1;
     st->wal_fd = -1;
     *out = NULL;
+    /* Before SQLite's first use: no allocation statistics (nothing reads
+     * them, and keeping them takes a global mutex at every sqlite3_malloc
+     * and sqlite3_free: ~1% of a message's CPU in perf).  A later call is a
+     * harmless SQLITE_MISUSE. */
+    static bool configured;
+    if (!configured) {
+        sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+        configured = true;
+    }
     int rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                              SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
