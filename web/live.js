@@ -7,11 +7,11 @@
  *                    Promise: resolved with the server's JSON answer
  *                    ({"ok": true}), rejected with the server's reason
  *                    (the 422 `require`/`reject` text or a validation
- *                    message): a String object, so that String(r), r + ''
- *                    and r == "not your turn" give the reason (r === "..."
- *                    and switch (r) do not: compare String(r)); it also has
- *                    .message (the same text) and .status (the HTTP status,
- *                    0 when the server could not be reached).
+ *                    message) as a plain string, so r === "not your turn"
+ *                    and switch (r) work; other failures reject with a
+ *                    string too ("cannot reach the server", "the server
+ *                    did not answer", "the server answered 503", or the
+ *                    server's own reason for another error status).
  *                    Defined as soon as this script runs; calls made before
  *                    the event stream is open are queued and sent, in order,
  *                    once it is (so the page cannot miss the answers to its
@@ -73,16 +73,33 @@
     document.dispatchEvent(ev);
   }
 
-  /* What a rejected liveSend carries: the reason itself (PROTOCOL.md), as a
-   * String object so that it can also say its status and be told apart from
-   * other rejections (liveError below). */
-  function liveRejection(reason, status) {
-    /* eslint-disable-next-line no-new-wrappers */
-    var err = new String(reason);
-    err.message = String(reason);
-    err.status = status;
-    err.liveRejection = true;
-    return err;
+  /* Reasons liveSend rejected with lately, so that liveError (below) can
+   * tell them from the page's own rejections: a plain string carries no
+   * mark.  Each entry is dropped when it is claimed or after a minute (an
+   * unhandled rejection is reported before the page's next task runs). */
+  var REJECTION_KEEP_MS = 60000;
+  var recentRejections = [];  /* {reason, at} */
+
+  /* What a rejected liveSend carries: the reason itself (PROTOCOL.md: it
+   * "rejects with the 422 reason"), a plain string. */
+  function liveRejection(reason) {
+    reason = String(reason);
+    var now = Date.now();
+    while (recentRejections.length && now - recentRejections[0].at > REJECTION_KEEP_MS)
+      recentRejections.shift();
+    recentRejections.push({ reason: reason, at: now });
+    return reason;
+  }
+
+  /* Whether reason is one liveSend rejected with; forgets that one. */
+  function claimRejection(reason) {
+    for (var i = 0; i < recentRejections.length; i++) {
+      if (recentRejections[i].reason === reason) {
+        recentRejections.splice(i, 1);
+        return true;
+      }
+    }
+    return false;
   }
 
   /* POSTs one message (body: its JSON text) now.  Returns a Promise of the
@@ -104,16 +121,16 @@
         if (res.ok) return answer;
         var reason = answer && typeof answer.error === 'string'
           ? answer.error : 'the server answered ' + res.status;
-        throw liveRejection(reason, res.status);
+        throw { liveReason: reason };
       });
     }).then(function (answer) {
       if (timer) clearTimeout(timer);
       return answer;
     }, function (err) {
       if (timer) clearTimeout(timer);
-      if (err && err.liveRejection) throw err;
+      if (err && typeof err.liveReason === 'string') throw liveRejection(err.liveReason);
       throw liveRejection(err && err.name === 'AbortError'
-        ? 'the server did not answer' : 'cannot reach the server', 0);
+        ? 'the server did not answer' : 'cannot reach the server');
     });
   }
 
@@ -131,7 +148,7 @@
   function liveSend(data) {
     return new Promise(function (resolve, reject) {
       if (!base) {
-        reject(liveRejection('liveSend works only on a participant page (/p/CODE)', 0));
+        reject(liveRejection('liveSend works only on a participant page (/p/CODE)'));
         return;
       }
       var body;
@@ -139,7 +156,7 @@
         body = JSON.stringify(data === undefined ? null : data);
         if (body === undefined) body = 'null';   /* a function, a symbol */
       } catch (e) {
-        reject(liveRejection('liveSend: the data cannot be sent as JSON (' + e.message + ')', 0));
+        reject(liveRejection('liveSend: the data cannot be sent as JSON (' + e.message + ')'));
         return;
       }
       var item = { body: body, resolve: resolve, reject: reject };
@@ -149,10 +166,10 @@
 
   window.addEventListener('unhandledrejection', function (ev) {
     var reason = ev.reason;
-    if (!reason || reason.liveRejection !== true) return;
+    if (typeof reason !== 'string' || !claimRejection(reason)) return;
     if (typeof window.liveError === 'function') {
       ev.preventDefault();
-      window.liveError(String(reason));
+      window.liveError(reason);
     }
   });
 

@@ -317,7 +317,7 @@ static const char tictactoe__page_play_html[] =
     "    if (PAGE === 'results') return;\n"
     "    refusedNode.textContent = '';\n"
     "    liveSend({ type: 'move', square: sq }).catch(function (err) {\n"
-    "      refusedNode.textContent = 'Move refused: ' + err.message;\n"
+    "      refusedNode.textContent = 'Move refused: ' + err;\n"
     "    });\n"
     "  }\n"
     "\n"
