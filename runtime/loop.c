@@ -632,6 +632,15 @@ static void csv_draw(void *arg, const struct store_draw *d)
     csv_end(c);
 }
 
+/* The game table named name, or NULL. */
+static const struct lv_table *game_table(const struct lv_game *game, const char *name)
+{
+    for (int t = 0; t < game->n_tables; t++)
+        if (strcmp(game->tables[t].name, name) == 0)
+            return &game->tables[t];
+    return NULL;
+}
+
 static void job_export(lv_ctx *ctx, struct rt_job *job)
 {
     const struct lv_game *game = ctx->rt->game;
@@ -675,7 +684,10 @@ static void job_export(lv_ctx *ctx, struct rt_job *job)
             reply_error(job, 503, store_error(ctx->rt->store));
             return;
         }
-    } else if (strcmp(job->name, "draws") == 0) {
+    } else if (strcmp(job->name, "random-draws") == 0 ||
+               (strcmp(job->name, "draws") == 0 && !game_table(game, "draws"))) {
+        /* the log of random() draws: random-draws.csv, and draws.csv unless a
+         * game table has that name (LANGUAGE.md allows it; its export wins) */
         const char *fixed[] = { "session", "n", "group", "participant", "message",
                                 "lo", "hi", "value", "time" };
         csv_header(&c, fixed, NFIXED(fixed), NULL, 0, NULL);
@@ -686,17 +698,15 @@ static void job_export(lv_ctx *ctx, struct rt_job *job)
             return;
         }
     } else {
-        int t = 0;
-        while (t < game->n_tables && strcmp(game->tables[t].name, job->name) != 0)
-            t++;
-        if (t == game->n_tables) {
+        const struct lv_table *tab = game_table(game, job->name);
+        if (!tab) {
             free(c.s);
             char why[RT_REASON_MAX];
             snprintf(why, sizeof why, "no export named '%s'", job->name);
             reply_error(job, 404, why);
             return;
         }
-        const struct lv_table *tab = &game->tables[t];
+        int t = (int)(tab - game->tables);
         const char *fixed[] = { "session", "group", "id" };
         csv_header(&c, fixed, NFIXED(fixed), tab->fields, tab->n_fields, tab->name);
         for (int i = 0; i < s->n_groups; i++)

@@ -404,7 +404,7 @@
     $('csv-players').href = base + 'players.csv';
     $('csv-groups').href = base + 'groups.csv';
     $('csv-messages').href = base + 'messages.csv';
-    $('csv-draws').href = base + 'draws.csv';
+    $('csv-draws').href = base + 'random-draws.csv';
 
     var groups = Array.isArray(state && state.groups) ? state.groups : [];
     var tableNames = [];

@@ -3,7 +3,7 @@
 
 /* ---- state ---- */
 
-/* tables.live:17: group { */
+/* tables.live:22: group { */
 struct tables__group {
     double total;
     char *last;
@@ -63,8 +63,24 @@ static void tables__init_row_offer(void *p)
     r->tags[1] = 8;
 }
 
+/* tables.live:18: table draws { */
+struct tables__row_draws {
+    int64_t id;      /* 1, 2, 3... per group, never reused */
+    double price;
+};
+
+static const struct lv_field tables__row_draws_fields[] = {
+    { "price", LV_FLOAT, 0, offsetof(struct tables__row_draws, price) },
+};
+
+static void tables__init_row_draws(void *p)
+{
+    (void)p;
+}
+
 static const struct lv_table tables__tables[] = {
     { "offer", tables__row_offer_fields, 5, sizeof(struct tables__row_offer), offsetof(struct tables__row_offer, id), tables__init_row_offer },
+    { "draws", tables__row_draws_fields, 1, sizeof(struct tables__row_draws), offsetof(struct tables__row_draws, id), tables__init_row_draws },
 };
 
 /* ---- arrays: values, copied on assignment and in calls ---- */
@@ -127,7 +143,7 @@ static int tables__cmp0_offer_note_asc(const void *pa, const void *pb)
 
 /* ---- messages ---- */
 
-/* tables.live:22: message sell { */
+/* tables.live:27: message sell { */
 struct tables__msg_sell {
     double price;
     const char *note;
@@ -138,12 +154,12 @@ static const struct lv_msg_field tables__msg_sell_fields[] = {
     { .name = "note", .type = LV_STRING, .has_default = true, .sdefault = "", .max_len = 20 },
 };
 
-/* tables.live:27: message buy_cheapest { */
+/* tables.live:32: message buy_cheapest { */
 struct tables__msg_buy_cheapest {
     char unused_;   /* C has no empty structs */
 };
 
-/* tables.live:30: message drop_above { */
+/* tables.live:35: message drop_above { */
 struct tables__msg_drop_above {
     double limit;
 };
@@ -152,7 +168,7 @@ static const struct lv_msg_field tables__msg_drop_above_fields[] = {
     { .name = "limit", .type = LV_FLOAT },
 };
 
-/* tables.live:34: message rename { */
+/* tables.live:39: message rename { */
 struct tables__msg_rename {
     int64_t id;
     const char *note;
@@ -163,17 +179,17 @@ static const struct lv_msg_field tables__msg_rename_fields[] = {
     { .name = "note", .type = LV_STRING, .max_len = 20 },
 };
 
-/* tables.live:39: message bad_insert { */
+/* tables.live:44: message bad_insert { */
 struct tables__msg_bad_insert {
     char unused_;   /* C has no empty structs */
 };
 
-/* tables.live:42: message nested { */
+/* tables.live:47: message nested { */
 struct tables__msg_nested {
     char unused_;   /* C has no empty structs */
 };
 
-/* tables.live:45: message sorted { */
+/* tables.live:50: message sorted { */
 struct tables__msg_sorted {
     bool down;
 };
@@ -190,14 +206,14 @@ static json_t *tables__view_market(lv_ctx *ctx);
 
 /* ---- queries: table values and counts with where ---- */
 
-/* tables.live:50: return count(offer where price < limit); */
+/* tables.live:55: return count(offer where price < limit); */
 static int64_t tables__count_1(lv_ctx *ctx, double v_limit)
 {
     int64_t n;
     void **rows = lv_rows(ctx, 0, &n);
     int64_t c = 0;
     for (int64_t i = 0; i < n; i++) {
-        lv_tick(ctx, 50);
+        lv_tick(ctx, 55);
         const struct tables__row_offer *row_1 = rows[i];
         if (!lv_row_alive(ctx, 0, row_1) || !(row_1->price < v_limit))
             continue;
@@ -206,7 +222,7 @@ static int64_t tables__count_1(lv_ctx *ctx, double v_limit)
     return c;
 }
 
-/* tables.live:59: cheap: offer where price < 10 order by price asc, */
+/* tables.live:64: cheap: offer where price < 10 order by price asc, */
 static json_t *tables__query_2(lv_ctx *ctx)
 {
     int64_t n;
@@ -214,7 +230,7 @@ static json_t *tables__query_2(lv_ctx *ctx)
     json_t *a = lv_jarr(ctx);
     qsort(rows, (size_t)n, sizeof *rows, tables__cmp0_offer_price_asc);
     for (int64_t i = 0; i < n; i++) {
-        lv_tick(ctx, 59);
+        lv_tick(ctx, 64);
         const struct tables__row_offer *row_2 = rows[i];
         if (!lv_row_alive(ctx, 0, row_2) || !(row_2->price < (double)10))
             continue;
@@ -223,14 +239,14 @@ static json_t *tables__query_2(lv_ctx *ctx)
     return a;
 }
 
-/* tables.live:61: mine: count(offer where seller == me.id), */
+/* tables.live:66: mine: count(offer where seller == me.id), */
 static int64_t tables__count_3(lv_ctx *ctx)
 {
     int64_t n;
     void **rows = lv_rows(ctx, 0, &n);
     int64_t c = 0;
     for (int64_t i = 0; i < n; i++) {
-        lv_tick(ctx, 61);
+        lv_tick(ctx, 66);
         const struct tables__row_offer *row_3 = rows[i];
         if (!lv_row_alive(ctx, 0, row_3) || !(row_3->seller == lv_me(ctx)))
             continue;
@@ -239,14 +255,14 @@ static int64_t tables__count_3(lv_ctx *ctx)
     return c;
 }
 
-/* tables.live:78: require count(offer where !sold) > 0 else "nothing to buy"; */
+/* tables.live:84: require count(offer where !sold) > 0 else "nothing to buy"; */
 static int64_t tables__count_4(lv_ctx *ctx)
 {
     int64_t n;
     void **rows = lv_rows(ctx, 0, &n);
     int64_t c = 0;
     for (int64_t i = 0; i < n; i++) {
-        lv_tick(ctx, 78);
+        lv_tick(ctx, 84);
         const struct tables__row_offer *row_4 = rows[i];
         if (!lv_row_alive(ctx, 0, row_4) || !(!row_4->sold))
             continue;
@@ -255,7 +271,7 @@ static int64_t tables__count_4(lv_ctx *ctx)
     return c;
 }
 
-/* tables.live:100: send me { dropped: dropped, left: len(offer), cheap: cheap_count(10.0), all: offer order by id desc }; */
+/* tables.live:106: send me { dropped: dropped, left: len(offer), cheap: cheap_count(10.0), all: offer order by id desc }; */
 static json_t *tables__query_5(lv_ctx *ctx)
 {
     int64_t n;
@@ -263,7 +279,7 @@ static json_t *tables__query_5(lv_ctx *ctx)
     json_t *a = lv_jarr(ctx);
     qsort(rows, (size_t)n, sizeof *rows, tables__cmp0_offer_id_desc);
     for (int64_t i = 0; i < n; i++) {
-        lv_tick(ctx, 100);
+        lv_tick(ctx, 106);
         const struct tables__row_offer *row_5 = rows[i];
         if (!lv_row_alive(ctx, 0, row_5))
             continue;
@@ -272,14 +288,14 @@ static json_t *tables__query_5(lv_ctx *ctx)
     return a;
 }
 
-/* tables.live:111: send me offer where id == msg.id; */
+/* tables.live:117: send me offer where id == msg.id; */
 static json_t *tables__query_6(lv_ctx *ctx, const struct tables__msg_rename *msg)
 {
     int64_t n;
     void **rows = lv_rows(ctx, 0, &n);
     json_t *a = lv_jarr(ctx);
     for (int64_t i = 0; i < n; i++) {
-        lv_tick(ctx, 111);
+        lv_tick(ctx, 117);
         const struct tables__row_offer *row_6 = rows[i];
         if (!lv_row_alive(ctx, 0, row_6) || !(row_6->id == msg->id))
             continue;
@@ -288,14 +304,14 @@ static json_t *tables__query_6(lv_ctx *ctx, const struct tables__msg_rename *msg
     return a;
 }
 
-/* tables.live:128: send me { pairs: pairs, counts: [count(offer where seller == 1), count(offer where seller == 2)] }; */
+/* tables.live:134: send me { pairs: pairs, counts: [count(offer where seller == 1), count(offer where seller == 2)] }; */
 static int64_t tables__count_7(lv_ctx *ctx)
 {
     int64_t n;
     void **rows = lv_rows(ctx, 0, &n);
     int64_t c = 0;
     for (int64_t i = 0; i < n; i++) {
-        lv_tick(ctx, 128);
+        lv_tick(ctx, 134);
         const struct tables__row_offer *row_7 = rows[i];
         if (!lv_row_alive(ctx, 0, row_7) || !(row_7->seller == 1))
             continue;
@@ -304,14 +320,14 @@ static int64_t tables__count_7(lv_ctx *ctx)
     return c;
 }
 
-/* tables.live:128: send me { pairs: pairs, counts: [count(offer where seller == 1), count(offer where seller == 2)] }; */
+/* tables.live:134: send me { pairs: pairs, counts: [count(offer where seller == 1), count(offer where seller == 2)] }; */
 static int64_t tables__count_8(lv_ctx *ctx)
 {
     int64_t n;
     void **rows = lv_rows(ctx, 0, &n);
     int64_t c = 0;
     for (int64_t i = 0; i < n; i++) {
-        lv_tick(ctx, 128);
+        lv_tick(ctx, 134);
         const struct tables__row_offer *row_8 = rows[i];
         if (!lv_row_alive(ctx, 0, row_8) || !(row_8->seller == 2))
             continue;
@@ -320,7 +336,7 @@ static int64_t tables__count_8(lv_ctx *ctx)
     return c;
 }
 
-/* tables.live:133: send me { rows: offer order by price desc }; */
+/* tables.live:139: send me { rows: offer order by price desc }; */
 static json_t *tables__query_9(lv_ctx *ctx)
 {
     int64_t n;
@@ -328,7 +344,7 @@ static json_t *tables__query_9(lv_ctx *ctx)
     json_t *a = lv_jarr(ctx);
     qsort(rows, (size_t)n, sizeof *rows, tables__cmp0_offer_price_desc);
     for (int64_t i = 0; i < n; i++) {
-        lv_tick(ctx, 133);
+        lv_tick(ctx, 139);
         const struct tables__row_offer *row_9 = rows[i];
         if (!lv_row_alive(ctx, 0, row_9))
             continue;
@@ -337,7 +353,7 @@ static json_t *tables__query_9(lv_ctx *ctx)
     return a;
 }
 
-/* tables.live:135: send me { rows: offer order by note asc }; */
+/* tables.live:141: send me { rows: offer order by note asc }; */
 static json_t *tables__query_10(lv_ctx *ctx)
 {
     int64_t n;
@@ -345,7 +361,7 @@ static json_t *tables__query_10(lv_ctx *ctx)
     json_t *a = lv_jarr(ctx);
     qsort(rows, (size_t)n, sizeof *rows, tables__cmp0_offer_note_asc);
     for (int64_t i = 0; i < n; i++) {
-        lv_tick(ctx, 135);
+        lv_tick(ctx, 141);
         const struct tables__row_offer *row_10 = rows[i];
         if (!lv_row_alive(ctx, 0, row_10))
             continue;
@@ -354,138 +370,144 @@ static json_t *tables__query_10(lv_ctx *ctx)
     return a;
 }
 
-/* tables.live:49: fn cheap_count(limit: float) -> int { */
+/* tables.live:54: fn cheap_count(limit: float) -> int { */
 static int64_t tables__fn_cheap_count(lv_ctx *ctx, double v_limit)
 {
-    /* tables.live:50: return count(offer where price < limit); */
+    /* tables.live:55: return count(offer where price < limit); */
     return tables__count_1(ctx, v_limit);
 }
 
-/* tables.live:53: fn add_offer(seller: int, price: float) { */
+/* tables.live:58: fn add_offer(seller: int, price: float) { */
 static void tables__fn_add_offer(lv_ctx *ctx, int64_t v_seller, double v_price)
 {
-    /* tables.live:54: insert offer { seller: seller, price: price, note: "helper" }; */
+    /* tables.live:59: insert offer { seller: seller, price: price, note: "helper" }; */
     {
         int64_t c_seller = v_seller;
         double c_price = v_price;
         const char *c_note = "helper";
-        struct tables__row_offer *row = lv_row_insert(ctx, 54, 0);
+        struct tables__row_offer *row = lv_row_insert(ctx, 59, 0);
         row->seller = c_seller;
         row->price = c_price;
         lv_str_set(ctx, &row->note, c_note);
     }
 }
 
-/* tables.live:57: view market { */
+/* tables.live:62: view market { */
 static json_t *tables__view_market(lv_ctx *ctx)
 {
     json_t *o = lv_jobj(ctx);
-    /* tables.live:58: offers: offer, */
+    /* tables.live:63: offers: offer, */
     lv_put(o, "offers", tables__table_offer(ctx));
-    /* tables.live:59: cheap: offer where price < 10 order by price asc, */
+    /* tables.live:64: cheap: offer where price < 10 order by price asc, */
     lv_put(o, "cheap", tables__query_2(ctx));
-    /* tables.live:60: n: count(offer), */
+    /* tables.live:65: n: count(offer), */
     lv_put(o, "n", lv_jint(ctx, tables__nrows(ctx, 0)));
-    /* tables.live:61: mine: count(offer where seller == me.id), */
+    /* tables.live:66: mine: count(offer where seller == me.id), */
     lv_put(o, "mine", lv_jint(ctx, tables__count_3(ctx)));
     return o;
 }
 
-/* tables.live:64: on load { */
+/* tables.live:69: on load { */
 static void tables__on_load(lv_ctx *ctx)
 {
-    /* tables.live:65: send me market; */
-    lv_send(ctx, 65, LV_TO_ME, 0, tables__view_market(ctx));
+    /* tables.live:70: send me market; */
+    lv_send(ctx, 70, LV_TO_ME, 0, tables__view_market(ctx));
 }
 
-/* tables.live:68: on sell { */
+/* tables.live:73: on sell { */
 static void tables__on_sell(lv_ctx *ctx, const struct tables__msg_sell *msg)
 {
-    /* tables.live:69: if msg.note == "" { */
+    /* tables.live:74: insert draws { price: msg.price }; */
+    {
+        double c_price = msg->price;
+        struct tables__row_draws *row = lv_row_insert(ctx, 74, 1);
+        row->price = c_price;
+    }
+    /* tables.live:75: if msg.note == "" { */
     if (lv_str_cmp(msg->note, "") == 0) {
-        /* tables.live:70: add_offer(me.id, msg.price); */
+        /* tables.live:76: add_offer(me.id, msg.price); */
         tables__fn_add_offer(ctx, lv_me(ctx), msg->price);
     } else {
-        /* tables.live:71: } else { */
+        /* tables.live:77: } else { */
         {
-            /* tables.live:72: insert offer { price: msg.price, seller: me.id, note: msg.note }; */
+            /* tables.live:78: insert offer { price: msg.price, seller: me.id, note: msg.note }; */
             {
                 double c_price = msg->price;
                 int64_t c_seller = lv_me(ctx);
                 const char *c_note = msg->note;
-                struct tables__row_offer *row = lv_row_insert(ctx, 72, 0);
+                struct tables__row_offer *row = lv_row_insert(ctx, 78, 0);
                 row->price = c_price;
                 row->seller = c_seller;
                 lv_str_set(ctx, &row->note, c_note);
             }
         }
     }
-    /* tables.live:74: send all market; */
-    lv_send(ctx, 74, LV_TO_ALL, 0, tables__view_market(ctx));
+    /* tables.live:80: send all market; */
+    lv_send(ctx, 80, LV_TO_ALL, 0, tables__view_market(ctx));
 }
 
-/* tables.live:77: on buy_cheapest { */
+/* tables.live:83: on buy_cheapest { */
 static void tables__on_buy_cheapest(lv_ctx *ctx, const struct tables__msg_buy_cheapest *msg)
 {
     (void)msg;
-    /* tables.live:78: require count(offer where !sold) > 0 else "nothing to buy"; */
+    /* tables.live:84: require count(offer where !sold) > 0 else "nothing to buy"; */
     if (!(tables__count_4(ctx) > 0)) lv_reject(ctx, "nothing to buy");
-    /* tables.live:79: for r in offer where !sold order by price asc { */
+    /* tables.live:85: for r in offer where !sold order by price asc { */
     {
         int64_t n_v_r;
         void **rows_v_r = lv_rows(ctx, 0, &n_v_r);
         qsort(rows_v_r, (size_t)n_v_r, sizeof *rows_v_r, tables__cmp0_offer_price_asc);
         for (int64_t i_v_r = 0; i_v_r < n_v_r; i_v_r++) {
-            lv_tick(ctx, 79);
+            lv_tick(ctx, 85);
             struct tables__row_offer *v_r = rows_v_r[i_v_r];
             if (!lv_row_alive(ctx, 0, v_r) || !(!v_r->sold))
                 continue;
-            /* tables.live:80: r.sold = true; */
+            /* tables.live:86: r.sold = true; */
             ((struct tables__row_offer *)lv_row_w(ctx, 0, v_r))->sold = true;
-            /* tables.live:81: group.total += r.price; */
-            GROUP_W->total = lv_fchk(ctx, 81, GROUP->total + v_r->price);
-            /* tables.live:82: group.last = r.note; */
+            /* tables.live:87: group.total += r.price; */
+            GROUP_W->total = lv_fchk(ctx, 87, GROUP->total + v_r->price);
+            /* tables.live:88: group.last = r.note; */
             lv_str_set(ctx, &GROUP_W->last, v_r->note);
-            /* tables.live:83: send me { bought: r, id: r.id, total: group.total }; */
+            /* tables.live:89: send me { bought: r, id: r.id, total: group.total }; */
             {
                 json_t *o1 = lv_jobj(ctx);
                 lv_put(o1, "bought", lv_jrow(ctx, 0, v_r));
                 lv_put(o1, "id", lv_jint(ctx, v_r->id));
                 lv_put(o1, "total", lv_jfloat(ctx, GROUP->total));
-                lv_send(ctx, 83, LV_TO_ME, 0, o1);
+                lv_send(ctx, 89, LV_TO_ME, 0, o1);
             }
-            /* tables.live:84: break; */
+            /* tables.live:90: break; */
             break;
         }
     }
 }
 
-/* tables.live:88: on drop_above { */
+/* tables.live:94: on drop_above { */
 static void tables__on_drop_above(lv_ctx *ctx, const struct tables__msg_drop_above *msg)
 {
-    /* tables.live:89: let dropped = 0; */
+    /* tables.live:95: let dropped = 0; */
     int64_t v_dropped = 0;
-    /* tables.live:90: for r in offer { */
+    /* tables.live:96: for r in offer { */
     {
         int64_t n_v_r;
         void **rows_v_r = lv_rows(ctx, 0, &n_v_r);
         for (int64_t i_v_r = 0; i_v_r < n_v_r; i_v_r++) {
-            lv_tick(ctx, 90);
+            lv_tick(ctx, 96);
             struct tables__row_offer *v_r = rows_v_r[i_v_r];
             if (!lv_row_alive(ctx, 0, v_r))
                 continue;
-            /* tables.live:91: if r.price > msg.limit { */
+            /* tables.live:97: if r.price > msg.limit { */
             if (v_r->price > msg->limit) {
-                /* tables.live:92: delete r; */
+                /* tables.live:98: delete r; */
                 lv_row_delete(ctx, 0, v_r);
-                /* tables.live:93: dropped += 1; */
-                v_dropped = lv_add(ctx, 93, v_dropped, 1);
-                /* tables.live:95: insert offer { seller: 0, price: 0.5, note: "late" }; */
+                /* tables.live:99: dropped += 1; */
+                v_dropped = lv_add(ctx, 99, v_dropped, 1);
+                /* tables.live:101: insert offer { seller: 0, price: 0.5, note: "late" }; */
                 {
                     int64_t c_seller = 0;
                     double c_price = 0.5;
                     const char *c_note = "late";
-                    struct tables__row_offer *row = lv_row_insert(ctx, 95, 0);
+                    struct tables__row_offer *row = lv_row_insert(ctx, 101, 0);
                     row->seller = c_seller;
                     row->price = c_price;
                     lv_str_set(ctx, &row->note, c_note);
@@ -493,141 +515,141 @@ static void tables__on_drop_above(lv_ctx *ctx, const struct tables__msg_drop_abo
             }
         }
     }
-    /* tables.live:99: for r in offer where note == "late" { delete r; } */
-    {
-        int64_t n_v_r;
-        void **rows_v_r = lv_rows(ctx, 0, &n_v_r);
-        for (int64_t i_v_r = 0; i_v_r < n_v_r; i_v_r++) {
-            lv_tick(ctx, 99);
-            struct tables__row_offer *v_r = rows_v_r[i_v_r];
-            if (!lv_row_alive(ctx, 0, v_r) || !(lv_str_cmp(v_r->note, "late") == 0))
-                continue;
-            lv_row_delete(ctx, 0, v_r);
-        }
-    }
-    /* tables.live:100: send me { dropped: dropped, left: len(offer), cheap: cheap_count(10.0), all: offer order by id desc }; */
-    {
-        json_t *o1 = lv_jobj(ctx);
-        lv_put(o1, "dropped", lv_jint(ctx, v_dropped));
-        lv_put(o1, "left", lv_jint(ctx, tables__nrows(ctx, 0)));
-        lv_put(o1, "cheap", lv_jint(ctx, tables__fn_cheap_count(ctx, 1e+01)));
-        lv_put(o1, "all", tables__query_5(ctx));
-        lv_send(ctx, 100, LV_TO_ME, 0, o1);
-    }
-}
-
-/* tables.live:103: on rename { */
-static void tables__on_rename(lv_ctx *ctx, const struct tables__msg_rename *msg)
-{
-    /* tables.live:104: let found = false; */
-    bool v_found = false;
-    /* tables.live:105: for r in offer where id == msg.id { */
+    /* tables.live:105: for r in offer where note == "late" { delete r; } */
     {
         int64_t n_v_r;
         void **rows_v_r = lv_rows(ctx, 0, &n_v_r);
         for (int64_t i_v_r = 0; i_v_r < n_v_r; i_v_r++) {
             lv_tick(ctx, 105);
             struct tables__row_offer *v_r = rows_v_r[i_v_r];
+            if (!lv_row_alive(ctx, 0, v_r) || !(lv_str_cmp(v_r->note, "late") == 0))
+                continue;
+            lv_row_delete(ctx, 0, v_r);
+        }
+    }
+    /* tables.live:106: send me { dropped: dropped, left: len(offer), cheap: cheap_count(10.0), all: offer order by id desc }; */
+    {
+        json_t *o1 = lv_jobj(ctx);
+        lv_put(o1, "dropped", lv_jint(ctx, v_dropped));
+        lv_put(o1, "left", lv_jint(ctx, tables__nrows(ctx, 0)));
+        lv_put(o1, "cheap", lv_jint(ctx, tables__fn_cheap_count(ctx, 1e+01)));
+        lv_put(o1, "all", tables__query_5(ctx));
+        lv_send(ctx, 106, LV_TO_ME, 0, o1);
+    }
+}
+
+/* tables.live:109: on rename { */
+static void tables__on_rename(lv_ctx *ctx, const struct tables__msg_rename *msg)
+{
+    /* tables.live:110: let found = false; */
+    bool v_found = false;
+    /* tables.live:111: for r in offer where id == msg.id { */
+    {
+        int64_t n_v_r;
+        void **rows_v_r = lv_rows(ctx, 0, &n_v_r);
+        for (int64_t i_v_r = 0; i_v_r < n_v_r; i_v_r++) {
+            lv_tick(ctx, 111);
+            struct tables__row_offer *v_r = rows_v_r[i_v_r];
             if (!lv_row_alive(ctx, 0, v_r) || !(v_r->id == msg->id))
                 continue;
-            /* tables.live:106: r.note = msg.note; */
+            /* tables.live:112: r.note = msg.note; */
             lv_str_set(ctx, &((struct tables__row_offer *)lv_row_w(ctx, 0, v_r))->note, msg->note);
-            /* tables.live:107: r.tags[1] = r.tags[0] + r.id; */
-            ((struct tables__row_offer *)lv_row_w(ctx, 0, v_r))->tags[lv_index(ctx, 107, 1, 2)] = lv_add(ctx, 107, v_r->tags[lv_index(ctx, 107, 0, 2)], v_r->id);
-            /* tables.live:108: found = true; */
+            /* tables.live:113: r.tags[1] = r.tags[0] + r.id; */
+            ((struct tables__row_offer *)lv_row_w(ctx, 0, v_r))->tags[lv_index(ctx, 113, 1, 2)] = lv_add(ctx, 113, v_r->tags[lv_index(ctx, 113, 0, 2)], v_r->id);
+            /* tables.live:114: found = true; */
             v_found = true;
         }
     }
-    /* tables.live:110: if !found { reject "no offer " + str(msg.id); } */
+    /* tables.live:116: if !found { reject "no offer " + str(msg.id); } */
     if (!v_found) {
-        lv_reject(ctx, lv_str_cat(ctx, 110, "no offer ", lv_str_int(ctx, msg->id)));
+        lv_reject(ctx, lv_str_cat(ctx, 116, "no offer ", lv_str_int(ctx, msg->id)));
     }
-    /* tables.live:111: send me offer where id == msg.id; */
-    lv_send(ctx, 111, LV_TO_ME, 0, tables__query_6(ctx, msg));
+    /* tables.live:117: send me offer where id == msg.id; */
+    lv_send(ctx, 117, LV_TO_ME, 0, tables__query_6(ctx, msg));
 }
 
-/* tables.live:114: on bad_insert { */
+/* tables.live:120: on bad_insert { */
 static void tables__on_bad_insert(lv_ctx *ctx, const struct tables__msg_bad_insert *msg)
 {
     (void)msg;
-    /* tables.live:115: insert offer { seller: me.id, price: 1.0 }; */
+    /* tables.live:121: insert offer { seller: me.id, price: 1.0 }; */
     {
         int64_t c_seller = lv_me(ctx);
         double c_price = 1.0;
-        struct tables__row_offer *row = lv_row_insert(ctx, 115, 0);
+        struct tables__row_offer *row = lv_row_insert(ctx, 121, 0);
         row->seller = c_seller;
         row->price = c_price;
     }
-    /* tables.live:116: insert offer { seller: me.id, price: 2.0 }; */
+    /* tables.live:122: insert offer { seller: me.id, price: 2.0 }; */
     {
         int64_t c_seller = lv_me(ctx);
         double c_price = 2.0;
-        struct tables__row_offer *row = lv_row_insert(ctx, 116, 0);
+        struct tables__row_offer *row = lv_row_insert(ctx, 122, 0);
         row->seller = c_seller;
         row->price = c_price;
     }
-    /* tables.live:117: reject "rolled back"; */
+    /* tables.live:123: reject "rolled back"; */
     lv_reject(ctx, "rolled back");
 }
 
-/* tables.live:120: on nested { */
+/* tables.live:126: on nested { */
 static void tables__on_nested(lv_ctx *ctx, const struct tables__msg_nested *msg)
 {
     (void)msg;
-    /* tables.live:122: let pairs = 0; */
+    /* tables.live:128: let pairs = 0; */
     int64_t v_pairs = 0;
-    /* tables.live:123: for a in offer { */
+    /* tables.live:129: for a in offer { */
     {
         int64_t n_v_a;
         void **rows_v_a = lv_rows(ctx, 0, &n_v_a);
         for (int64_t i_v_a = 0; i_v_a < n_v_a; i_v_a++) {
-            lv_tick(ctx, 123);
+            lv_tick(ctx, 129);
             struct tables__row_offer *v_a = rows_v_a[i_v_a];
             if (!lv_row_alive(ctx, 0, v_a))
                 continue;
-            /* tables.live:124: for b in offer where price > a.price { */
+            /* tables.live:130: for b in offer where price > a.price { */
             {
                 int64_t n_v_b;
                 void **rows_v_b = lv_rows(ctx, 0, &n_v_b);
                 for (int64_t i_v_b = 0; i_v_b < n_v_b; i_v_b++) {
-                    lv_tick(ctx, 124);
+                    lv_tick(ctx, 130);
                     struct tables__row_offer *v_b = rows_v_b[i_v_b];
                     if (!lv_row_alive(ctx, 0, v_b) || !(v_b->price > v_a->price))
                         continue;
-                    /* tables.live:125: pairs += 1; */
-                    v_pairs = lv_add(ctx, 125, v_pairs, 1);
+                    /* tables.live:131: pairs += 1; */
+                    v_pairs = lv_add(ctx, 131, v_pairs, 1);
                 }
             }
         }
     }
-    /* tables.live:128: send me { pairs: pairs, counts: [count(offer where seller == 1), count(offer where seller == 2)] }; */
+    /* tables.live:134: send me { pairs: pairs, counts: [count(offer where seller == 1), count(offer where seller == 2)] }; */
     {
         json_t *o1 = lv_jobj(ctx);
         lv_put(o1, "pairs", lv_jint(ctx, v_pairs));
         lv_put(o1, "counts", lv_jarr_int(ctx, (((tables__arr_int_2){{tables__count_7(ctx), tables__count_8(ctx)}})).v, 2));
-        lv_send(ctx, 128, LV_TO_ME, 0, o1);
+        lv_send(ctx, 134, LV_TO_ME, 0, o1);
     }
 }
 
-/* tables.live:131: on sorted { */
+/* tables.live:137: on sorted { */
 static void tables__on_sorted(lv_ctx *ctx, const struct tables__msg_sorted *msg)
 {
-    /* tables.live:132: if msg.down { */
+    /* tables.live:138: if msg.down { */
     if (msg->down) {
-        /* tables.live:133: send me { rows: offer order by price desc }; */
+        /* tables.live:139: send me { rows: offer order by price desc }; */
         {
             json_t *o1 = lv_jobj(ctx);
             lv_put(o1, "rows", tables__query_9(ctx));
-            lv_send(ctx, 133, LV_TO_ME, 0, o1);
+            lv_send(ctx, 139, LV_TO_ME, 0, o1);
         }
     } else {
-        /* tables.live:134: } else { */
+        /* tables.live:140: } else { */
         {
-            /* tables.live:135: send me { rows: offer order by note asc }; */
+            /* tables.live:141: send me { rows: offer order by note asc }; */
             {
                 json_t *o2 = lv_jobj(ctx);
                 lv_put(o2, "rows", tables__query_10(ctx));
-                lv_send(ctx, 135, LV_TO_ME, 0, o2);
+                lv_send(ctx, 141, LV_TO_ME, 0, o2);
             }
         }
     }
@@ -741,7 +763,7 @@ static const struct lv_game tables__game = {
     .timers = NULL,
     .n_timers = 0,
     .tables = tables__tables,
-    .n_tables = 1,
+    .n_tables = 2,
     .pages = tables__pages,
     .n_pages = 1,
 };

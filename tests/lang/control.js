@@ -98,6 +98,8 @@ async function main() {
       c[2] === '1' && c[3] === p1.code && c[5] === want[i][0] && c[6] === want[i][1] &&
       c[7] === String(want[i][2]) && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(c[8])),
     `${JSON.stringify(want)}\n${r.text}`);
+  const rd = await http(base, 'GET', `/api/sessions/${scode}/export/random-draws.csv`, undefined, admin);
+  check('random-draws.csv is the same file as draws.csv', rd.status === 200 && rd.text === r.text, rd.text);
   const msgOf = rows.map((c) => Number(c[4]));
   check("a draw's message is its row in messages.csv: one `draw` message per seven draws",
     mr.status === 200 && msgOf.length === 28 && [0, 7, 14, 21].every((k) => {

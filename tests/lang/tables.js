@@ -95,6 +95,17 @@ async function main() {
     r.status === 200 && /\bid\b/.test(lines[0]) && /\bprice\b/.test(lines[0]) && /\bnote\b/.test(lines[0]) &&
     lines.length === 5, r.text);
 
+  // a table named `draws`: draws.csv is its export, random-draws.csv the log of
+  // random() draws (this game draws nothing: the header alone)
+  r = await http(srv.base, 'GET', `/api/sessions/${session.code}/export/draws.csv`, undefined, admin);
+  const dl = (r.text || '').trim().split(/\r?\n/);
+  check('a table named draws: draws.csv is the table (one row per sell)',
+    r.status === 200 && dl[0] === 'session,group,id,price' && dl.length > 1 &&
+    dl.slice(1).every((l, i) => l.startsWith(`${session.code},1,${i + 1},`)), r.text);
+  r = await http(srv.base, 'GET', `/api/sessions/${session.code}/export/random-draws.csv`, undefined, admin);
+  check('and random-draws.csv is the log of random() draws',
+    r.status === 200 && r.text === 'session,n,group,participant,message,lo,hi,value,time\r\n', JSON.stringify(r.text));
+
   // ---- a second group has its own rows and ids ----------------------------
   const s2 = await newSession(srv.base, 2);
   if (s2) {
