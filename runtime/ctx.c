@@ -480,9 +480,11 @@ static void rows_remove(struct rt_rows *rows, struct rt_row *r)
  * value that looks like an integer gets ".0" ("3.0"), as str() wants. */
 void rt_format_float(char *buf, size_t size, double x, bool force_point)
 {
-    snprintf(buf, size, "%.15g", x);
-    if (strtod(buf, NULL) != x)
-        snprintf(buf, size, "%.17g", x);
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(buf, size, "%.*g", digits, x);
+        if (strtod(buf, NULL) == x)
+            break;
+    }
     if (force_point && strspn(buf, "-0123456789") == strlen(buf)) {
         size_t n = strlen(buf);
         if (n + 3 <= size)

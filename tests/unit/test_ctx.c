@@ -507,7 +507,7 @@ START_TEST(test_strings)
     ck_assert_str_eq(lv_str_float(ctx, 0.1), "0.1");
     ck_assert_str_eq(lv_str_float(ctx, 3.0), "3.0");
     ck_assert_str_eq(lv_str_float(ctx, -2.5), "-2.5");
-    ck_assert_str_eq(lv_str_float(ctx, 1.0 / 3.0), "0.33333333333333331");
+    ck_assert_str_eq(lv_str_float(ctx, 1.0 / 3.0), "0.3333333333333333");
     ck_assert_str_eq(lv_str_float(ctx, 1e20), "1e+20");
     ck_assert_str_eq(lv_str_int(ctx, INT64_MIN), "-9223372036854775808");
     ck_assert_str_eq(lv_str_bool(ctx, true), "true");
