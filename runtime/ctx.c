@@ -1296,7 +1296,8 @@ static bool has_real(json_t *v)
 /* One line of compact JSON for v (malloc'd, the caller frees it; NULL if v
  * cannot be encoded).  Floats get 15 significant digits when that reads
  * back exactly ("0.1", not jansson's default "0.10000000000000001"), else
- * 17. */
+ * 16 ("0.3333333333333333"), else 17: the fewest with which every float of
+ * the text reads back (jansson has one precision for a whole text). */
 /* json_dumps(v, flags), through a per-thread buffer: json_dumpb writes
  * there directly, which spares jansson's growing buffer and its copy (the
  * usual event or message is far smaller than the buffer). */
@@ -1319,13 +1320,15 @@ char *rt_json_text(json_t *v)
     const size_t flags = JSON_COMPACT | JSON_ENCODE_ANY;
     if (!has_real(v))
         return dump_text(v, flags);
-    char *s = json_dumps(v, flags | JSON_REAL_PRECISION(15));
-    json_t *back = s ? json_loads(s, JSON_DECODE_ANY, NULL) : NULL;
-    bool exact = back && json_equal(back, v);
-    json_decref(back);
-    if (exact)
-        return s;
-    free(s);
+    for (int digits = 15; digits <= 16; digits++) {
+        char *s = json_dumps(v, flags | JSON_REAL_PRECISION(digits));
+        json_t *back = s ? json_loads(s, JSON_DECODE_ANY, NULL) : NULL;
+        bool exact = back && json_equal(back, v);
+        json_decref(back);
+        if (exact)
+            return s;
+        free(s);
+    }
     return json_dumps(v, flags);
 }
 

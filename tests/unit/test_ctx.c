@@ -541,6 +541,11 @@ START_TEST(test_strings)
     free(text);
     json_array_append_new(json_object_get(f, "b"), json_real(1.0 / 3.0));
     text = rt_json_text(f);
+    ck_assert_str_eq(text, "{\"a\":0.1,\"b\":[3.0,1e-7,0.3333333333333333]}");
+    free(text);
+    json_array_append_new(json_object_get(f, "b"), json_real(0.30000000000000004));
+    text = rt_json_text(f);     /* 0.1 + 0.2 needs 17 digits: then all get 17 */
+    ck_assert_ptr_nonnull(strstr(text, "0.30000000000000004"));
     ck_assert_ptr_nonnull(strstr(text, "0.33333333333333331"));
     free(text);
     json_decref(f);
