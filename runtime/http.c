@@ -338,17 +338,22 @@ static char *sb_take(struct sb *b)
     return b->p;
 }
 
-/* Compares a (untrusted, any length) with secret in time that depends only
+/* Compares a (untrusted, la bytes) with secret in time that depends only
  * on the length of secret.  Returns true when they are equal. */
-static bool ct_equal(const char *a, const char *secret)
+static bool ct_equal_n(const char *a, size_t la, const char *secret)
 {
-    size_t la = strlen(a), ls = strlen(secret);
+    size_t ls = strlen(secret);
     unsigned char diff = (unsigned char)(la != ls);
     for (size_t i = 0; i < ls; i++) {
         unsigned char ca = i < la ? (unsigned char)a[i] : 0;
         diff |= (unsigned char)(ca ^ (unsigned char)secret[i]);
     }
     return diff == 0;
+}
+
+static bool ct_equal(const char *a, const char *secret)
+{
+    return ct_equal_n(a, strlen(a), secret);
 }
 
 /* A participant or session code: 1..RT_CODE_MAX-1 of [A-Za-z0-9_-]. */
@@ -411,15 +416,22 @@ static bool same_origin(struct MHD_Connection *c)
 
 /* The password of an `Authorization: Bearer PASSWORD` header (borrowed),
  * or NULL when the request has none. */
-static const char *bearer(struct MHD_Connection *c)
+static const char *bearer(struct MHD_Connection *c, size_t *len)
 {
     const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                    MHD_HTTP_HEADER_AUTHORIZATION);
     if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
         return NULL;
     auth += 7;
-    while (*auth == ' ')
+    while (*auth == ' ' || *auth == '\t')
         auth++;
+    /* a field value's trailing spaces and tabs are not part of it (RFC 9110
+     * 5.5); libmicrohttpd keeps them */
+    size_t n = strlen(auth);
+    while (n > 0 && (auth[n - 1] == ' ' || auth[n - 1] == '\t'))
+        n--;
+    if (len)
+        *len = n;
     return auth;
 }
 
@@ -430,8 +442,9 @@ static bool bearer_ok(struct MHD_Connection *c)
 {
     if (!net.admin_password || !net.admin_password[0])
         return false;
-    const char *pw = bearer(c);
-    return pw && ct_equal(pw, net.admin_password);
+    size_t n;
+    const char *pw = bearer(c, &n);
+    return pw && ct_equal_n(pw, n, net.admin_password);
 }
 
 /* True for the admin: the Bearer password, or the login cookie. */
@@ -1191,7 +1204,7 @@ static void client_addr(struct MHD_Connection *c, char *buf, size_t size)
  * Bearer header or the login cookie. */
 static bool shows_credential(struct MHD_Connection *c)
 {
-    return bearer(c) || MHD_lookup_connection_value(c, MHD_COOKIE_KIND, ADMIN_COOKIE);
+    return bearer(c, NULL) || MHD_lookup_connection_value(c, MHD_COOKIE_KIND, ADMIN_COOKIE);
 }
 
 /* The admin check: false for the admin.  Otherwise answers the request

@@ -413,6 +413,13 @@ START_TEST(admin_auth)
     r = request("POST", "/api/sessions", "Authorization: Bearer " PW "x\r\n", "{\"participants\":2}");
     ck_assert_int_eq(r.status, 401);
     resp_free(&r);
+    r = request("POST", "/api/sessions", "Authorization: Bearer " PW " x\r\n", "{\"participants\":2}");
+    ck_assert_int_eq(r.status, 401);
+    resp_free(&r);
+    /* trailing spaces and tabs are not part of a field's value (RFC 9110) */
+    r = request("GET", "/api/sessions/s1", "Authorization: bearer \t" PW " \t \r\n", NULL);
+    ck_assert_int_ne(r.status, 401);
+    resp_free(&r);
     r = request("GET", "/api/sessions/s1", NULL, NULL);
     ck_assert_int_eq(r.status, 401);
     resp_free(&r);
