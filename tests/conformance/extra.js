@@ -12,14 +12,10 @@
 const path = require('path');
 const fs = require('fs');
 const { spawn, spawnSync } = require('child_process');
-const CONFORMANCE = process.env.LIVE_CONFORMANCE_DIR ||
-  path.join(__dirname, '..', '..', '..', 'shared', 'conformance');
-const L = require(path.join(CONFORMANCE, 'lib.js'));
+const { L, GAMES, AUTH, rawStream, build, boot, withSrv, pairUp: pairOf, parseCsv, isJsonErr } = require('./common.js');
 const { LIVEC, PW, sleep, check, tmpdir, compile, Server, http, newSession, Client, eq, hasError, runGroups } = L;
 const EventSource = require('eventsource');
 
-const GAMES = path.join(__dirname, 'games');
-const AUTH = { Authorization: `Bearer ${PW}` };
 const ambiguous = [];
 const amb = (name, ok, detail) => { ambiguous.push(name); return check(`[ambiguous] ${name}`, ok, detail); };
 
@@ -35,77 +31,12 @@ class XClient extends Client {
   ids() { return this.all.map((m) => Number(m.id)); }
 }
 
-// Raw SSE reading, to see the wire format.
-async function rawStream(base, code, headers = {}) {
-  const ac = new AbortController();
-  const res = await fetch(`${base}/p/${code}/events`, { headers, signal: ac.signal });
-  const st = { res, text: '', done: false };
-  (async () => {
-    const dec = new TextDecoder();
-    try { for await (const chunk of res.body) st.text += dec.decode(chunk, { stream: true }); } catch (e) { /* aborted */ }
-    st.done = true;
-  })();
-  st.waitFor = async (re, ms = 4000) => { const end = Date.now() + ms; while (Date.now() < end) { if (re.test(st.text)) return true; await sleep(20); } return re.test(st.text); };
-  st.close = () => ac.abort();
-  return st;
-}
 
-const bins = {};
-function build(game) {
-  if (bins[game]) return bins[game];
-  const dir = tmpdir(game);
-  for (const f of fs.readdirSync(GAMES)) fs.copyFileSync(path.join(GAMES, f), path.join(dir, f));
-  const bin = compile(path.join(dir, `${game}.live`), dir);
-  bins[game] = bin ? { bin, dir } : null;
-  return bins[game];
-}
 
-async function boot(game, db) {
-  const b = build(game);
-  if (!b) return null;
-  const srv = new Server(b.bin, b.dir, db || path.join(tmpdir(`${game}db`), 'g.sqlite3'));
-  if (!check(`${game}: server starts`, await srv.start(), srv.stderr)) return null;
-  return srv;
-}
 
-async function withSrv(game, fn, db) {
-  const srv = await boot(game, db);
-  if (!srv) return;
-  const cs = [];
-  try { await fn(srv, cs); } catch (e) { check(`${game}: scenario ran without exception`, false, e.stack); }
-  finally {
-    cs.forEach((c) => c.close());
-    const st = await srv.stop();
-    check(`${game}: SIGTERM exits 0`, st && st.code === 0, JSON.stringify(st));
-  }
-}
 
-/* A session of 2 on srv with both players' streams open (in cs) and their
- * `on load` message in: {s, pa, pb, a, b}, or null. */
-async function pairUp(srv, cs) {
-  const s = await newSession(srv.base, 2);
-  if (!s) return null;
-  const [pa, pb] = s.participants;
-  const a = new XClient(srv.base, pa.code); const b = new XClient(srv.base, pb.code); cs.push(a, b);
-  await a.waitCount(1); await b.waitCount(1);
-  return { s, pa, pb, a, b };
-}
 
-function parseCsv(t) {
-  const out = []; let row = []; let f = ''; let q = false; let i = 0;
-  for (; i < t.length; i++) {
-    const ch = t[i];
-    if (q) { if (ch === '"') { if (t[i + 1] === '"') { f += '"'; i++; } else q = false; } else f += ch; }
-    else if (ch === '"') q = true;
-    else if (ch === ',') { row.push(f); f = ''; }
-    else if (ch === '\n' || ch === '\r') { if (ch === '\r' && t[i + 1] === '\n') i++; row.push(f); out.push(row); row = []; f = ''; }
-    else f += ch;
-  }
-  if (f !== '' || row.length) { row.push(f); out.push(row); }
-  return out;
-}
 const post = (base, code, body) => http(base, 'POST', `/p/${code}/live`, body);
-const isJsonErr = (r) => r.json && typeof r.json.error === 'string' && r.json.error.length > 0;
 
 // ---------------------------------------------------------------- tictactoe
 async function tictactoe() {
@@ -238,7 +169,7 @@ async function tictactoe() {
 async function protocol() {
   await withSrv('counter', async (srv, cs) => {
     const base = srv.base;
-    const pair = await pairUp(srv, cs);
+    const pair = await pairOf(srv, cs, XClient);
     if (!pair) return;
     const { s, pa, pb, a, b } = pair;
     // 404 on every /p/P route, JSON bodies
@@ -671,7 +602,7 @@ async function cli() {
 async function replay() {
   await withSrv('counter', async (srv, cs) => {
     const base = srv.base;
-    const pair = await pairUp(srv, cs);
+    const pair = await pairOf(srv, cs, XClient);
     if (!pair) return;
     const { s, pa, pb, a, b } = pair;
     for (let i = 1; i <= 5; i++) await a.send({ type: 'add', amount: i });
@@ -736,7 +667,7 @@ async function replay() {
   // finish replay + numbering with the tictactoe game
   await withSrv('tictactoe', async (srv, cs) => {
     const base = srv.base;
-    const pair = await pairUp(srv, cs);
+    const pair = await pairOf(srv, cs, XClient);
     if (!pair) return;
     const { s, pa, pb, a, b } = pair;
     for (const [c, sq] of [[a, 0], [b, 3], [a, 1], [b, 4], [a, 2]]) await c.send({ type: 'move', square: sq });

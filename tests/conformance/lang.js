@@ -12,13 +12,9 @@
 'use strict';
 const path = require('path');
 const fs = require('fs');
-const CONFORMANCE = process.env.LIVE_CONFORMANCE_DIR ||
-  path.join(__dirname, '..', '..', '..', 'shared', 'conformance');
-const L = require(path.join(CONFORMANCE, 'lib.js'));
+const { L, GAMES, AUTH, rawStream, build, boot, withSrv, pairUp: pairOf, parseCsv, isJsonErr } = require('./common.js');
 const { PW, sleep, check, tmpdir, compile, Server, http, newSession, Client, eq, hasError, runGroups } = L;
 
-const GAMES = path.join(__dirname, 'games');
-const AUTH = { Authorization: `Bearer ${PW}` };
 
 // A client that also records finish events, in order with the messages.
 class XClient extends Client {
@@ -34,51 +30,9 @@ class XClient extends Client {
   async settle(ms = 150) { await sleep(ms); }
 }
 
-// Raw SSE reading, for the bytes on the wire.
-async function rawStream(base, code, headers = {}) {
-  const ac = new AbortController();
-  const res = await fetch(`${base}/p/${code}/events`, { headers, signal: ac.signal });
-  const st = { res, text: '', done: false };
-  (async () => {
-    const dec = new TextDecoder();
-    try { for await (const chunk of res.body) st.text += dec.decode(chunk, { stream: true }); } catch (e) { /* aborted */ }
-    st.done = true;
-  })();
-  st.waitFor = async (re, ms = 4000) => { const end = Date.now() + ms; while (Date.now() < end) { if (re.test(st.text)) return true; await sleep(20); } return re.test(st.text); };
-  st.close = () => ac.abort();
-  st.datas = () => st.text.split(/\r\n|\r|\n/).filter((l) => /^data:/.test(l)).map((l) => l.replace(/^data: ?/, ''));
-  return st;
-}
 
-const bins = {};
-function build(game) {
-  if (bins[game]) return bins[game];
-  const dir = tmpdir(game);
-  for (const f of fs.readdirSync(GAMES)) fs.copyFileSync(path.join(GAMES, f), path.join(dir, f));
-  const bin = compile(path.join(dir, `${game}.live`), dir);
-  bins[game] = bin ? { bin, dir } : null;
-  return bins[game];
-}
 
-async function boot(game, db) {
-  const b = build(game);
-  if (!b) return null;
-  const srv = new Server(b.bin, b.dir, db || path.join(tmpdir(`${game}db`), 'g.sqlite3'));
-  if (!check(`${game}: server starts`, await srv.start(), srv.stderr)) return null;
-  return srv;
-}
 
-async function withSrv(game, fn, db) {
-  const srv = await boot(game, db);
-  if (!srv) return;
-  const cs = [];
-  try { await fn(srv, cs); } catch (e) { check(`${game}: scenario ran without exception`, false, e.stack); }
-  finally {
-    cs.forEach((c) => c.close());
-    const st = await srv.stop();
-    check(`${game}: SIGTERM exits 0`, st && st.code === 0, JSON.stringify(st));
-  }
-}
 
 // A session of n with every stream open; waits for `loads` messages each (0 for games without on load).
 async function group(srv, cs, n, loads = 1) {

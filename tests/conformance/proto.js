@@ -15,14 +15,10 @@ const fs = require('fs');
 const net = require('net');
 const vm = require('vm');
 const { spawn, spawnSync } = require('child_process');
-const CONFORMANCE = process.env.LIVE_CONFORMANCE_DIR ||
-  path.join(__dirname, '..', '..', '..', 'shared', 'conformance');
-const L = require(path.join(CONFORMANCE, 'lib.js'));
+const { L, GAMES, AUTH, rawStream, build, boot, withSrv, pairUp: pairOf, parseCsv, isJsonErr } = require('./common.js');
 const { PW, sleep, check, tmpdir, compile, Server, http, newSession, Client, eq, hasError, runGroups } = L;
 const EventSource = require('eventsource');
 
-const GAMES = path.join(__dirname, 'games');
-const AUTH = { Authorization: `Bearer ${PW}` };
 const amb = (name, ok, detail) => check(`[ambiguous] ${name}`, ok, detail);
 
 class XClient extends Client {
@@ -35,57 +31,8 @@ class XClient extends Client {
   ids() { return this.all.map((m) => Number(m.id)); }
 }
 
-const bins = {};
-function build(game) {
-  if (game in bins) return bins[game];
-  const dir = tmpdir(game);
-  for (const f of fs.readdirSync(GAMES)) fs.copyFileSync(path.join(GAMES, f), path.join(dir, f));
-  const bin = compile(path.join(dir, `${game}.live`), dir);
-  bins[game] = bin ? { bin, dir } : null;
-  return bins[game];
-}
-async function boot(game, db) {
-  const b = build(game);
-  if (!b) return null;
-  const srv = new Server(b.bin, b.dir, db || path.join(tmpdir(`${game}db`), 'g.sqlite3'));
-  if (!check(`${game}: server starts`, await srv.start(), srv.stderr)) return null;
-  return srv;
-}
-async function withSrv(game, fn, db) {
-  const srv = await boot(game, db);
-  if (!srv) return;
-  const cs = [];
-  try { await fn(srv, cs); } catch (e) { check(`${game}: scenario ran without exception`, false, e.stack); }
-  finally {
-    cs.forEach((c) => c.close());
-    const st = await srv.stop();
-    check(`${game}: SIGTERM exits 0`, st && st.code === 0, JSON.stringify(st));
-  }
-}
-async function pairUp(srv, cs) {
-  const s = await newSession(srv.base, 2);
-  if (!s) return null;
-  const [pa, pb] = s.participants;
-  const a = new XClient(srv.base, pa.code); const b = new XClient(srv.base, pb.code); cs.push(a, b);
-  await a.waitCount(1); await b.waitCount(1);
-  return { s, pa, pb, a, b };
-}
-function parseCsv(t) {
-  const out = []; let row = []; let f = ''; let q = false;
-  for (let i = 0; i < t.length; i++) {
-    const ch = t[i];
-    if (q) { if (ch === '"') { if (t[i + 1] === '"') { f += '"'; i++; } else q = false; } else f += ch; }
-    else if (ch === '"') q = true;
-    else if (ch === ',') { row.push(f); f = ''; }
-    else if (ch === '\n' || ch === '\r') { if (ch === '\r' && t[i + 1] === '\n') i++; row.push(f); out.push(row); row = []; f = ''; }
-    else f += ch;
-  }
-  if (f !== '' || row.length) { row.push(f); out.push(row); }
-  return out;
-}
 const csvObjs = (t) => { const r = parseCsv(t); return r.slice(1).map((x) => Object.fromEntries(r[0].map((h, i) => [h, x[i]]))); };
 const post = (base, code, body) => http(base, 'POST', `/p/${code}/live`, body);
-const isJsonErr = (r) => r.json && typeof r.json.error === 'string' && r.json.error.length > 0;
 
 // A raw HTTP/1.1 request over a socket: exact header names and bytes.
 function rawHttp(base, text, ms = 1500) {
@@ -127,7 +74,7 @@ function runFor(bin, args, opts, ms, during) {
 async function httpEdges() {
   await withSrv('counter', async (srv, cs) => {
     const base = srv.base;
-    const pair = await pairUp(srv, cs);
+    const pair = await pairOf(srv, cs, XClient);
     if (!pair) return;
     const { s, pa } = pair;
     for (const [m, p] of [['DELETE', `/p/${pa.code}`], ['PUT', `/p/${pa.code}/live`], ['GET', `/p/${pa.code}/next`],
@@ -239,7 +186,7 @@ async function csv() {
 async function sse() {
   await withSrv('counter', async (srv, cs) => {
     const base = srv.base;
-    const pair = await pairUp(srv, cs);
+    const pair = await pairOf(srv, cs, XClient);
     if (!pair) return;
     const { pa, pb, a } = pair;
     for (let i = 0; i < 3; i++) await post(base, pa.code, { type: 'add', amount: 1 });
