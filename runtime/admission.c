@@ -1,12 +1,18 @@
 /*
  * admission.c -- admission limits of the game server (issue 5; see admission.h).
  *
- * Rate limit.  One token bucket per participant code in a fixed,
- * direct-mapped table under one mutex (a check is a hash and a few
- * arithmetic operations): refilled at `rate` tokens per second up to two
- * seconds' worth; a message takes one token, or is answered 429 with
- * Retry-After.  The table never grows, so codes made up by a client cannot
- * exhaust memory; a collision only forgets a bucket.
+ * Rate limit.  Token buckets in a fixed, direct-mapped table under one
+ * mutex (a check is a hash and a few arithmetic operations), one bucket per
+ * slot: a participant code (or client address) uses the bucket of its slot,
+ * refilled at `rate` tokens per second up to RATE_BURST_S seconds' worth; a
+ * message takes one token, or is answered 429 with Retry-After.  The table
+ * never grows, so codes made up by a client cannot exhaust memory.  Codes
+ * whose hashes share a slot share its bucket (two real participants in one
+ * slot of 16,384 each get at least half the limit, which a person never
+ * nears).  A bucket is never reset when another code lands in its slot: it
+ * was, and a participant refilled their own bucket at will by sending one
+ * request under a made-up code of the same slot (found offline), which took
+ * the limit away.
  */
 #include "config.h"
 
@@ -80,9 +86,8 @@ int limits_parse_rate(const char *s, double *rate)
 /* ---- rate limit --------------------------------------------------------------- */
 
 struct bucket {
-    char code[64];              /* participant code or client address; "" free */
     double tokens;
-    int64_t at_ms;              /* when tokens was computed */
+    int64_t at_ms;              /* when tokens was computed; 0: never used (full) */
 };
 
 static struct bucket *buckets;  /* messages: RATE_SLOTS, allocated on first use */
@@ -124,8 +129,7 @@ static bool bucket_token(struct bucket **table, const char *code, double rate, d
         return true;
     }
     struct bucket *b = &(*table)[slot_of(code)];
-    if (strcmp(b->code, code) != 0) {
-        snprintf(b->code, sizeof b->code, "%s", code);
+    if (b->at_ms == 0) {
         b->tokens = cap;
         b->at_ms = now;
     }
