@@ -91,6 +91,7 @@ struct bucket {
 };
 
 static struct bucket *buckets;  /* messages: RATE_SLOTS, allocated on first use */
+static struct bucket *byte_buckets;     /* message bytes: the same */
 static struct bucket *stream_buckets;   /* stream opens: the same */
 static struct bucket *guess_buckets;    /* wrong admin passwords, by address */
 static pthread_mutex_t rate_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -103,31 +104,16 @@ static size_t slot_of(const char *code)
     return (size_t)(h & (RATE_SLOTS - 1));
 }
 
-/* Takes one token from the bucket of `code` in *table (allocated on first
- * use): true if there was one; otherwise false and *retry_after_s (>= 1).
- * The bucket holds `cap` tokens and refills at `rate` per second. */
-static bool bucket_token(struct bucket **table, const char *code, double rate, double cap,
-                         bool take, int *retry_after_s);
-
-static bool take_token(struct bucket **table, const char *code, double rate, double cap,
-                       int *retry_after_s)
+/* The bucket of `code` in *table (allocated on first use), refilled up to
+ * `cap` at `rate` per second; NULL when out of memory (then nothing is
+ * limited).  Caller holds rate_lock. */
+static struct bucket *bucket_of(struct bucket **table, const char *code, double rate, double cap,
+                                int64_t now)
 {
-    return bucket_token(table, code, rate, cap, true, retry_after_s);
-}
-
-/* take_token(), or with take false only whether a token is there. */
-static bool bucket_token(struct bucket **table, const char *code, double rate, double cap,
-                         bool take, int *retry_after_s)
-{
-    int64_t now = now_ms();
-    bool ok = true;
-    pthread_mutex_lock(&rate_lock);
     if (!*table)
         *table = calloc(RATE_SLOTS, sizeof **table);
-    if (!*table) {                      /* out of memory: do not limit */
-        pthread_mutex_unlock(&rate_lock);
-        return true;
-    }
+    if (!*table)
+        return NULL;
     struct bucket *b = &(*table)[slot_of(code)];
     if (b->at_ms == 0) {
         b->tokens = cap;
@@ -135,25 +121,67 @@ static bool bucket_token(struct bucket **table, const char *code, double rate, d
     }
     b->tokens = fmin(cap, b->tokens + (double)(now - b->at_ms) * rate / 1000.0);
     b->at_ms = now;
-    if (b->tokens >= 1.0) {
+    return b;
+}
+
+/* Whole seconds (>= 1) until b holds `need` tokens at `rate` per second. */
+static int wait_s(const struct bucket *b, double need, double rate)
+{
+    double s = (need - b->tokens) / rate;
+    return s < 1.0 ? 1 : (int)ceil(s);
+}
+
+/* Whether the bucket of `code` in *table holds a token (with take, takes
+ * it); otherwise false and *retry_after_s.  The bucket holds `cap` tokens
+ * and refills at `rate` per second. */
+static bool bucket_token(struct bucket **table, const char *code, double rate, double cap,
+                         bool take, int *retry_after_s)
+{
+    bool ok = true;
+    pthread_mutex_lock(&rate_lock);
+    struct bucket *b = bucket_of(table, code, rate, cap, now_ms());
+    if (b && b->tokens >= 1.0) {
         if (take)
             b->tokens -= 1.0;
-    } else {
+    } else if (b) {
         ok = false;
-        double wait_s = (1.0 - b->tokens) / rate;
-        *retry_after_s = wait_s < 1.0 ? 1 : (int)ceil(wait_s);
+        *retry_after_s = wait_s(b, 1.0, rate);
     }
     pthread_mutex_unlock(&rate_lock);
     return ok;
 }
 
+static bool take_token(struct bucket **table, const char *code, double rate, double cap,
+                       int *retry_after_s)
+{
+    return bucket_token(table, code, rate, cap, true, retry_after_s);
+}
+
 /* See admission.h. */
-bool limits_message_allowed(const char *code, int *retry_after_s)
+bool limits_message_allowed(const char *code, size_t bytes, int *retry_after_s)
 {
     double rate = config.rate;
     if (rate <= 0)
         return true;
-    return take_token(&buckets, code, rate, fmax(1.0, rate * RATE_BURST_S), retry_after_s);
+    double size = fmin((double)bytes, LIMITS_BYTES_BURST);
+    bool ok = true;
+    pthread_mutex_lock(&rate_lock);
+    int64_t now = now_ms();
+    struct bucket *m = bucket_of(&buckets, code, rate, fmax(1.0, rate * RATE_BURST_S), now);
+    struct bucket *b = bucket_of(&byte_buckets, code, LIMITS_BYTES_PER_S, LIMITS_BYTES_BURST, now);
+    if (m && b) {
+        if (m->tokens >= 1.0 && b->tokens >= size) {
+            m->tokens -= 1.0;
+            b->tokens -= size;
+        } else {
+            ok = false;
+            int wm = m->tokens >= 1.0 ? 0 : wait_s(m, 1.0, rate);
+            int wb = b->tokens >= size ? 0 : wait_s(b, size, LIMITS_BYTES_PER_S);
+            *retry_after_s = wm > wb ? wm : wb;
+        }
+    }
+    pthread_mutex_unlock(&rate_lock);
+    return ok;
 }
 
 /* See admission.h. */

@@ -10,6 +10,7 @@
 #define LIVE_ADMISSION_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Default messages per second per participant (--rate, LIVE_RATE).  Far
@@ -38,6 +39,15 @@
  * from that address are 429 until the bucket refills. */
 #define LIMITS_ADMIN_GUESSES_PER_S 1.0
 #define LIMITS_ADMIN_GUESSES_BURST 100.0
+/* Message bytes one participant may send per second, and at once: every
+ * message is kept whole in the message log (PROTOCOL.md: messages.csv), so
+ * without it one participant could grow the database by 6.5 MB a second
+ * (100 bodies of 64 KiB) and fill the disk in hours.  32 KiB/s is 230 MB an
+ * hour at most; 2 MiB lets 32 bodies of the largest size through at once,
+ * and a person's messages of a few hundred bytes never come near.  Off with
+ * the message limit (--rate 0). */
+#define LIMITS_BYTES_PER_S 32768.0
+#define LIMITS_BYTES_BURST 2097152.0
 /* Most open event streams of one participant (tabs); one more is 429. */
 #define LIMITS_STREAMS_PER_PARTICIPANT 16
 
@@ -56,12 +66,13 @@ void limits_set(const struct limits_config *cfg);
  * "off" turn the limit off).  Returns 0 and sets *rate (per second), or -1. */
 int limits_parse_rate(const char *s, double *rate);
 
-/* Token bucket of participant `code` (capacity: ten seconds' worth, at least
- * one message): true if one more message may go now; otherwise false and
- * *retry_after_s is the whole number of seconds (>= 1) until it may.
- * Thread-safe.  Codes share a fixed table; a collision forgets the other
- * code's history (it can only make the limit more lenient). */
-bool limits_message_allowed(const char *code, int *retry_after_s);
+/* Token buckets of participant `code` for a message of `bytes` bytes: one
+ * counts messages (capacity: ten seconds' worth of the rate, at least one
+ * message), one bytes (LIMITS_BYTES_*).  True, taking from both, if the
+ * message may go now; otherwise false and *retry_after_s is the whole
+ * number of seconds (>= 1) until it may.  Thread-safe.  Codes share a fixed
+ * table: codes whose hashes meet share a bucket (see admission.c). */
+bool limits_message_allowed(const char *code, size_t bytes, int *retry_after_s);
 
 /* The same for opening an event stream (LIMITS_STREAM_OPENS_*): each open
  * costs the game thread a replay or an `on load`, so a client that opens

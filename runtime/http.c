@@ -1242,7 +1242,7 @@ static enum MHD_Result start_request(struct req *r)
     switch (r->route) {
     case R_LIVE: {
         int retry_s = 1;
-        if (!limits_message_allowed(r->job.code, &retry_s))
+        if (!limits_message_allowed(r->job.code, r->body_len, &retry_s))
             return send_too_many(c, retry_s, "too many messages: slow down");
         r->job.kind = RT_JOB_LIVE;
         /* A body refused here is still a message received: the core logs
