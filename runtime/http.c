@@ -1161,6 +1161,15 @@ static unsigned parse_body(struct req *r, char *why, size_t size)
         snprintf(why, size, "strings must not contain the character U+0000");
         return MHD_HTTP_UNPROCESSABLE_CONTENT;
     }
+    /* An escaped UTF-16 surrogate without its pair ("\ud800") is JSON by
+     * RFC 8259's grammar, but no character: refused as invalid, like U+0000
+     * (jansson: "invalid Unicode '\uD800'"; a bad escape such as "\u12G4"
+     * is "invalid Unicode escape", malformed). */
+    if (strncmp(e.text, "invalid Unicode '\\u", 18) == 0) {
+        snprintf(why, size, "strings must not contain an unpaired surrogate: %s", e.text + 16);
+        rt_utf8_clean(why, strlen(why));
+        return MHD_HTTP_UNPROCESSABLE_CONTENT;
+    }
     if (json_error_code(&e) == json_error_stack_overflow) {
         snprintf(why, size, "arrays and objects nested too deeply");
         return MHD_HTTP_UNPROCESSABLE_CONTENT;

@@ -362,6 +362,14 @@ START_TEST(live_post)
     ck_assert_int_eq(r.status, 422);
     ck_assert(is_json_error(&r));
     resp_free(&r);
+    /* an unpaired surrogate escape is JSON too (RFC 8259's grammar) */
+    r = request("POST", "/p/alice/live", NULL, "{\"s\":\"a\\ud800b\"}");
+    ck_assert_int_eq(r.status, 422);
+    ck_assert_ptr_nonnull(strstr(r.body, "unpaired surrogate"));
+    resp_free(&r);
+    r = request("POST", "/p/alice/live", NULL, "{\"s\":\"a\\u12G4\"}");   /* not an escape */
+    ck_assert_int_eq(r.status, 400);
+    resp_free(&r);
 
     r = request("POST", "/p/alice/live", NULL, "42");   /* JSON, not an object: the core's 422 */
     ck_assert_int_eq(r.status, 422);
