@@ -85,6 +85,7 @@ struct sema {
     struct ast_decl *cur;       /* the view, fn or handler */
     const char *where;          /* "'on start'", "fn 'x'", ... for messages */
     bool has_me, has_msg;
+    bool assigning;             /* checking a bare name assigned with '=' */
     bool in_view;
     struct sym *cur_view;       /* the view being checked (for uses_me) */
     struct ast_decl *cur_msg;   /* message of the current handler */
@@ -221,6 +222,34 @@ static void set_ty(struct sema *s, struct ast_expr *e, struct ast_type t)
 {
     e->ty = t;
     register_arrtype(s, &t);
+}
+
+/* What to say of an unknown name that is a word of another language
+ * (Python, JavaScript, oTree), or NULL. */
+static const char *name_habit(const char *name)
+{
+    static const char *const habits[][2] = {
+        { "True", "the boolean values are 'true' and 'false'" },
+        { "False", "the boolean values are 'true' and 'false'" },
+        { "TRUE", "the boolean values are 'true' and 'false'" },
+        { "FALSE", "the boolean values are 'true' and 'false'" },
+        { "None", "there is no null: every field and local holds a value of its type "
+                  "(a field starts at its initial value)" },
+        { "null", "there is no null: every field and local holds a value of its type "
+                  "(a field starts at its initial value)" },
+        { "nil", "there is no null: every field and local holds a value of its type "
+                 "(a field starts at its initial value)" },
+        { "undefined", "there is no null: every field and local holds a value of its type "
+                       "(a field starts at its initial value)" },
+        { "self", "the sender of the message is 'me', its group 'group'" },
+        { "this", "the sender of the message is 'me', its group 'group'" },
+        { "subsession", "a handler sees its 'group', the sender 'me' and 'player(ID)'" },
+        { "session", "a handler sees its 'group', the sender 'me' and 'player(ID)'" },
+    };
+    for (size_t i = 0; i < sizeof habits / sizeof habits[0]; i++)
+        if (strcmp(name, habits[i][0]) == 0)
+            return habits[i][1];
+    return NULL;
 }
 
 /* Suggests the closest of cands (NULL-terminated) to name. */
@@ -1403,8 +1432,14 @@ static void check_field(struct sema *s, struct ast_expr *e)
             e->ty = mkty(id ? TY_INT : TY_STRING);
             return;
         }
-        if (!field_in(s, e, &s->prog->player, SYM_PLAYER_FIELD))
-            unknown_field(s, e, &s->prog->player, "player", "id", "page");
+        if (!field_in(s, e, &s->prog->player, SYM_PLAYER_FIELD)) {
+            if (strcmp(e->name, "id_in_group") == 0) {
+                ERR(s, e->loc, "unknown field '%s' on player", e->name);
+                diag_help(s->d, "a player's number in its group (1, 2, ...) is '.id'");
+            } else {
+                unknown_field(s, e, &s->prog->player, "player", "id", "page");
+            }
+        }
         return;
     case TY_ROW: {
         struct sema_record *rec = record_of_table(s, b->ty.table);
@@ -1653,11 +1688,23 @@ static void check_name(struct sema *s, struct ast_expr *e)
     }
     if (!y) {
         const char *c[MAX_CANDS];
-        visible_names(s, c, MAX_CANDS, true);
+        int n = visible_names(s, c, MAX_CANDS - 5, true);
+        /* the words a value may also be spelled with */
+        c[n++] = "true";
+        c[n++] = "false";
+        c[n++] = "group";
+        if (s->has_me)
+            c[n++] = "me";
+        c[n] = NULL;
         ERR(s, e->loc, "unknown name '%s'", e->name);
         struct sym *row = loop_row_with_column(s, e->name);
+        const char *habit = name_habit(e->name);
         if (row)
             diag_help(s->d, "did you mean '%s.%s'?", row->name, e->name);
+        else if (habit)
+            diag_help(s->d, "%s", habit);
+        else if (s->assigning)
+            diag_help(s->d, "a new local is declared with 'let %s = VALUE;'", e->name);
         else
             suggest(s, e->name, c);
         return;
@@ -1702,6 +1749,8 @@ static const char *binop_str(int op)
     return ops[op];
 }
 
+static void check_page_literal(struct sema *s, const struct ast_expr *pg, const struct ast_expr *lit);
+
 static void check_binary(struct sema *s, struct ast_expr *e)
 {
     struct ast_type *a, *b;
@@ -1727,6 +1776,10 @@ static void check_binary(struct sema *s, struct ast_expr *e)
             (a->kind == TY_ARRAY && type_eq(a, b)) ||
             (a->kind == TY_PLAYER && b->kind == TY_PLAYER)) {
             e->ty = mkty(TY_BOOL);
+            if (a->kind == TY_STRING && b->kind == TY_STRING) {
+                check_page_literal(s, e->a, e->b);
+                check_page_literal(s, e->b, e->a);
+            }
             return;
         }
         break;
@@ -1763,6 +1816,32 @@ static void check_binary(struct sema *s, struct ast_expr *e)
     }
     ERR(s, e->loc, "operator '%s' cannot be applied to '%s' and '%s'",
         binop_str(e->op), tn(a), tn(b));
+    if (e->op == OP_ADD && (a->kind == TY_STRING || b->kind == TY_STRING) &&
+        (is_num(a->kind) || is_num(b->kind) || a->kind == TY_BOOL || b->kind == TY_BOOL))
+        diag_help(s->d, "nothing converts implicitly: write the number as text with str(...)");
+}
+
+/* `me.page == "contibute"`: a string that is no page of the game (nor
+ * "finished") can never be equal -- a typo.  Warns at the string. */
+static void check_page_literal(struct sema *s, const struct ast_expr *pg, const struct ast_expr *lit)
+{
+    if (pg->kind != E_FIELD || !pg->sym || ((struct sym *)pg->sym)->kind != SYM_PLAYER_PAGE ||
+        lit->kind != E_STRING || s->prog->n_pages == 0)
+        return;
+    const char *c[MAX_CANDS];
+    int n = 0;
+    for (int i = 0; i < s->prog->n_pages && n < MAX_CANDS - 2; i++) {
+        c[n++] = s->prog->pages[i].decl->name;
+        if (strlen(c[n - 1]) == lit->slen && memcmp(c[n - 1], lit->sval, lit->slen) == 0)
+            return;
+    }
+    if (lit->slen == 8 && memcmp(lit->sval, "finished", 8) == 0)
+        return;
+    c[n++] = "finished";
+    c[n] = NULL;
+    diag_warning(s->d, lit->loc, "\"%.*s\" names no page of this game (a player's page is "
+                 "one of its pages, or \"finished\")", (int)(lit->slen > 60 ? 60 : lit->slen), lit->sval);
+    suggest(s, lit->sval, c);
 }
 
 static void check_object(struct sema *s, struct ast_expr *e)
@@ -2167,7 +2246,9 @@ static void check_assign(struct sema *s, struct ast_stmt *st)
         base = base->a;
     struct sym *local = base && base->kind == E_NAME ? find_local(s, base->name) : NULL;
     bool was_read = local && local->used;
+    s->assigning = st->op == '=' && st->target && st->target->kind == E_NAME;
     bool ok = check_target(s, st->target, what, sizeof what);
+    s->assigning = false;
     if (local && local->kind == SYM_LOCAL)
         local->used = was_read;
     check_expr(s, st->a);

@@ -60,6 +60,9 @@ struct lexer {
     struct arena *arena;        /* where identifiers and strings go */
     struct diag *diag;
     int errors;                 /* lexical errors reported */
+    int slash_line;             /* the last line where a `//` comment follows
+                                   an operand (`x = 7 // 2`: integer
+                                   division of another language?), or 0 */
 
     unsigned long ntok;         /* tokens returned so far */
     unsigned long quiet_upto;   /* no syntax error at token index <= this */

@@ -600,6 +600,9 @@ static void close_all(struct lexer *lx, bool report)
         else
             diag_note(lx->diag, "the next declaration starts at line %d",
                       lx->held_loc.line);
+        if (lx->slash_line >= o->loc.line)
+            diag_help(lx->diag, "'//' on line %d starts a comment, to the end of the line "
+                      "(integer division is '/')", lx->slash_line);
     }
     lx->pending_close = lx->depth;
     lx->overflow = 0;
@@ -676,7 +679,17 @@ loop:
         lx->line_start = lx->cur;
         goto loop;
     }
-    "//" [^\r\n]* { goto loop; }
+    "//" [^\r\n]* {
+        switch (lx->last.kind) {
+        case IDENT: case INTLIT: case FLOATLIT: case DURATION: case ')': case ']':
+            if (lx->ntok > 0 && lx->last.loc.end_line == lx->line)
+                lx->slash_line = lx->line;
+            break;
+        default:
+            break;
+        }
+        goto loop;
+    }
     "/*" {
         if (!skip_block_comment(lx, tok))
             lx->eof_by_error = true;

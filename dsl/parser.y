@@ -1552,11 +1552,66 @@ static bool is_keyword(const char *name)
  * as a name, '=' for '==', a `while` loop, a stray 'else' or ';', a chain
  * of comparisons.  prev is the token before t, or
  * NULL. */
-static void syntax_help(struct parser *p, yysymbol_kind_t t,
-                        const yysymbol_kind_t *e, int n,
-                        const struct lex_tokinfo *prev)
+/* Whether the token at off..end_off is exactly the word w. */
+static bool tok_is(const struct parser *p, size_t off, size_t end_off, const char *w)
+{
+    return end_off - off == strlen(w) && strncmp(p->lx.src + off, w, end_off - off) == 0;
+}
+
+/* A help line for a habit of another language (Python, JavaScript, oTree)
+ * at the token l (found) after prev; true if it gave one. */
+static bool habit_help(struct parser *p, yysymbol_kind_t t, const YYLTYPE *l,
+                       const yysymbol_kind_t *e, int n, const struct lex_tokinfo *prev)
 {
     const char *tname = yysymbol_name(t);
+    bool ident = t == YYSYMBOL_IDENT;
+    bool prev_ident = prev && prev->kind == IDENT;
+    if (ident && (tok_is(p, l->off, l->end_off, "and") || tok_is(p, l->off, l->end_off, "or") ||
+                  tok_is(p, l->off, l->end_off, "not"))) {
+        diag_help(p->d, "'and', 'or' and 'not' are written '&&', '||' and '!'");
+    } else if ((ident && tok_is(p, l->off, l->end_off, "elif")) ||
+               (prev_ident && tok_is(p, prev->loc.off, prev->loc.end_off, "elif"))) {
+        diag_help(p->d, "'elif' is written 'else if'");
+    } else if (ident && has(e, n, "'fn'") &&
+               (tok_is(p, l->off, l->end_off, "def") || tok_is(p, l->off, l->end_off, "function"))) {
+        diag_help(p->d, "a function is declared 'fn NAME(PARAM: TYPE, ...) -> TYPE { ... }'");
+    } else if (ident && has(e, n, "'const'")) {
+        /* a declaration's place: `ENDOWMENT = 100` */
+        size_t q = l->end_off;
+        while (q < p->lx.len && (p->lx.src[q] == ' ' || p->lx.src[q] == '\t'))
+            q++;
+        if (q < p->lx.len && p->lx.src[q] == '=' && p->lx.src[q + 1] != '=')
+            diag_help(p->d, "a constant is declared 'const %.*s = VALUE;'",
+                      (int)(l->end_off - l->off), p->lx.src + l->off);
+        else
+            return false;
+    } else if (strcmp(tname, "'.'") == 0 && prev && prev->kind == KW_PLAYER) {
+        diag_help(p->d, "the sender of the message is 'me'; another player is 'player(ID)'");
+    } else if (strcmp(tname, "'+'") == 0 && ((prev && prev->kind == '+') ||
+                                             p->lx.src[l->end_off] == '+')) {
+        diag_help(p->d, "there is no '++': write 'x += 1;'");
+    } else if (strcmp(tname, "'-'") == 0 && ((prev && prev->kind == '-') ||
+                                             p->lx.src[l->end_off] == '-')) {
+        diag_help(p->d, "there is no '--': write 'x -= 1;'");
+    } else if (strcmp(tname, "'*'") == 0 && prev && prev->kind == '*') {
+        diag_help(p->d, "there is no power operator: multiply, or use a loop");
+    } else if (has(e, n, "'{'") && !has(e, n, "';'") && strcmp(tname, "'{'") != 0 && prev &&
+               prev->kind == ')') {
+        diag_help(p->d, "the body of 'if' and 'for' is a block in braces, even for one "
+                  "statement: 'if COND { ... }'");
+    } else {
+        return false;
+    }
+    return true;
+}
+
+static void syntax_help(struct parser *p, yysymbol_kind_t t,
+                        const yysymbol_kind_t *e, int n,
+                        const struct lex_tokinfo *prev, const YYLTYPE *l)
+{
+    const char *tname = yysymbol_name(t);
+    if (habit_help(p, t, l, e, n, prev))
+        return;
     if (strcmp(tname, "'else'") == 0 && has(e, n, "'if'")) {
         diag_help(p->d, "'else' goes right after the '}' of an 'if'");
     } else if (strcmp(tname, "';'") == 0 && has(e, n, "'game'") &&
@@ -1619,6 +1674,9 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, struct parser *p)
          * The next line is a statement of its own: not quiet. */
         struct loc at = { prev->loc.end_line, prev->loc.end_col, 1 };
         diag_error(p->d, at, "expected ';'%s", semi_context(prev));
+        if (p->lx.slash_line == prev->loc.end_line)
+            diag_help(p->d, "'//' starts a comment, to the end of the line (integer "
+                      "division is '/')");
         return 0;
     }
     /* The rest of the bad statement stays quiet. */
@@ -1645,7 +1703,7 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, struct parser *p)
     } else {
         diag_error(p->d, LOC(*l), "unexpected %s", found);
     }
-    syntax_help(p, t, e, n, have_prev ? prev : NULL);
+    syntax_help(p, t, e, n, have_prev ? prev : NULL, l);
     return 0;
 }
 
