@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <ctype.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -3040,25 +3041,109 @@ struct after_syntax {
     const struct ast_file *f;
     int lines[DIAG_ERROR_LINES_MAX];    /* lines of the syntax errors */
     int n;
+    /* the words (identifiers, keywords) in the source of the declarations
+     * that hold syntax errors, sorted: text the parser may have dropped */
+    struct word { const char *p; size_t n; } *words;
+    size_t n_words;
 };
+
+/* The lines [*start, *end) of the declaration that line is in: up to the
+ * next one (a declaration the parser dropped belongs to the one before). */
+static void decl_lines(const struct ast_file *f, int line, int *start, int *end)
+{
+    *start = 1;
+    *end = INT_MAX;
+    for (const struct ast_decl *x = f->decls; x; x = x->next) {
+        if (x->loc.line <= line) {
+            *start = x->loc.line;
+        } else {
+            *end = x->loc.line;
+            break;
+        }
+    }
+}
+
+static int word_cmp(const void *x, const void *y)
+{
+    const struct word *a = x, *b = y;
+    int c = memcmp(a->p, b->p, a->n < b->n ? a->n : b->n);
+    return c ? c : (a->n > b->n) - (a->n < b->n);
+}
+
+static bool is_word_byte(char c)
+{
+    return isalnum((unsigned char)c) || c == '_';
+}
+
+/* Fills a->words from src: every word on a line of a declaration that holds
+ * a syntax error.  Out of memory: no words (then nothing is kept). */
+static void collect_broken_words(struct after_syntax *a, const char *src, size_t len)
+{
+    int ranges[DIAG_ERROR_LINES_MAX][2];
+    for (int i = 0; i < a->n; i++)
+        decl_lines(a->f, a->lines[i], &ranges[i][0], &ranges[i][1]);
+    size_t cap = 0;
+    int line = 1;
+    for (size_t k = 0; k < len;) {
+        if (src[k] == '\n' || src[k] == '\r') {
+            if (src[k] == '\n' || k + 1 >= len || src[k + 1] != '\n')
+                line++;
+            k++;
+            continue;
+        }
+        if (!is_word_byte(src[k])) {
+            k++;
+            continue;
+        }
+        size_t w = k;
+        while (k < len && is_word_byte(src[k]))
+            k++;
+        bool broken = false;
+        for (int i = 0; i < a->n && !broken; i++)
+            broken = line >= ranges[i][0] && line < ranges[i][1];
+        if (!broken)
+            continue;
+        if (a->n_words == cap) {
+            cap = cap ? 2 * cap : 256;
+            struct word *more = realloc(a->words, cap * sizeof *more);
+            if (!more) {
+                free(a->words);
+                a->words = NULL;
+                a->n_words = 0;
+                return;
+            }
+            a->words = more;
+        }
+        a->words[a->n_words++] = (struct word){ src + w, k - w };
+    }
+    if (a->n_words)
+        qsort(a->words, a->n_words, sizeof *a->words, word_cmp);
+}
+
+/* Whether the word w (n bytes) occurs in a declaration with a syntax error. */
+static bool in_broken_decl(const struct after_syntax *a, const char *w, size_t n)
+{
+    struct word key = { w, n };
+    return a->words && bsearch(&key, a->words, a->n_words, sizeof key, word_cmp) != NULL;
+}
 
 static int keep_after_syntax(void *arg, struct loc loc, const char *msg, int warning)
 {
     const struct after_syntax *a = arg;
-    if (warning || strncmp(msg, "unknown ", 8) == 0 || strncmp(msg, "missing ", 8) == 0 ||
-        strstr(msg, " has no ") || strstr(msg, "must be the first"))
+    if (warning)
         return 0;
-    /* the declaration the diagnostic is in runs up to the next one (a
-     * declaration the parser dropped belongs to the one before it) */
-    int start = 1, end = INT_MAX;
-    for (const struct ast_decl *x = a->f->decls; x; x = x->next) {
-        if (x->loc.line <= loc.line) {
-            start = x->loc.line;
-        } else {
-            end = x->loc.line;
-            break;
-        }
+    if (strncmp(msg, "unknown ", 8) == 0 || strncmp(msg, "missing ", 8) == 0 ||
+        strstr(msg, " has no ") || strstr(msg, "must be the first")) {
+        /* May be the syntax error's doing -- a declaration it swallowed --
+         * unless the name it is about appears nowhere in the declarations
+         * that hold syntax errors (a typo elsewhere is still reported). */
+        const char *q = strchr(msg, '\'');
+        const char *q2 = q ? strchr(q + 1, '\'') : NULL;
+        if (!q || !q2 || q2 == q + 1 || !a->words || in_broken_decl(a, q + 1, (size_t)(q2 - q - 1)))
+            return 0;
     }
+    int start, end;
+    decl_lines(a->f, loc.line, &start, &end);
     for (int i = 0; i < a->n; i++)
         if (a->lines[i] >= start && a->lines[i] < end)
             return 0;
@@ -3072,6 +3157,7 @@ int sema_check_after_syntax_errors(struct ast_file *f, struct diag *d)
     if (a.n >= DIAG_ERROR_LINES_MAX || f->too_deep)
         return 0;               /* too many to tell where they are; a tree too deep to walk */
     memcpy(a.lines, d->error_lines, (size_t)a.n * sizeof a.lines[0]);
+    collect_broken_words(&a, d->src, d->src_len);
     int errors0 = d->errors;
     d->keep = keep_after_syntax;
     d->keep_arg = &a;
@@ -3079,6 +3165,7 @@ int sema_check_after_syntax_errors(struct ast_file *f, struct diag *d)
     d->keep = NULL;
     d->keep_arg = NULL;
     d->dropping = 0;
+    free(a.words);
     return d->errors - errors0;
 }
 

@@ -42,6 +42,15 @@ expect 1 "a syntax error and a type error exit 1" "$livec" --check mixed.live
 grep -q "^mixed.live:5:16: error: expected ';'" out && grep -q "^mixed.live:8:21: error: cannot assign 'string'" out \
     && [ "$(grep -c ': error: ' out)" -eq 2 ] \
     && ok "both errors, and no error caused by the syntax error" || bad "mixed errors: $(cat out)"
+# an unknown name is left out only when the declarations with syntax errors
+# mention it (they may have declared it): a typo elsewhere is reported
+printf '%s\n' 'game g { players 2; }' 'player { x: int = None; }' 'message m { a: int; }' \
+    'on m {' '  let k = msg.a +;' '}' 'const LIMIT = 5' 'on load { me.x = LIMIT; }' > names.live
+expect 1 "syntax errors and unknown names" "$livec" --check names.live
+grep -q "^names.live:2:19: error: unknown constant 'None'$" out \
+    && ! grep -q "LIMIT'" out && [ "$(grep -c ': error: ' out)" -eq 3 ] \
+    && ok "a typo beside a syntax error is reported, a name the broken declaration holds is not" \
+    || bad "unknown names after a syntax error: $(cat out)"
 
 # Line ends: a lone CR (old Mac files) ends a line as LF and CRLF do.  A
 # `//` comment stops there (it once ran to the end of the file, so this
