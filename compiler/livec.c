@@ -234,7 +234,15 @@ static bool writable_target(const char *out_path)
         *slash = '\0';
     struct stat st;
     if (stat(out_path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "livec: cannot write '%s': it is a directory\n", out_path);
+        /* `cda/cda.live` makes `cda`: the folder itself */
+        size_t n = strlen(out_path);
+        while (n > 1 && out_path[n - 1] == '/')
+            n--;
+        size_t b = n;
+        while (b > 0 && out_path[b - 1] != '/')
+            b--;
+        fprintf(stderr, "livec: cannot write '%s': it is a directory (name the binary with "
+                "-o, e.g. -o %.*s/%.*s)\n", out_path, (int)n, out_path, (int)(n - b), out_path + b);
         return false;
     }
     if (stat(out_path, &st) != 0 && errno != ENOENT) {

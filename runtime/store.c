@@ -477,13 +477,15 @@ static int check_meta(struct rt_store *st, const char *fingerprint)
     }
     sqlite3_finalize(s);
     if (game[0] && strcmp(game, g->name) != 0) {
-        snprintf(st->err, sizeof st->err, "the database belongs to game '%s', not '%s'", game, g->name);
+        snprintf(st->err, sizeof st->err, "the database belongs to game '%s', not '%s' (give this "
+                 "game its own file with --db)", game, g->name);
         return -1;
     }
     if (schema[0] && strcmp(schema, fingerprint) != 0) {
         snprintf(st->err, sizeof st->err,
-                 "the database was made by another version of game '%s' (its state declarations differ)",
-                 g->name);
+                 "the database was made by another version of game '%s' (its state declarations "
+                 "differ): keep it for its data and start with a new file (--db NEW.sqlite3), or "
+                 "delete it to start afresh", g->name);
         return -1;
     }
     if (game[0] && schema[0])
