@@ -701,11 +701,17 @@ START_TEST(test_main_runs_and_stops)
     ck_assert_ptr_nonnull(strstr(out, "admin: http://127.0.0.1:40000/admin\n"));
     ck_assert_ptr_null(strstr(out, "admin password"));
     ck_assert_ptr_null(rt_core);
-    /* again on the same database: no new demo session; a generated password */
+    char first[256];
+    const char *p1 = strstr(out, "player 1: ");
+    snprintf(first, sizeof first, "%.*s", (int)strcspn(p1, "\n"), p1);
+    /* again on the same database: no new demo session, its links again; a
+     * generated password */
     char *argv2[] = { "counter", "--port=0", "--db", (char *)db, NULL };
     ck_assert_int_eq(run_main_until_term(argv2, 4, out, sizeof out), 0);
     ck_assert_ptr_nonnull(strstr(out, "listening on http://127.0.0.1:40000/\n"));
-    ck_assert_ptr_null(strstr(out, "player 1:"));
+    ck_assert_ptr_nonnull(strstr(out, first));
+    ck_assert_ptr_null(strstr(out, "player 3:"));
+    ck_assert_ptr_nonnull(strstr(out, "admin: http://127.0.0.1:40000/admin\n"));
     ck_assert_ptr_nonnull(strstr(out, "admin password: "));
     /* the database has exactly the demo session */
     open_db(db);
