@@ -220,9 +220,15 @@ static struct ast_test_step *test_step_bad(struct parser *p, bool report,
                                            const char *word, const YYLTYPE *l,
                                            const char *expected)
 {
-    if (report)
+    if (report) {
         diag_error(p->d, LOC(*l), "expected %s in a test, found '%s'",
                    expected, word);
+        static const char *const words[] = { "sends", "receives", "loads", "advances",
+                                             "finished", "nothing", "expect", "seed", NULL };
+        const char *m = diag_suggest(word, words);
+        if (m && strstr(expected, m))
+            diag_help(p->d, "did you mean '%s'?", m);
+    }
     return NULL;
 }
 /* ---- end of test blocks ---- */
