@@ -77,7 +77,7 @@ run(async (browser) => {
   await player.goto(links[0]);
   await player.waitForFunction(() => typeof window.liveSend === 'function');
   const t0 = Date.now();
-  const sent = await player.evaluate((text) => window.liveSend({ type: 'say', text }).then(() => 'ok', (e) => e.message), TRICKY);
+  const sent = await player.evaluate((text) => window.liveSend({ type: 'say', text }).then(() => 'ok', (e) => String(e)), TRICKY);
   check('the participant says a line', sent === 'ok', sent);
   await expect('the line shows up on the monitor by itself', admin.waitForFunction(
     () => /Zoë said/.test(document.getElementById('groups').textContent) &&
@@ -139,7 +139,7 @@ print(c.execute("pragma integrity_check").fetchone()[0], c.execute("select count
   // as rejected, 400) is shown as text, never as HTML.
   const LONG = 'long' + 'x'.repeat(240) + 'end';
   const HTML = '<img src=x id=injected>not json';
-  const sentLong = await player.evaluate((text) => window.liveSend({ type: 'say', text }).then(() => 'ok', (e) => e.message), LONG);
+  const sentLong = await player.evaluate((text) => window.liveSend({ type: 'say', text }).then(() => 'ok', (e) => String(e)), LONG);
   check('the participant says a 250-character line', sentLong === 'ok', sentLong);
   const raw = await player.evaluate((body) => fetch(location.pathname + '/live', { method: 'POST', body,
     headers: { 'Content-Type': 'application/json' } }).then((r) => r.status), HTML);
@@ -185,7 +185,7 @@ print(c.execute("pragma integrity_check").fetchone()[0], c.execute("select count
 
   await admin.click('#close-session');
   await expect('closing the session shows it closed', admin.waitForSelector('#closed-note:not([hidden])', { timeout: WAIT_MS }));
-  const after = await player.evaluate(() => window.liveSend({ type: 'say', text: 'late' }).then(() => 'ok', (e) => e.message));
+  const after = await player.evaluate(() => window.liveSend({ type: 'say', text: 'late' }).then(() => 'ok', (e) => String(e)));
   check('a closed session refuses messages: "the session is closed"', after === 'the session is closed', after);
   await shot(admin, 'admin-closed');
   await stop(srv);
