@@ -215,9 +215,9 @@ static bool find_runtime(char *hdr_dir, char *lib, size_t n)
 
 /* True if out_path looks writable: it is not empty, its directory exists
  * and is writable, and it is not a directory; else says why (the user's I/O
- * problem, no livec bug).  A quick check before the slow compile; the
- * final word is install_binary()'s. */
-static bool writable_target(const char *out_path)
+ * problem, no livec bug; `game` names the binary in the hint).  A quick
+ * check before the slow compile; the final word is install_binary()'s. */
+static bool writable_target(const char *out_path, const char *game)
 {
     char dir[PATH_MAX];
     if (!*out_path) {
@@ -234,15 +234,13 @@ static bool writable_target(const char *out_path)
         *slash = '\0';
     struct stat st;
     if (stat(out_path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        /* `cda/cda.live` makes `cda`: the folder itself */
+        /* `cda/cda.live` of game cda makes `cda`: the folder itself */
         size_t n = strlen(out_path);
         while (n > 1 && out_path[n - 1] == '/')
             n--;
-        size_t b = n;
-        while (b > 0 && out_path[b - 1] != '/')
-            b--;
         fprintf(stderr, "livec: cannot write '%s': it is a directory (name the binary with "
-                "-o, e.g. -o %.*s/%.*s)\n", out_path, (int)n, out_path, (int)(n - b), out_path + b);
+                "-o, e.g. -o %.*s%s%s)\n", out_path, (int)n, out_path,
+                out_path[n - 1] == '/' ? "" : "/", game);
         return false;
     }
     if (stat(out_path, &st) != 0 && errno != ENOENT) {
@@ -637,7 +635,7 @@ int main(int argc, char **argv)
         const char *target = out_path ? out_path : P->name;
         char dir[PATH_MAX], c_path[PATH_MAX + 64], exe[PATH_MAX + 64];
         FILE *fp;
-        if (!writable_target(target)) {
+        if (!writable_target(target, P->name)) {
             rc = EXIT_USAGE;
             goto done;
         }

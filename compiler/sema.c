@@ -1704,7 +1704,7 @@ static void check_name(struct sema *s, struct ast_expr *e)
             diag_help(s->d, "did you mean '%s.%s'?", row->name, e->name);
         else if (habit)
             diag_help(s->d, "%s", habit);
-        else if (s->assigning)
+        else if (s->assigning && !diag_suggest(e->name, c))
             diag_help(s->d, "a new local is declared with 'let %s = VALUE;'", e->name);
         else
             suggest(s, e->name, c);
@@ -1829,19 +1829,40 @@ static void check_page_literal(struct sema *s, const struct ast_expr *pg, const 
     if (pg->kind != E_FIELD || !pg->sym || ((struct sym *)pg->sym)->kind != SYM_PLAYER_PAGE ||
         lit->kind != E_STRING || s->prog->n_pages == 0)
         return;
-    const char *c[MAX_CANDS];
-    int n = 0;
-    for (int i = 0; i < s->prog->n_pages && n < MAX_CANDS - 2; i++) {
-        c[n++] = s->prog->pages[i].decl->name;
-        if (strlen(c[n - 1]) == lit->slen && memcmp(c[n - 1], lit->sval, lit->slen) == 0)
+    for (int i = 0; i < s->prog->n_pages; i++) {
+        const char *name = s->prog->pages[i].decl->name;
+        if (strlen(name) == lit->slen && memcmp(name, lit->sval, lit->slen) == 0)
             return;
     }
     if (lit->slen == 8 && memcmp(lit->sval, "finished", 8) == 0)
         return;
+    const char *c[MAX_CANDS];
+    int n = 0;
+    for (int i = 0; i < s->prog->n_pages && n < MAX_CANDS - 2; i++)
+        c[n++] = s->prog->pages[i].decl->name;
     c[n++] = "finished";
     c[n] = NULL;
-    diag_warning(s->d, lit->loc, "\"%.*s\" names no page of this game (a player's page is "
-                 "one of its pages, or \"finished\")", (int)(lit->slen > 60 ? 60 : lit->slen), lit->sval);
+    /* shown: at most 40 bytes, whole characters, no control characters */
+    char shown[48];
+    size_t k = 0;
+    for (size_t i = 0; i < lit->slen && k < 40; i++) {
+        unsigned char ch = (unsigned char)lit->sval[i];
+        if ((ch & 0xC0) == 0x80 || ch >= 0x80) {
+            size_t len = 1;             /* a whole UTF-8 sequence or nothing */
+            while (i + len < lit->slen && ((unsigned char)lit->sval[i + len] & 0xC0) == 0x80)
+                len++;
+            if (ch < 0xC0 || k + len > 40)
+                break;
+            memcpy(shown + k, lit->sval + i, len);
+            k += len;
+            i += len - 1;
+        } else {
+            shown[k++] = ch < 0x20 || ch == 0x7F ? '?' : (char)ch;
+        }
+    }
+    shown[k] = '\0';
+    diag_warning(s->d, lit->loc, "\"%s%s\" names no page of this game (a player's page is "
+                 "one of its pages, or \"finished\")", shown, k < lit->slen ? "..." : "");
     suggest(s, lit->sval, c);
 }
 

@@ -22,6 +22,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -646,6 +647,24 @@ static bool is_decl_kw(int kind)
 }
 
 /* Scans one token from lx->cur (after skipping blanks and comments). */
+/* Whether the text of a `//` comment [p, end) reads like the rest of an
+ * expression -- `2;`, ` n }`, `group.size;` -- rather than prose: one run
+ * of letters, digits, '_', '.', '(' and ')', then at most ';' and '}'. */
+static bool looks_like_operand(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    const char *w = p;
+    while (p < end && (isalnum((unsigned char)*p) || *p == '_' || *p == '.' || *p == '(' ||
+                       *p == ')'))
+        p++;
+    if (p == w)
+        return false;
+    while (p < end && (*p == ' ' || *p == '\t' || *p == ';' || *p == '}'))
+        p++;
+    return p == end;
+}
+
 static int scan(struct lexer *lx, YYSTYPE *val, YYLTYPE *loc)
 {
     const char *limit = lx->src + lx->len;
@@ -682,7 +701,8 @@ loop:
     "//" [^\r\n]* {
         switch (lx->last.kind) {
         case IDENT: case INTLIT: case FLOATLIT: case DURATION: case ')': case ']':
-            if (lx->ntok > 0 && lx->last.loc.end_line == lx->line)
+            if (lx->ntok > 0 && lx->last.loc.end_line == lx->line &&
+                    looks_like_operand(tok + 2, lx->cur))
                 lx->slash_line = lx->line;
             break;
         default:

@@ -1601,8 +1601,8 @@ static bool habit_help(struct parser *p, yysymbol_kind_t t, const YYLTYPE *l,
         diag_help(p->d, "there is no '--': write 'x -= 1;'");
     } else if (strcmp(tname, "'*'") == 0 && prev && prev->kind == '*') {
         diag_help(p->d, "there is no power operator: multiply, or use a loop");
-    } else if (has(e, n, "'{'") && !has(e, n, "';'") && strcmp(tname, "'{'") != 0 && prev &&
-               prev->kind == ')') {
+    } else if (has(e, n, "'{'") && !has(e, n, "';'") && !has(e, n, "'->'") &&
+               strcmp(tname, "'{'") != 0 && prev && prev->kind == ')') {
         diag_help(p->d, "the body of 'if' and 'for' is a block in braces, even for one "
                   "statement: 'if COND { ... }'");
     } else {

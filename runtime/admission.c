@@ -12,7 +12,9 @@
  * nears).  A bucket is never reset when another code lands in its slot: it
  * was, and a participant refilled their own bucket at will by sending one
  * request under a made-up code of the same slot (found offline), which took
- * the limit away.
+ * the limit away.  The slot is a hash keyed with a secret drawn at start, so
+ * that nobody can pick a code or an address that shares the slot of
+ * another participant, or of the admin's address, to throttle them.
  */
 #include "config.h"
 
@@ -23,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/random.h>
 
 #include "rt.h"
 #include "admission.h"
@@ -96,12 +100,43 @@ static struct bucket *stream_buckets;   /* stream opens: the same */
 static struct bucket *guess_buckets;    /* wrong admin passwords, by address */
 static pthread_mutex_t rate_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static size_t slot_of(const char *code)
+/* The secret key of slot_of, drawn from the OS at the first use (0: not
+ * yet).  Without it the slots of codes and addresses could be worked out
+ * offline: a client could then share a slot with a participant it wants
+ * to throttle, or the admin's address. */
+static uint64_t slot_key[2];
+
+static uint64_t mix64(uint64_t z)      /* splitmix64's finalizer */
 {
-    uint64_t h = UINT64_C(0xcbf29ce484222325);
-    for (const char *p = code; *p; p++)
-        h = (h ^ (unsigned char)*p) * UINT64_C(0x100000001b3);
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
+
+/* Keyed hash of key into RATE_SLOTS.  Caller holds rate_lock. */
+static size_t slot_of(const char *key)
+{
+    if (slot_key[0] == 0) {
+        if (getrandom(slot_key, sizeof slot_key, 0) != (ssize_t)sizeof slot_key) {
+            struct timespec ts;         /* no entropy: still not computable */
+            clock_gettime(CLOCK_REALTIME, &ts);
+            slot_key[1] = (uint64_t)ts.tv_nsec * UINT64_C(0x9e3779b97f4a7c15) ^ (uint64_t)getpid();
+        }
+        slot_key[0] |= 1;
+    }
+    uint64_t h = slot_key[0];
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+        h = mix64(h ^ *p ^ slot_key[1]);
     return (size_t)(h & (RATE_SLOTS - 1));
+}
+
+/* See admission.h. */
+size_t limits_slot(const char *key)
+{
+    pthread_mutex_lock(&rate_lock);
+    size_t k = slot_of(key);
+    pthread_mutex_unlock(&rate_lock);
+    return k;
 }
 
 /* The bucket of `code` in *table (allocated on first use), refilled up to
@@ -158,8 +193,9 @@ static bool take_token(struct bucket **table, const char *code, double rate, dou
 }
 
 /* See admission.h. */
-bool limits_message_allowed(const char *code, size_t bytes, int *retry_after_s)
+bool limits_message_allowed(const char *code, size_t bytes, int *retry_after_s, bool *by_bytes)
 {
+    *by_bytes = false;
     double rate = config.rate;
     if (rate <= 0)
         return true;
@@ -178,6 +214,7 @@ bool limits_message_allowed(const char *code, size_t bytes, int *retry_after_s)
             int wm = m->tokens >= 1.0 ? 0 : wait_s(m, 1.0, rate);
             int wb = b->tokens >= size ? 0 : wait_s(b, size, LIMITS_BYTES_PER_S);
             *retry_after_s = wm > wb ? wm : wb;
+            *by_bytes = wm == 0;
         }
     }
     pthread_mutex_unlock(&rate_lock);

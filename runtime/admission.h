@@ -69,10 +69,15 @@ int limits_parse_rate(const char *s, double *rate);
 /* Token buckets of participant `code` for a message of `bytes` bytes: one
  * counts messages (capacity: ten seconds' worth of the rate, at least one
  * message), one bytes (LIMITS_BYTES_*).  True, taking from both, if the
- * message may go now; otherwise false and *retry_after_s is the whole
- * number of seconds (>= 1) until it may.  Thread-safe.  Codes share a fixed
+ * message may go now; otherwise false, *retry_after_s is the whole number
+ * of seconds (>= 1) until it may, and *by_bytes says whether the bytes
+ * (alone) stopped it.  Thread-safe.  Codes share a fixed
  * table: codes whose hashes meet share a bucket (see admission.c). */
-bool limits_message_allowed(const char *code, size_t bytes, int *retry_after_s);
+bool limits_message_allowed(const char *code, size_t bytes, int *retry_after_s, bool *by_bytes);
+
+/* The slot of the rate tables that key (a participant code or client
+ * address) uses: a keyed hash, secret to clients (for tests). */
+size_t limits_slot(const char *key);
 
 /* The same for opening an event stream (LIMITS_STREAM_OPENS_*): each open
  * costs the game thread a replay or an `on load`, so a client that opens

@@ -38,6 +38,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -444,7 +445,8 @@ static bool bearer_ok(struct MHD_Connection *c)
         return false;
     size_t n;
     const char *pw = bearer(c, &n);
-    return pw && ct_equal_n(pw, n, net.admin_password);
+    /* a password that itself ends in a space is matched whole, too */
+    return pw && (ct_equal_n(pw, n, net.admin_password) | ct_equal(pw, net.admin_password));
 }
 
 /* True for the admin: the Bearer password, or the login cookie. */
@@ -1164,11 +1166,41 @@ static unsigned parse_body(struct req *r, char *why, size_t size)
     /* An escaped UTF-16 surrogate without its pair ("\ud800") is JSON by
      * RFC 8259's grammar, but no character: refused as invalid, like U+0000
      * (jansson: "invalid Unicode '\uD800'"; a bad escape such as "\u12G4"
-     * is "invalid Unicode escape", malformed). */
+     * is "invalid escape", malformed). */
     if (strncmp(e.text, "invalid Unicode '\\u", 18) == 0) {
-        snprintf(why, size, "strings must not contain an unpaired surrogate: %s", e.text + 16);
-        rt_utf8_clean(why, strlen(why));
-        return MHD_HTTP_UNPROCESSABLE_CONTENT;
+        /* JSON only if the rest is: the same text with every surrogate
+         * escape made a letter must parse */
+        char *t = malloc(len + 1);
+        json_t *v = NULL;
+        json_error_t e2;
+        if (t) {
+            memcpy(t, text, len);
+            t[len] = '\0';
+            for (size_t i = 0; i + 5 < len; i++) {
+                if (t[i] != '\\')
+                    continue;
+                if (t[i + 1] == 'u' && (t[i + 2] == 'd' || t[i + 2] == 'D') && t[i + 3] &&
+                    strchr("89abcdefABCDEF", t[i + 3]) && isxdigit((unsigned char)t[i + 4]) &&
+                    isxdigit((unsigned char)t[i + 5]))
+                    memcpy(t + i + 2, "0041", 4);
+                i++;            /* the escaped character is not an escape */
+            }
+            v = json_loadb(t, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e2);
+            free(t);
+        }
+        if (v) {
+            json_decref(v);
+            snprintf(why, size, "strings must not contain an unpaired surrogate (\\%.5s)",
+                     e.text + 18);
+            rt_utf8_clean(why, strlen(why));
+            return MHD_HTTP_UNPROCESSABLE_CONTENT;
+        }
+        if (t) {
+            snprintf(why, size, "malformed JSON: %s", e2.text);
+            rt_trim_partial_utf8(why);
+            rt_utf8_clean(why, strlen(why));
+            return MHD_HTTP_BAD_REQUEST;
+        }
     }
     if (json_error_code(&e) == json_error_stack_overflow) {
         snprintf(why, size, "arrays and objects nested too deeply");
@@ -1251,8 +1283,10 @@ static enum MHD_Result start_request(struct req *r)
     switch (r->route) {
     case R_LIVE: {
         int retry_s = 1;
-        if (!limits_message_allowed(r->job.code, r->body_len, &retry_s))
-            return send_too_many(c, retry_s, "too many messages: slow down");
+        bool by_bytes;
+        if (!limits_message_allowed(r->job.code, r->body_len, &retry_s, &by_bytes))
+            return send_too_many(c, retry_s, by_bytes ? "too much message data: slow down"
+                                                      : "too many messages: slow down");
         r->job.kind = RT_JOB_LIVE;
         /* A body refused here is still a message received: the core logs
          * it (PROTOCOL.md: messages.csv) and answers the refusal. */

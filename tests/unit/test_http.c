@@ -370,6 +370,17 @@ START_TEST(live_post)
     r = request("POST", "/p/alice/live", NULL, "{\"s\":\"a\\u12G4\"}");   /* not an escape */
     ck_assert_int_eq(r.status, 400);
     resp_free(&r);
+    /* ... but not JSON when the rest is not */
+    const char *not_json[] = { "{\"a\":\"\\ud800\",}", "[\"\\udc00\" 1]", "{\"a\":\"\\ud800\"" };
+    for (size_t i = 0; i < sizeof not_json / sizeof not_json[0]; i++) {
+        r = request("POST", "/p/alice/live", NULL, not_json[i]);
+        ck_assert_msg(r.status == 400, "%s: %d", not_json[i], r.status);
+        resp_free(&r);
+    }
+    r = request("POST", "/p/alice/live", NULL, "{\"s\":\"\\\\ud800 \\uDBFF\"}");  /* \\ud800 is text */
+    ck_assert_int_eq(r.status, 422);
+    ck_assert_ptr_nonnull(strstr(r.body, "\\\\uDBFF"));
+    resp_free(&r);
 
     r = request("POST", "/p/alice/live", NULL, "42");   /* JSON, not an object: the core's 422 */
     ck_assert_int_eq(r.status, 422);
@@ -406,6 +417,44 @@ START_TEST(live_post)
     ck_assert_int_eq(r.status, 413);
     ck_assert(is_json_error(&r));
     resp_free(&r);
+}
+END_TEST
+
+/* The rate tables (admission.c): a code that lands in a drained bucket's
+ * slot shares it -- it does not get a fresh one, which gave the limit away
+ * -- and the slots are a keyed hash, not computable from the code alone. */
+START_TEST(rate_slots_shared)
+{
+    struct limits_config saved = *limits_get(), on = saved;
+    on.rate = 1;
+    limits_set(&on);
+    char a[32], b[32];
+    snprintf(a, sizeof a, "slot-a-%d", (int)getpid());
+    int retry = 0;
+    bool by_bytes;
+    while (limits_message_allowed(a, 10, &retry, &by_bytes))
+        ;
+    ck_assert(!by_bytes);
+    ck_assert_int_ge(retry, 1);
+    size_t want = limits_slot(a);
+    int i = 0;
+    do
+        snprintf(b, sizeof b, "slot-b-%d", i++);
+    while (limits_slot(b) != want);
+    ck_assert(!limits_message_allowed(b, 10, &retry, &by_bytes));
+    ck_assert(!limits_message_allowed(a, 10, &retry, &by_bytes));
+    /* FNV-1a (the old, unkeyed hash) does not give the slots */
+    int fnv_same = 0;
+    for (int k = 0; k < 64; k++) {
+        char c[32];
+        snprintf(c, sizeof c, "code%d", k);
+        uint64_t h = UINT64_C(0xcbf29ce484222325);
+        for (const char *p = c; *p; p++)
+            h = (h ^ (unsigned char)*p) * UINT64_C(0x100000001b3);
+        fnv_same += (size_t)(h & 16383) == limits_slot(c);
+    }
+    ck_assert_int_lt(fnv_same, 8);
+    limits_set(&saved);
 }
 END_TEST
 
@@ -1373,6 +1422,7 @@ static Suite *suite(void)
     tcase_add_test(tc, sse_replay_in_parts);
     tcase_add_test(tc, log_folds_kinds);
     tcase_add_test(tc, absolute_form);
+    tcase_add_test(tc, rate_slots_shared);
     tcase_add_test(tc, head_requests);
     tcase_add_test(tc, escaped_paths);
     suite_add_tcase(s, tc);
