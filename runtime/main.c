@@ -160,6 +160,10 @@ static void raise_nofile(void)
     }
 }
 
+/* Most participant links printed again at a restart (a session the admin
+ * made with hundreds has its links on the admin page). */
+#define RESTART_LINKS_MAX 16
+
 static void print_demo(const char *game, const char *base, const char *reply)
 {
     json_t *v = json_loads(reply ? reply : "", 0, NULL);
@@ -262,7 +266,8 @@ int lv_main(const struct lv_game *game, int argc, char **argv)
     char *again = NULL;
     size_t again_len = 0;
     FILE *f = demo ? NULL : open_memstream(&again, &again_len);
-    if (f && rt_core->n_sessions == 1 && !rt_core->sessions->closed) {
+    if (f && rt_core->n_sessions == 1 && !rt_core->sessions->closed &&
+        rt_core->sessions->n_groups * game->players <= RESTART_LINKS_MAX) {
         const struct rt_session *ss = rt_core->sessions;
         int k = 0;
         for (int i = 0; i < ss->n_groups; i++)

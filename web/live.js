@@ -75,8 +75,8 @@
 
   /* Reasons liveSend rejected with lately, so that liveError (below) can
    * tell them from the page's own rejections: a plain string carries no
-   * mark.  Each entry is dropped when it is claimed or after a minute (an
-   * unhandled rejection is reported before the page's next task runs). */
+   * mark.  Each entry is dropped after a minute (an unhandled rejection is
+   * reported before the page's next task runs). */
   var REJECTION_KEEP_MS = 60000;
   var recentRejections = [];  /* {reason, at} */
 
@@ -91,13 +91,11 @@
     return reason;
   }
 
-  /* Whether reason is one liveSend rejected with; forgets that one. */
+  /* Whether reason is one liveSend rejected with lately (kept, so that
+   * every unhandled promise derived from that send reports it). */
   function claimRejection(reason) {
     for (var i = 0; i < recentRejections.length; i++) {
-      if (recentRejections[i].reason === reason) {
-        recentRejections.splice(i, 1);
-        return true;
-      }
+      if (recentRejections[i].reason === reason) return true;
     }
     return false;
   }
