@@ -1591,6 +1591,12 @@ static bool habit_help(struct parser *p, yysymbol_kind_t t, const YYLTYPE *l,
                       (int)(l->end_off - l->off), p->lx.src + l->off);
         else
             return false;
+    } else if (strcmp(tname, "','") == 0 && prev &&
+               (prev->kind == KW_ASC || prev->kind == KW_DESC || has(e, n, "'asc'"))) {
+        diag_help(p->d, "'order by' takes one column; rows with equal values stay in id order");
+    } else if (t == YYSYMBOL_KW_ORDER && prev && prev->kind == KW_PLAYERS) {
+        diag_help(p->d, "the players come in id order and cannot be sorted: to rank them, "
+                  "keep their scores in a table (one row per player) and sort that");
     } else if (strcmp(tname, "'.'") == 0 && prev && prev->kind == KW_PLAYER) {
         diag_help(p->d, "the sender of the message is 'me'; another player is 'player(ID)'");
     } else if (strcmp(tname, "'+'") == 0 && ((prev && prev->kind == '+') ||

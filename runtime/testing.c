@@ -547,7 +547,7 @@ int lv_test_main(const struct lv_game *game, const struct lv_test *tests, int n_
         for (int k = 0; k < n_tests && !known; k++)
             known = strcmp(tests[k].name, argv[i]) == 0;
         if (!known) {
-            fprintf(stderr, "%s: no test named '%s'\n", game->name, argv[i]);
+            fprintf(stderr, "livec test: game '%s' has no test named '%s'\n", game->name, argv[i]);
             return 2;
         }
     }
