@@ -91,6 +91,7 @@ struct sema {
     struct sym *cur_view;       /* the view being checked (for uses_me) */
     struct ast_decl *cur_msg;   /* message of the current handler */
     struct scope *scope;
+    struct nmap locals;         /* name -> the innermost visible local (NULL: none) */
     int loops;
     int nlocals;                /* for unique C names */
     struct call_edge *calls;
@@ -357,13 +358,25 @@ static struct sym *find_global(struct sema *s, const char *name)
     return nmap_get(&s->global_index, name);
 }
 
+/* Stores v under k, replacing what k held. */
+static void nmap_set(struct sema *s, struct nmap *m, const char *k, void *v)
+{
+    if (m->cap) {
+        for (size_t i = name_hash(k) & (m->cap - 1); m->keys[i]; i = (i + 1) & (m->cap - 1)) {
+            if (strcmp(m->keys[i], k) == 0) {
+                m->vals[i] = v;
+                return;
+            }
+        }
+    }
+    nmap_put(s, m, k, v);
+}
+
+/* The innermost visible local named name, or NULL (a map, not a walk of
+ * the scopes: a body with thousands of locals took quadratic time). */
 static struct sym *find_local(struct sema *s, const char *name)
 {
-    for (struct scope *sc = s->scope; sc; sc = sc->up)
-        for (struct sym *y = sc->syms; y; y = y->next)
-            if (strcmp(y->name, name) == 0)
-                return y;
-    return NULL;
+    return nmap_get(&s->locals, name);
 }
 
 static void push_scope(struct sema *s)
@@ -373,8 +386,22 @@ static void push_scope(struct sema *s)
     s->scope = sc;
 }
 
+/* Puts y in the innermost scope, hiding any local of its name. */
+static void bind_in_scope(struct sema *s, struct sym *y)
+{
+    y->outer = find_local(s, y->name);
+    y->scope = s->scope;
+    y->next = s->scope->syms;
+    s->scope->syms = y;
+    nmap_set(s, &s->locals, y->name, y);
+}
+
+/* Leaves the innermost scope: its locals' names mean what they meant
+ * before (newest first, so a name declared twice in it unwinds in order). */
 static void pop_scope(struct sema *s)
 {
+    for (struct sym *y = s->scope->syms; y; y = y->next)
+        nmap_set(s, &s->locals, y->name, y->outer);
     s->scope = s->scope->up;
 }
 
@@ -387,12 +414,10 @@ static struct sym *declare_local(struct sema *s, enum sym_kind k, const char *na
     /* "v_" + name + "_" + a counter: room for any name. */
     size_t cap = strlen(name) + 32;
     char *buf = arena_alloc(s->A, cap);
-    for (y = s->scope->syms; y; y = y->next) {
-        if (strcmp(y->name, name) == 0) {
-            ERR(s, loc, "'%s' is already declared in this scope", name);
-            diag_note(s->d, "'%s' was first declared on line %d", name, y->loc.line);
-            break;
-        }
+    struct sym *outer = find_local(s, name);
+    if (outer && outer->scope == s->scope) {
+        ERR(s, loc, "'%s' is already declared in this scope", name);
+        diag_note(s->d, "'%s' was first declared on line %d", name, outer->loc.line);
     }
     /* A local may be named like a builtin (`let count = 0;`) or `msg`:
      * LANGUAGE.md reserves only its keywords.  Like any local it hides the
@@ -407,18 +432,10 @@ static struct sym *declare_local(struct sema *s, enum sym_kind k, const char *na
      * initializer never sees its own variable: "v3_x", which no plain name
      * ("v_" + identifier) can be, so a renamed local never hides another
      * (a user's local `x_3` is v_x_3). */
-    {
-        int same = 0;
-        for (struct scope *sc = s->scope; sc; sc = sc->up)
-            for (struct sym *z = sc->syms; z; z = z->next)
-                if (strcmp(z->name, name) == 0)
-                    same++;
-        if (same > 0)
-            snprintf(buf, cap, "v%d_%s", s->nlocals, name);
-    }
+    if (outer)
+        snprintf(buf, cap, "v%d_%s", s->nlocals, name);
     y->cname = buf;
-    y->next = s->scope->syms;
-    s->scope->syms = y;
+    bind_in_scope(s, y);
     register_arrtype(s, &ty);
     return y;
 }
@@ -1970,8 +1987,7 @@ static void check_query(struct sema *s, struct ast_expr *q, struct ast_type *row
         r->index = -1;
         r->decl = y->decl;
         r->cname = qs->cname;
-        r->next = s->scope->syms;
-        s->scope->syms = r;
+        bind_in_scope(s, r);
         for (int i = 0; rec && i < rec->n; i++) {
             struct sym *fy = new_sym(s, SYM_ROW_FIELD, rec->fields[i].field->name, rec->fields[i].field->loc);
             fy->ty = rec->fields[i].field->type;
@@ -1979,8 +1995,7 @@ static void check_query(struct sema *s, struct ast_expr *q, struct ast_type *row
             fy->field = rec->fields[i].field;
             fy->decl = y->decl;
             fy->cname = qs->cname;
-            fy->next = s->scope->syms;
-            s->scope->syms = fy;
+            bind_in_scope(s, fy);
         }
         if (q->a) {
             check_expr(s, q->a);
@@ -2148,6 +2163,7 @@ static void check_view(struct sema *s, struct sym *v)
         return;
     v->state = 1;
     save = *s;
+    s->locals = (struct nmap){ 0 };     /* the caller's locals are not visible */
     s->cur = v->decl;
     s->in_view = true;
     s->cur_view = v;
@@ -2579,6 +2595,7 @@ static void begin_body(struct sema *s, struct ast_decl *d, const char *where, bo
     s->in_view = false;
     s->cur_view = NULL;
     s->scope = NULL;
+    s->locals = (struct nmap){ 0 };
     s->loops = 0;
     s->nlocals = 0;
     push_scope(s);

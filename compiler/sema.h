@@ -85,6 +85,8 @@ struct sym {
     bool uses_me;               /* SYM_VIEW: mentions `me` (directly or through a view) */
     bool used;                  /* read at least once */
     struct sym *next;           /* in its scope */
+    struct sym *outer;          /* a local: the local of the same name it hides */
+    struct scope *scope;        /* a local: its scope */
 };
 
 /* A group timer (declared by use). */
