@@ -139,17 +139,17 @@ size_t limits_slot(const char *key)
     return k;
 }
 
-/* The bucket of `code` in *table (allocated on first use), refilled up to
- * `cap` at `rate` per second; NULL when out of memory (then nothing is
- * limited).  Caller holds rate_lock. */
-static struct bucket *bucket_of(struct bucket **table, const char *code, double rate, double cap,
+/* The bucket at `slot` (slot_of) in *table (allocated on first use),
+ * refilled up to `cap` at `rate` per second; NULL when out of memory (then
+ * nothing is limited).  Caller holds rate_lock. */
+static struct bucket *bucket_at(struct bucket **table, size_t slot, double rate, double cap,
                                 int64_t now)
 {
     if (!*table)
         *table = calloc(RATE_SLOTS, sizeof **table);
     if (!*table)
         return NULL;
-    struct bucket *b = &(*table)[slot_of(code)];
+    struct bucket *b = &(*table)[slot];
     if (b->at_ms == 0) {
         b->tokens = cap;
         b->at_ms = now;
@@ -174,7 +174,7 @@ static bool bucket_token(struct bucket **table, const char *code, double rate, d
 {
     bool ok = true;
     pthread_mutex_lock(&rate_lock);
-    struct bucket *b = bucket_of(table, code, rate, cap, now_ms());
+    struct bucket *b = bucket_at(table, slot_of(code), rate, cap, now_ms());
     if (b && b->tokens >= 1.0) {
         if (take)
             b->tokens -= 1.0;
@@ -184,12 +184,6 @@ static bool bucket_token(struct bucket **table, const char *code, double rate, d
     }
     pthread_mutex_unlock(&rate_lock);
     return ok;
-}
-
-static bool take_token(struct bucket **table, const char *code, double rate, double cap,
-                       int *retry_after_s)
-{
-    return bucket_token(table, code, rate, cap, true, retry_after_s);
 }
 
 /* See admission.h. */
@@ -203,8 +197,9 @@ bool limits_message_allowed(const char *code, size_t bytes, int *retry_after_s, 
     bool ok = true;
     pthread_mutex_lock(&rate_lock);
     int64_t now = now_ms();
-    struct bucket *m = bucket_of(&buckets, code, rate, fmax(1.0, rate * RATE_BURST_S), now);
-    struct bucket *b = bucket_of(&byte_buckets, code, LIMITS_BYTES_PER_S, LIMITS_BYTES_BURST, now);
+    size_t slot = slot_of(code);        /* the same in both tables */
+    struct bucket *m = bucket_at(&buckets, slot, rate, fmax(1.0, rate * RATE_BURST_S), now);
+    struct bucket *b = bucket_at(&byte_buckets, slot, LIMITS_BYTES_PER_S, LIMITS_BYTES_BURST, now);
     if (m && b) {
         if (m->tokens >= 1.0 && b->tokens >= size) {
             m->tokens -= 1.0;
@@ -226,8 +221,8 @@ bool limits_stream_allowed(const char *code, int *retry_after_s)
 {
     if (config.rate <= 0)
         return true;
-    return take_token(&stream_buckets, code, LIMITS_STREAM_OPENS_PER_S,
-                      LIMITS_STREAM_OPENS_BURST, retry_after_s);
+    return bucket_token(&stream_buckets, code, LIMITS_STREAM_OPENS_PER_S,
+                        LIMITS_STREAM_OPENS_BURST, true, retry_after_s);
 }
 
 /* See admission.h. */
