@@ -261,30 +261,18 @@ int lv_main(const struct lv_game *game, int argc, char **argv)
         demo_reply = job.reply;
     }
     /* A restart: the links of the demo session again when it is the only
-     * one and open, else where to find them (read before the game thread
-     * runs, which may add sessions). */
-    char *again = NULL;
-    size_t again_len = 0;
-    FILE *f = demo ? NULL : open_memstream(&again, &again_len);
-    if (f && rt_core->n_sessions == 1 && !rt_core->sessions->closed &&
-        rt_core->sessions->n_groups * game->players <= RESTART_LINKS_MAX) {
-        const struct rt_session *ss = rt_core->sessions;
-        int k = 0;
-        for (int i = 0; i < ss->n_groups; i++)
-            for (int j = 0; j < game->players; j++)
-                fprintf(f, "player %d: %sp/%s\n", ++k, shown, ss->groups[i]->players[j]->code);
-    } else if (f) {
-        fprintf(f, "sessions: %d (their links are on the admin page)\n", rt_core->n_sessions);
-    }
-    if (f)
-        fclose(f);
-    if (!again)
-        again = calloc(1, 1);
+     * one and open, else where to find them.  Decided before the game
+     * thread runs, which may add sessions; a session's groups and codes
+     * never change once made, so they are read afterwards. */
+    int n_sessions = rt_core->n_sessions;
+    const struct rt_session *again = NULL;
+    if (!demo && n_sessions == 1 && !rt_core->sessions->closed &&
+        rt_core->sessions->n_groups * game->players <= RESTART_LINKS_MAX)
+        again = rt_core->sessions;
     if (rt_start() < 0) {
         net_stop();
         rt_close();
         free(demo_reply);
-        free(again);
         return EXIT_USAGE;
     }
     if (password_generated)
@@ -295,11 +283,15 @@ int lv_main(const struct lv_game *game, int argc, char **argv)
     if (demo) {
         print_demo(game->name, shown, demo_reply);
     } else if (again) {
-        fputs(again, stdout);
+        int k = 0;
+        for (int i = 0; i < again->n_groups; i++)
+            for (int j = 0; j < game->players; j++)
+                printf("player %d: %sp/%s\n", ++k, shown, again->groups[i]->players[j]->code);
+    } else {
+        printf("sessions: %d (their links are on the admin page)\n", n_sessions);
     }
     printf("admin: %sadmin\n", shown);
     free(demo_reply);
-    free(again);
     fflush(stdout);
 
     int sig = 0;
