@@ -230,27 +230,20 @@ static void set_ty(struct sema *s, struct ast_expr *e, struct ast_type t)
  * (Python, JavaScript, oTree), or NULL. */
 static const char *name_habit(const char *name)
 {
-    static const char *const habits[][2] = {
-        { "True", "the boolean values are 'true' and 'false'" },
-        { "False", "the boolean values are 'true' and 'false'" },
-        { "TRUE", "the boolean values are 'true' and 'false'" },
-        { "FALSE", "the boolean values are 'true' and 'false'" },
-        { "None", "there is no null: every field and local holds a value of its type "
-                  "(a field starts at its initial value)" },
-        { "null", "there is no null: every field and local holds a value of its type "
-                  "(a field starts at its initial value)" },
-        { "nil", "there is no null: every field and local holds a value of its type "
-                 "(a field starts at its initial value)" },
-        { "undefined", "there is no null: every field and local holds a value of its type "
-                       "(a field starts at its initial value)" },
-        { "self", "the sender of the message is 'me', its group 'group'" },
-        { "this", "the sender of the message is 'me', its group 'group'" },
-        { "subsession", "a handler sees its 'group', the sender 'me' and 'player(ID)'" },
-        { "session", "a handler sees its 'group', the sender 'me' and 'player(ID)'" },
+    static const char BOOLS[] = "the boolean values are 'true' and 'false'";
+    static const char NULLS[] = "there is no null: every field and local holds a value of its "
+                                "type (a field starts at its initial value)";
+    static const char SELF[] = "the sender of the message is 'me', its group 'group'";
+    static const char SCOPE[] = "a handler sees its 'group', the sender 'me' and 'player(ID)'";
+    static const struct { const char *word, *help; } habits[] = {
+        { "True", BOOLS }, { "False", BOOLS }, { "TRUE", BOOLS }, { "FALSE", BOOLS },
+        { "None", NULLS }, { "null", NULLS }, { "nil", NULLS }, { "undefined", NULLS },
+        { "self", SELF }, { "this", SELF },
+        { "subsession", SCOPE }, { "session", SCOPE },
     };
     for (size_t i = 0; i < sizeof habits / sizeof habits[0]; i++)
-        if (strcmp(name, habits[i][0]) == 0)
-            return habits[i][1];
+        if (strcmp(name, habits[i].word) == 0)
+            return habits[i].help;
     return NULL;
 }
 
