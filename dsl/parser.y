@@ -1647,8 +1647,7 @@ static void syntax_help(struct parser *p, yysymbol_kind_t t,
         /* '<' and friends do not associate: only a chain gets here */
         diag_help(p->d, "comparisons do not chain: write 'a < b && b < c'");
     } else if (prev && prev->kind == IDENT &&
-               prev->loc.end_off - prev->loc.off == 5 &&
-               strncmp(p->lx.src + prev->loc.off, "while", 5) == 0) {
+               tok_is(p, prev->loc.off, prev->loc.end_off, "while")) {
         diag_help(p->d, "there is no 'while' loop (every handler "
                   "terminates): use 'for i in A..B'");
     }
