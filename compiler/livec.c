@@ -77,11 +77,15 @@ static const char usage_text[] =
     "  --emit-c           write only the generated C (NAME.c, or OUT; '-' is stdout)\n"
     "  --check            only report diagnostics\n"
     "  --line-directives  put #line directives in the C (debug in .live terms)\n"
-    "  --help, --version  print this help or the version\n"
+    "  -h, --help         print this help\n"
+    "  --version          print the version\n"
+    "  --                 what follows is the file, even if it starts with '-'\n"
     "\n"
     "Environment: CC (default " LIVEC_DEFAULT_CC "), CFLAGS (default -O2),\n"
     "LIVEC_RUNTIME_DIR (a directory holding live.h and libliveruntime.a, and\n"
-    "testing.h for 'livec test').\n"
+    "testing.h for 'livec test'), LIVEC_KEEP_C=1 (keep the generated C, and the\n"
+    "test program, in the temporary directory named on stderr).\n"
+    "Warnings (FILE:LINE:COL: warning: ...) do not change the exit status.\n"
     "Exit status: 0 success, 1 errors in the program, 2 usage or I/O problems.\n";
 
 static int usage_error(const char *fmt, const char *arg)

@@ -157,7 +157,9 @@ static struct {
     /* 200 {"ok":true}, the answer of every accepted message: built once and
      * queued on every such connection (libmicrohttpd counts its users) */
     struct MHD_Response *ok_resp;
-} net;
+    int listen_fd;                      /* net_listen's socket until net_start takes it */
+    bool listen_v6;
+} net = { .listen_fd = -1 };
 
 /* The body of ok_resp. */
 static const char OK_BODY[] = RT_REPLY_OK;
@@ -2197,6 +2199,14 @@ static int open_listener(const char *game, const char *host, int port, bool *v6)
     return fd;
 }
 
+int net_listen(const struct net_config *cfg)
+{
+    if (net.listen_fd >= 0)
+        close(net.listen_fd);
+    net.listen_fd = open_listener(cfg->game->name, cfg->host, cfg->port, &net.listen_v6);
+    return net.listen_fd < 0 ? -1 : 0;
+}
+
 int net_start(const struct net_config *cfg)
 {
     const char *game = cfg->game->name;
@@ -2231,10 +2241,11 @@ int net_start(const struct net_config *cfg)
         goto fail;
     }
 
-    bool v6 = false;
-    int fd = open_listener(game, cfg->host, cfg->port, &v6);
-    if (fd < 0)
+    if (net.listen_fd < 0 && net_listen(cfg) < 0)
         goto fail;
+    int fd = net.listen_fd;
+    bool v6 = net.listen_v6;
+    net.listen_fd = -1;         /* libmicrohttpd's (or closed below) from now on */
     if (sse_init() != 0) {
         close(fd);
         goto fail;

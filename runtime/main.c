@@ -49,6 +49,7 @@ static void usage(FILE *out, const char *game)
 {
     fprintf(out,
             "usage: %s [--host ADDR] [--port N] [--db PATH] [--admin-password PW]\n"
+            "          [--rate N] [--max-per-ip N] [--timeout S]\n"
             "  --host ADDR            address to listen on (LIVE_HOST, default 127.0.0.1)\n"
             "  --port N               port, 0 for any free one (LIVE_PORT, default 8000)\n"
             "  --db PATH              SQLite database (LIVE_DB, default ./%s.sqlite3)\n"
@@ -61,7 +62,10 @@ static void usage(FILE *out, const char *game)
             "  --max-per-ip N         simultaneous connections from one IP address, 0: no cap\n"
             "                         (LIVE_MAX_PER_IP, default %d)\n"
             "  --timeout S            seconds a connection may stay silent, and to send a\n"
-            "                         whole request (LIVE_TIMEOUT, default %d)\n",
+            "                         whole request (LIVE_TIMEOUT, default %d)\n"
+            "  -h, --help             print this help\n"
+            "Every option may also be written --option=VALUE; options win over the\n"
+            "environment variables.\n",
             game, game, LIMITS_DEFAULT_RATE, LIMITS_DEFAULT_PER_IP, LIMITS_DEFAULT_TIMEOUT_S);
 }
 
@@ -225,12 +229,15 @@ int lv_main(const struct lv_game *game, int argc, char **argv)
     char err[RT_REASON_MAX + 600];
     if (rt_faults_init(game->name) < 0)     /* test hook: LIVE_TEST_FAULTS */
         return EXIT_USAGE;
+    /* the port first: a port in use must leave no database behind */
+    struct net_config cfg = { .game = game, .host = o.host, .port = port,
+                              .admin_password = o.password };
+    if (net_listen(&cfg) < 0)
+        return EXIT_USAGE;
     if (rt_open(game, o.db, err, sizeof err) < 0) {
         fprintf(stderr, "%s: %s\n", game->name, err);
         return EXIT_USAGE;
     }
-    struct net_config cfg = { .game = game, .host = o.host, .port = port,
-                              .admin_password = o.password };
     int bound = net_start(&cfg);
     if (bound < 0) {
         rt_close();

@@ -126,9 +126,15 @@ struct net_config {
     const char *admin_password;
 };
 
-/* Starts libmicrohttpd.  Returns the port actually bound, or -1 after printing
- * one clear line to stderr (e.g. "tictactoe: cannot listen on 127.0.0.1:8000:
- * Address already in use"). */
+/* Opens, binds and listens on cfg's host and port, so that a port in use is
+ * found before the database is opened or created.  Returns 0, or -1 after
+ * printing one clear line to stderr (e.g. "tictactoe: cannot listen on
+ * 127.0.0.1:8000: Address already in use").  Optional: net_start does it
+ * when it was not done. */
+int net_listen(const struct net_config *cfg);
+/* Starts libmicrohttpd on the socket of net_listen (opened now if it was
+ * not).  Returns the port actually bound, or -1 after printing one clear
+ * line to stderr. */
 int net_start(const struct net_config *cfg);
 /* Stops taking new requests (first step of a clean shutdown): each is
  * answered 503 {"error": "the server is stopping"}; those under way go on. */

@@ -542,6 +542,7 @@ async function cli() {
     const port = base.split(':').pop();
     r = spawnSync(b.bin, ['--port', port, '--db', path.join(dir, 'other.sqlite3'), '--admin-password', 'x'], { encoding: 'utf8', timeout: 10000 });
     check('cli: a port in use exits 2 with one line on stderr', r.status === 2 && r.stderr.trim().split('\n').length === 1, `${r.status} ${r.stderr}`);
+    check('cli: a port in use leaves no database behind', !fs.existsSync(path.join(dir, 'other.sqlite3')), 'other.sqlite3 was created');
     await srv.stop();
   }
   // env vars, flags win; demo session printed
