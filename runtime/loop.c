@@ -1082,6 +1082,33 @@ static void batch_run(struct open_batch *b, struct item *items, size_t n)
     }
 }
 
+/* Seconds between two lines on stderr for storage failures that repeat
+ * (a full disk fails every batch: thousands a second, and a stderr that
+ * nobody reads would stop the game thread once its pipe is full). */
+#define FAILURE_LOG_INTERVAL_MS 10000
+
+/* Game thread: logs a storage failure, the same one at most once per
+ * FAILURE_LOG_INTERVAL_MS, with the count of those left out. */
+static void log_failure(const char *why)
+{
+    static char last[RT_REASON_MAX];
+    static int64_t last_ms;
+    static unsigned long left_out;
+    int64_t now = rt_now_ms();
+    if (strcmp(why, last) == 0 && now - last_ms < FAILURE_LOG_INTERVAL_MS && now >= last_ms) {
+        left_out++;
+        return;
+    }
+    if (left_out)
+        fprintf(stderr, "%s: %s (and %lu more since the last line)\n", rt_core->game->name,
+                why, left_out);
+    else
+        fprintf(stderr, "%s: %s\n", rt_core->game->name, why);
+    snprintf(last, sizeof last, "%s", why);
+    last_ms = now;
+    left_out = 0;
+}
+
 /* Commits items[0..n) and hands them to the sync stage, or rolls all of them
  * back and answers 503 (see the top of the file). */
 static void batch_end(struct open_batch *b, struct item *items, size_t n)
@@ -1094,7 +1121,7 @@ static void batch_end(struct open_batch *b, struct item *items, size_t n)
     if (failed) {
         char why[RT_REASON_MAX];
         snprintf(why, sizeof why, "storage failure: %s", store_error(st));
-        fprintf(stderr, "%s: %s\n", rt_core->game->name, why);
+        log_failure(why);
         store_rollback(st);
         for (size_t i = ran; i-- > 0;)
             rt_ctx_rollback(items[i].ctx);

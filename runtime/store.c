@@ -112,7 +112,8 @@ struct table_stmts {
 struct rt_store {
     sqlite3 *db;
     int lock_fd;                /* flock()ed: one server per database */
-    char *wal_path;             /* PATH-wal, or NULL for ":memory:" */
+    char *wal_path;             /* the WAL beside the file SQLite opened (a --db
+                                 * symlink's target), or NULL for ":memory:" */
     int wal_fd;                 /* opened by the first store_sync, or -1 */
     const struct lv_game *game;
     char err[RT_REASON_MAX];
@@ -695,8 +696,8 @@ int store_open(struct rt_store **out, const struct lv_game *game, const char *pa
      * of the file would drop SQLite's fcntl locks). */
     bool in_memory = strcmp(path, ":memory:") == 0;    /* `livec test`: private */
     if (!in_memory) {
-        st->wal_path = rt_xmalloc(strlen(path) + 5);
-        sprintf(st->wal_path, "%s-wal", path);
+        /* SQLite resolves symlinks and keeps its WAL beside the target */
+        st->wal_path = rt_xstrdup(sqlite3_filename_wal(sqlite3_db_filename(st->db, "main")));
     }
     st->lock_fd = in_memory ? -1 : open(path, O_RDONLY | O_CLOEXEC);
     if (!in_memory && (st->lock_fd < 0 || flock(st->lock_fd, LOCK_EX | LOCK_NB) < 0)) {
@@ -764,6 +765,18 @@ sqlite3 *store_handle(struct rt_store *st)
 
 int store_begin(struct rt_store *st)
 {
+    /* A database file moved or deleted while the server runs: its commits
+     * would reach a file nobody will open again (SQLite leaves the WAL of a
+     * moved file unmerged), and a second server could start at the path. */
+    int moved = 0;
+    if (st->wal_path &&
+        sqlite3_file_control(st->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK &&
+        moved) {
+        snprintf(st->err, sizeof st->err, "the database file %s was moved or deleted while "
+                 "the server ran; stop the server, put the file back, and start it again",
+                 sqlite3_db_filename(st->db, "main"));
+        return -1;
+    }
     return run(st, st->begin, "cannot begin a transaction");
 }
 

@@ -132,6 +132,44 @@ async function main() {
   check('the replay from 0 has one event per accepted message, ids without a gap',
     rep.events.length === 1 + clicks && consecutive(rep.ids(), 1), JSON.stringify(rep.ids()));
   rep.close();
+  await srv.stop('SIGTERM');
+  await movedAndLinked(bin, dir);
+}
+
+/* A --db that is a symlink (SQLite keeps the WAL beside the target, and the
+ * server syncs that one), and a database file moved away while the server
+ * runs (it must stop answering 200: its commits would go to a file nobody
+ * opens again, and a second server could start at the path). */
+async function movedAndLinked(bin, dir) {
+  const real = path.join(dir, 'real');
+  fs.mkdirSync(real);
+  const link = path.join(dir, 'link.sqlite3');
+  fs.symlinkSync(path.join(real, 'r.sqlite3'), link);
+  let srv = new Server(bin, dir, link);
+  if (!check('a --db that is a symlink: the server starts', await srv.start(), srv.stderr)) return;
+  let s = await newSession(srv.base, 2);
+  let r = s && await http(srv.base, 'POST', `/p/${s.participants[0].code}/live`, { type: 'add', amount: 2 });
+  check('a --db that is a symlink: messages are accepted', r && r.status === 200, r && `${r.status} ${r.text}`);
+  let stop = await srv.stop('SIGTERM');
+  check('a --db that is a symlink: SIGTERM exits 0, the data is in the target',
+    stop && stop.code === 0 && fs.existsSync(path.join(real, 'r.sqlite3')) && !fs.existsSync(path.join(real, 'r.sqlite3-wal')),
+    JSON.stringify(stop) + srv.stderr);
+
+  const db = path.join(dir, 'moved.sqlite3');
+  srv = new Server(bin, dir, db);
+  if (!check('moved: the server starts', await srv.start(), srv.stderr)) return;
+  s = await newSession(srv.base, 2);
+  const code = s && s.participants[0].code;
+  r = await http(srv.base, 'POST', `/p/${code}/live`, { type: 'add', amount: 1 });
+  check('moved: a message is accepted before the move', r.status === 200, `${r.status} ${r.text}`);
+  fs.renameSync(db, path.join(dir, 'day1.sqlite3'));
+  r = await http(srv.base, 'POST', `/p/${code}/live`, { type: 'add', amount: 1 });
+  check('moved: after the file is moved away, a message is answered 503 saying so',
+    isError(r, 503) && /moved or deleted/.test(r.json.error), `${r.status} ${r.text}`);
+  r = await http(srv.base, 'POST', '/api/sessions', { participants: 2 }, admin);
+  check('moved: creating a session is refused too', isError(r, 503), `${r.status} ${r.text}`);
+  check('moved: stderr says so once', (srv.stderr.match(/moved or deleted/g) || []).length === 1, srv.stderr);
+  await srv.stop('SIGTERM');
 }
 
 run(main);
