@@ -9,7 +9,7 @@
  * same settings; flags win.  Start-up: raise RLIMIT_NOFILE, open and load the
  * database, start the network side, create a demo session if the database
  * has none, start the game thread, print `listening on http://HOST:PORT/`.
- * SIGINT/SIGTERM are taken synchronously by the main thread (sigwait; every
+ * SIGINT/SIGTERM/SIGHUP are taken synchronously by the main thread (sigwait; every
  * other thread is created with them blocked): stop accepting, let the game
  * thread finish the queued jobs and commit, stop the network side, close the
  * database, exit 0.  Every start-up failure is one line on stderr and exit
@@ -25,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include "ctx.h"
 #include "faults.h"
@@ -209,6 +210,19 @@ int lv_main(const struct lv_game *game, int argc, char **argv)
         snprintf(default_db, sizeof default_db, "./%s.sqlite3", game->name);
         o.db = default_db;
     }
+    /* SQLite would take ":memory:" and "file:" URIs (nothing durable), and
+     * open a device (writing a journal beside /dev/null) */
+    struct stat sb;
+    if (strcmp(o.db, ":memory:") == 0 || strncmp(o.db, "file:", 5) == 0) {
+        fprintf(stderr, "%s: --db '%s': give the path of a database file\n", game->name, o.db);
+        return EXIT_USAGE;
+    }
+    if (stat(o.db, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        fprintf(stderr, "%s: --db %s: %s\n", game->name, o.db,
+                S_ISDIR(sb.st_mode) ? "is a directory; give the path of a database file in it"
+                                    : "is not a regular file");
+        return EXIT_USAGE;
+    }
     char generated[RT_CODE_LEN + 1];
     bool password_generated = false;
     if (!o.password || !*o.password) {
@@ -217,11 +231,12 @@ int lv_main(const struct lv_game *game, int argc, char **argv)
         password_generated = true;
     }
 
-    /* SIGINT/SIGTERM go to sigwait below; block them before any thread starts */
+    /* SIGINT/SIGTERM/SIGHUP go to sigwait below; block them before any thread starts */
     sigset_t sigs;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);   /* the terminal closed: stop as cleanly */
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
     raise_nofile();

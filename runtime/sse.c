@@ -879,7 +879,7 @@ struct MHD_Response *sse_response(struct sse_stream *s, struct MHD_Connection *c
     s->conn = c;
     pthread_mutex_unlock(&s->lock);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store, no-transform");
     MHD_add_response_header(resp, "X-Accel-Buffering", "no");
     return resp;
 }

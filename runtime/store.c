@@ -430,6 +430,85 @@ static int exec(struct rt_store *st, const char *sql, const char *what)
     return 0;
 }
 
+/* Page i of the game by its name (the runtime's "finished" is n_pages), or
+ * -1. */
+static int page_named(const struct lv_game *g, const char *name, size_t len)
+{
+    for (int i = 0; i <= g->n_pages; i++) {
+        const char *n = i < g->n_pages ? g->pages[i].name : "finished";
+        if (strlen(n) == len && memcmp(n, name, len) == 0)
+            return i;
+    }
+    return -1;
+}
+
+/* Participants' pages are stored as indexes: when this version of the game
+ * has other pages than the one that made the database (meta 'pages', the
+ * names one per line), each participant is moved to the index its page has
+ * now, so that adding, removing or reordering pages keeps everybody on the
+ * page they were on.  Refuses a database where somebody is on a page this
+ * version does not have.  Inside store_open's transaction. */
+static int check_pages(struct rt_store *st)
+{
+    const struct lv_game *g = st->game;
+    struct sb now = { 0 };
+    for (int i = 0; i < g->n_pages; i++)
+        sb_add(&now, "%s\n", g->pages[i].name);
+    sb_add(&now, "finished");
+    sqlite3_stmt *s = prep(st, "SELECT value FROM meta WHERE key = 'pages'");
+    if (!s) {
+        free(now.s);
+        return -1;
+    }
+    char *before = sqlite3_step(s) == SQLITE_ROW
+                       ? rt_xstrdup((const char *)sqlite3_column_text(s, 0)) : NULL;
+    sqlite3_finalize(s);
+    int rc = 0;
+    if (before && strcmp(before, now.s) != 0) {
+        /* old index k -> -1 - new index, then every negative one back */
+        sqlite3_stmt *count = prep(st, "SELECT count(*) FROM participants WHERE page_index = ?");
+        sqlite3_stmt *move = prep(st, "UPDATE participants SET page_index = ? WHERE page_index = ?");
+        rc = count && move ? 0 : -1;
+        const char *name = before;
+        for (int k = 0; rc == 0 && *name; k++) {
+            size_t len = strcspn(name, "\n");
+            int to = page_named(g, name, len);
+            if (to < 0) {
+                sqlite3_bind_int(count, 1, k);
+                int n = sqlite3_step(count) == SQLITE_ROW ? sqlite3_column_int(count, 0) : -1;
+                sqlite3_reset(count);
+                if (n != 0) {
+                    snprintf(st->err, sizeof st->err, "%d participant%s of this database %s on "
+                             "page '%.*s', which this version of game '%s' does not have: keep "
+                             "the page, or start with a new file (--db NEW.sqlite3)", n,
+                             n == 1 ? "" : "s", n == 1 ? "is" : "are", (int)len, name, g->name);
+                    rc = -1;
+                }
+            } else if (to != k) {
+                sqlite3_bind_int(move, 1, -1 - to);
+                sqlite3_bind_int(move, 2, k);
+                rc = run(st, move, "cannot move participants to their pages");
+            }
+            name += len + (name[len] == '\n');
+        }
+        sqlite3_finalize(count);
+        sqlite3_finalize(move);
+        if (rc == 0)
+            rc = exec(st, "UPDATE participants SET page_index = -1 - page_index "
+                          "WHERE page_index < 0", "cannot move participants to their pages");
+    }
+    if (rc == 0 && (!before || strcmp(before, now.s) != 0)) {
+        s = prep(st, "INSERT OR REPLACE INTO meta(key, value) VALUES ('pages', ?)");
+        if (s)
+            sqlite3_bind_text(s, 1, now.s, -1, SQLITE_STATIC);
+        rc = s ? run(st, s, "cannot write meta") : -1;
+        sqlite3_finalize(s);
+    }
+    free(before);
+    free(now.s);
+    return rc;
+}
+
 /* Checks meta against this game, writing it into a new database. */
 /* Refuses a database that holds tables but no livec meta row naming a
  * game: another program's file, which the server would otherwise fill with
@@ -723,6 +802,7 @@ int store_open(struct rt_store **out, const struct lv_game *game, const char *pa
         exec(st, fixed_schema, "cannot create the schema") < 0 ||
         check_meta(st, fingerprint) < 0 ||
         exec(st, schema, "cannot create the game's tables") < 0 ||
+        check_pages(st) < 0 ||
         exec(st, "COMMIT", "cannot create the schema") < 0 ||
         prepare_all(st) < 0) {
         snprintf(err, errsize, "database %s: %s", path, st->err);

@@ -331,6 +331,8 @@ async function cli() {
   fs.writeFileSync(junk, Buffer.alloc(4096, 0x5a));
   for (const [name, args] of [['a database file that is not SQLite', ['--port', '0', '--db', junk, '--admin-password', 'x']],
     ['a directory as database', ['--port', '0', '--db', dir2, '--admin-password', 'x']],
+    ['--db :memory: (nothing would be durable)', ['--port', '0', '--db', ':memory:', '--admin-password', 'x']],
+    ['--db /dev/null', ['--port', '0', '--db', '/dev/null', '--admin-password', 'x']],
     ['--port abc', ['--port', 'abc', '--db', path.join(dir2, 'h.sqlite3')]], ['--port 65536', ['--port', '65536', '--db', path.join(dir2, 'h.sqlite3')]],
     ['--port without a value', ['--db', path.join(dir2, 'h.sqlite3'), '--port']], ['a stray argument', ['--port', '0', 'extra']]]) {
     const r = spawnSync(b.bin, args, { encoding: 'utf8', timeout: 10000 });

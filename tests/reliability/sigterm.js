@@ -2,7 +2,8 @@
 // stop accepting, finish the handlers in flight, close the database
 // cleanly, exit 0").
 //
-// Builds games/counter.live and, once with SIGTERM and once with SIGINT:
+// Builds games/counter.live and, once with SIGTERM, SIGINT and SIGHUP (the
+// terminal the server runs in was closed) each:
 // floods the server with `add` messages from several concurrent loops per
 // participant while every participant has an open event stream, sends the
 // signal at a random moment, and checks that
@@ -40,7 +41,7 @@ async function main() {
   if (!session) return;
   const people = session.participants.map((p, k) => ({ code: p.code, amount: k + 1, acked: 0 }));
 
-  for (const sig of ['SIGTERM', 'SIGINT']) {
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) {
     const base = srv.base;
     const streams = [];
     for (const p of people) streams.push(await new Stream(base, p.code).open());

@@ -527,6 +527,59 @@ START_TEST(test_game_thread_batches)
 }
 END_TEST
 
+/* The page (by name) of the participant with code in a session's state. */
+static const char *page_of(json_t *st, const char *code)
+{
+    json_t *ps = json_object_get(group0(st), "players"), *p;
+    size_t i;
+    json_array_foreach(ps, i, p)
+        if (strcmp(json_string_value(json_object_get(p, "code")), code) == 0)
+            return json_string_value(json_object_get(p, "page"));
+    return NULL;
+}
+
+START_TEST(test_pages_changed)
+{
+    /* pages are stored as indexes: a version of the game with a page put in
+     * front keeps everybody on the page they were on; one without the page
+     * somebody is on is refused */
+    const char *db = helper_tmp_db();
+    char session[RT_CODE_MAX], err[512];
+    open_db(db);
+    snprintf(session, sizeof session, "%s", helper_session(2, codes));
+    ck_assert_int_eq(helper_job(RT_JOB_NEXT, codes[1], NULL, NULL), 303);
+    rt_close();
+
+    const struct lv_game *g = fixture_counter_game();
+    ck_assert_int_eq(g->n_pages, 1);
+    struct lv_page pages[2] = { { "intro", NULL }, g->pages[0] };
+    struct lv_game v2 = *g;
+    v2.pages = pages;
+    v2.n_pages = 2;
+    ck_assert_msg(rt_open(&v2, db, err, sizeof err) == 0, "%s", err);
+    json_t *st = session_state(session);
+    ck_assert_str_eq(page_of(st, codes[0]), g->pages[0].name);
+    ck_assert_str_eq(page_of(st, codes[1]), "finished");
+    json_decref(st);
+    rt_close();
+
+    struct lv_page other[1] = { { "other", NULL } };
+    struct lv_game v3 = *g;
+    v3.pages = other;
+    ck_assert_int_eq(rt_open(&v3, db, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "1 participant of this database is on page 'live'") != NULL, "%s", err);
+    ck_assert_ptr_null(rt_core);
+
+    open_db(db);                /* the first version again: all as it was */
+    st = session_state(session);
+    ck_assert_str_eq(page_of(st, codes[0]), g->pages[0].name);
+    ck_assert_str_eq(page_of(st, codes[1]), "finished");
+    json_decref(st);
+    rt_close();
+    helper_rm_db(db);
+}
+END_TEST
+
 START_TEST(test_other_game_refused)
 {
     const char *db = helper_tmp_db();
@@ -730,6 +783,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_overdue_timer_fires_at_startup_thread);
     tcase_add_test(tc, test_outbox_format1_converted);
     tcase_add_test(tc, test_outbox_format2_converted);
+    tcase_add_test(tc, test_pages_changed);
     tcase_add_test(tc, test_other_game_refused);
     tcase_add_test(tc, test_foreign_database_refused);
     tcase_add_test(tc, test_one_server_per_database);
