@@ -268,6 +268,29 @@ int64_t rt_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* See ctx.h. */
+int64_t rt_timer_now_ms(void)
+{
+    /* wall minus monotonic at the first call, in ns: the two clocks then
+     * read the same millisecond until the wall clock is stepped */
+    static int64_t base_ns;
+    struct timespec ts;
+    if (rt_test_hooks.active)
+        return rt_test_hooks.now_ms;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t mono = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    int64_t b = __atomic_load_n(&base_ns, __ATOMIC_RELAXED);
+    if (b == 0) {
+        struct timespec w;
+        clock_gettime(CLOCK_REALTIME, &w);
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        mono = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+        b = (int64_t)w.tv_sec * 1000000000 + w.tv_nsec - mono;
+        __atomic_store_n(&base_ns, b, __ATOMIC_RELAXED);   /* racing first calls: within a us */
+    }
+    return (mono + b) / 1000000;
+}
+
 /* ---- state structs ----------------------------------------------------------- */
 
 static int field_slots(const struct lv_field *f)
@@ -1484,7 +1507,8 @@ void lv_timer_start(lv_ctx *ctx, int line, int t, int64_t ms)
     if (__builtin_add_overflow(ctx->now_ms, ms, &due))
         lv_fail(ctx, line, "integer overflow");
     set_timer(ctx, t, due);
-    struct rt_timer_entry e = { .at = due, .due = due, .group = ctx->group, .timer = t };
+    struct rt_timer_entry e = { .at = rt_timer_now_ms() + ms, .due = due, .group = ctx->group,
+                                .timer = t };
     rt_vec_push(&ctx->timers_armed, &e);
 }
 

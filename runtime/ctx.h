@@ -289,6 +289,12 @@ void rt_random_code(char *buf);
 uint64_t rt_random_u64(void);
 /* Wall clock, Unix milliseconds. */
 int64_t rt_now_ms(void);
+/* The timers' clock: Unix milliseconds at the process's start plus the
+ * monotonic time since, so that a step of the system clock does not move a
+ * running timer (a timer's due time is stored in wall-clock time, for
+ * restarts; its place in the heap is on this clock).  In `livec test`, the
+ * test's clock, as rt_now_ms(). */
+int64_t rt_timer_now_ms(void);
 
 /* ---- state structs (ctx.c) ------------------------------------------------ */
 
@@ -379,8 +385,10 @@ void rt_stop(void);
  * thread, with its commit, deliveries and done() (which may be NULL).  Only
  * while the game thread is not running. */
 void rt_run_job_sync(struct rt_job *job);
-/* Fires every timer due at or before now_ms on the calling thread (tests and
- * start-up; the game thread does this by itself).  Returns how many fired. */
+/* Fires every timer due at or before now_ms (on the timers' clock,
+ * rt_timer_now_ms(), which is the wall clock unless that was stepped) on the
+ * calling thread (tests and start-up; the game thread does this by itself).
+ * Returns how many fired. */
 int rt_fire_due_timers(int64_t now_ms);
 /* Fires at most one batch of the timers due at or before now_ms (`livec
  * test`: a timer re-armed with no delay must not loop forever).  Returns

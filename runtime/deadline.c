@@ -144,7 +144,7 @@ static void *sweeper(void *arg)
     pthread_mutex_lock(&trk.lock);
     while (!trk.stop) {
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
+        clock_gettime(CLOCK_MONOTONIC, &ts);    /* trk.cond's clock (deadline_start) */
         ts.tv_sec += SWEEP_INTERVAL_MS / 1000;
         ts.tv_nsec += (long)(SWEEP_INTERVAL_MS % 1000) * 1000000L;
         if (ts.tv_nsec >= 1000000000L) {
@@ -162,6 +162,11 @@ static void *sweeper(void *arg)
 /* See deadline.h. */
 int deadline_start(const char *game)
 {
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&trk.cond, &attr);
+    pthread_condattr_destroy(&attr);
     pthread_mutex_lock(&trk.lock);
     trk.stop = false;
     pthread_mutex_unlock(&trk.lock);

@@ -72,6 +72,17 @@ static struct {
     pthread_t thread;
 } q = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER };
 
+/* Before main: the game thread's timed waits are on CLOCK_MONOTONIC, so
+ * that a step of the system clock does not hold a due timer back. */
+__attribute__((constructor)) static void init_wake(void)
+{
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&q.wake, &attr);
+    pthread_condattr_destroy(&attr);
+}
+
 /* See rt.h: thread-safe; -1 when stopping, not started or full. */
 int rt_submit(struct rt_job *job)
 {
@@ -1131,7 +1142,7 @@ static void batch_end(struct open_batch *b, struct item *items, size_t n)
             } else {
                 /* look at the timer again in a second */
                 struct rt_timer_entry e = items[i].timer;
-                e.at = rt_now_ms() + 1000;
+                e.at = rt_timer_now_ms() + 1000;
                 heap_push(e);
             }
         }
@@ -1196,6 +1207,15 @@ static size_t take_timers(struct item *items, size_t *n, size_t max, int64_t now
     return taken;
 }
 
+/* The game thread's "now" for timers: the timers' clock one millisecond
+ * back.  It and the wall clock that now() reads may differ by a millisecond
+ * at a boundary (each is truncated on its own), so a timer fires at the
+ * earliest when now() says its time is up. */
+static int64_t due_now(void)
+{
+    return rt_timer_now_ms() - 1;
+}
+
 static void *game_thread(void *arg)
 {
     prctl(PR_SET_NAME, "live-game");   /* top -H, perf */
@@ -1205,13 +1225,18 @@ static void *game_thread(void *arg)
         int64_t next = -1;
         while (q.n == 0 && !q.stopping) {
             next = heap_next();
-            int64_t now = rt_now_ms();
+            int64_t now = due_now();
             if (next >= 0 && next <= now)
                 break;
             if (next < 0) {
                 pthread_cond_wait(&q.wake, &q.lock);
             } else {
-                struct timespec ts = { .tv_sec = next / 1000, .tv_nsec = (next % 1000) * 1000000 };
+                /* q.wake waits on CLOCK_MONOTONIC (init_wake) */
+                struct timespec ts;
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                int64_t at = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + (next - now);
+                ts.tv_sec = at / 1000;
+                ts.tv_nsec = (at % 1000) * 1000000;
                 pthread_cond_timedwait(&q.wake, &q.lock, &ts);
             }
         }
@@ -1221,7 +1246,7 @@ static void *game_thread(void *arg)
         take_jobs(items, &n);
         pthread_mutex_unlock(&q.lock);
         reap_batches(false);
-        take_timers(items, &n, RT_BATCH_MAX, rt_now_ms());
+        take_timers(items, &n, RT_BATCH_MAX, due_now());
         if (n == 0) {
             pthread_mutex_lock(&q.lock);
             continue;
@@ -1240,7 +1265,7 @@ static void *game_thread(void *arg)
             }
             take_jobs(items, &n);
             pthread_mutex_unlock(&q.lock);
-            take_timers(items, &n, RT_BATCH_MAX, rt_now_ms());
+            take_timers(items, &n, RT_BATCH_MAX, due_now());
             batch_run(&b, items, n);
             pthread_mutex_lock(&q.lock);
         }
@@ -1270,11 +1295,13 @@ int rt_open(const struct lv_game *game, const char *path, char *err, size_t errs
         rt_close();
         return -1;
     }
+    /* due times are wall-clock: what is left of each, on the timers' clock */
+    int64_t wall = rt_now_ms(), clock = rt_timer_now_ms();
     for (struct rt_session *s = rt->sessions; s; s = s->next)
         for (int i = 0; i < s->n_groups; i++)
             for (int t = 0; t < game->n_timers; t++)
                 if (s->groups[i]->timer_due[t]) {
-                    struct rt_timer_entry e = { .at = s->groups[i]->timer_due[t],
+                    struct rt_timer_entry e = { .at = clock + (s->groups[i]->timer_due[t] - wall),
                                                 .due = s->groups[i]->timer_due[t],
                                                 .group = s->groups[i], .timer = t };
                     heap_push(e);
