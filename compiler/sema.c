@@ -1073,6 +1073,10 @@ static void check_fields(struct sema *s, struct ast_decl *d, struct sema_record 
                     break;
                 }
                 sf->max_len = lo->i;
+                if (lo->i > 65536)      /* PROTOCOL.md: 413 for a body over 64 KiB */
+                    diag_warning(s->d, c->lo->loc, "'max %lld' cannot be reached: a message "
+                                 "body is at most 64 KiB (65536 bytes), so a longer one is "
+                                 "refused (413) before this check", (long long)lo->i);
                 break;
             }
         }

@@ -31,9 +31,13 @@
 #include "ctx.h"
 #include "testing.h"
 
-/* Most batches of timer firings one `after` may run: a timer that re-arms
- * itself with no delay would otherwise never let the clock move on. */
+/* Most batches of timer firings at one instant of the virtual clock: a
+ * timer that re-arms itself with no delay would otherwise never let the
+ * clock move on. */
 #define TEST_MAX_TIMER_BATCHES 10000
+/* Most timer firings in one step (a 1 ms timer over `after 1h` would run
+ * for minutes). */
+#define TEST_MAX_TIMER_FIRINGS 1000000L
 /* Longest JSON text shown in a failure (longer texts are cut). */
 #define TEST_MAX_SHOWN 2000
 
@@ -388,6 +392,55 @@ static int step_expect(struct run *r, const struct lv_test_step *s)
     return v.ok ? 0 : -1;
 }
 
+/* Fires, one by one and each at its own due time (now() equal to it), every
+ * timer of the group that falls due up to target, then moves the clock to
+ * target.  step_start is the clock when the step began (for messages).  A
+ * timer that keeps re-arming itself with no delay fails the step after
+ * TEST_MAX_TIMER_BATCHES firings at one instant, and any run of timers after
+ * TEST_MAX_TIMER_FIRINGS in one step. */
+static int run_timers(struct run *r, const struct lv_test_step *s, int64_t target,
+                      int64_t step_start)
+{
+    long total = 0;
+    for (int same = 0;; same++) {
+        int64_t due = 0;
+        for (int t = 0; t < r->game->n_timers; t++) {
+            int64_t d = r->group->timer_due[t];
+            if (d && d <= target && (!due || d < due))
+                due = d;
+        }
+        if (!due)
+            break;
+        if (due > rt_test_hooks.now_ms) {
+            rt_test_hooks.now_ms = due;
+            same = 0;
+        }
+        if (same >= TEST_MAX_TIMER_BATCHES || total >= TEST_MAX_TIMER_FIRINGS) {
+            where(r, s);
+            if (same >= TEST_MAX_TIMER_BATCHES)
+                say(r, "error:", "timers fired %d times at %" PRId64 " ms into the step: does "
+                    "one re-arm itself with no delay?\n", TEST_MAX_TIMER_BATCHES,
+                    due - step_start);
+            else
+                say(r, "error:", "timers fired %ld times in one step (%" PRId64 " ms into "
+                    "it): wait in shorter `after` steps\n", total, due - step_start);
+            return -1;
+        }
+        rt_test_hooks.timer_error[0] = '\0';
+        total += rt_fire_due_timers_once(rt_test_hooks.now_ms);
+        if (rt_test_hooks.timer_error[0]) {
+            where(r, s);
+            say(r, "error:", "%s (at %" PRId64 " ms into the step)\n",
+                rt_test_hooks.timer_error, due - step_start);
+            collect(r);
+            return -1;
+        }
+    }
+    rt_test_hooks.now_ms = target;
+    collect(r);
+    return 0;
+}
+
 /* Moves the virtual clock on by the step's duration, firing every timer
  * of the group that falls due on the way, each at its own due time. */
 static int step_after(struct run *r, const struct lv_test_step *s)
@@ -402,37 +455,7 @@ static int step_after(struct run *r, const struct lv_test_step *s)
         say(r, "error:", "cannot move the clock by %" PRId64 " ms\n", v.num);
         return -1;
     }
-    for (int batches = 0;; batches++) {
-        int64_t due = 0;
-        for (int t = 0; t < r->game->n_timers; t++) {
-            int64_t d = r->group->timer_due[t];
-            if (d && d <= target && (!due || d < due))
-                due = d;
-        }
-        if (!due)
-            break;
-        if (batches >= TEST_MAX_TIMER_BATCHES) {
-            where(r, s);
-            say(r, "error:", "timers fired %d times at %" PRId64 " ms into the step: does "
-                "one re-arm itself with no delay?\n", TEST_MAX_TIMER_BATCHES,
-                due - (target - v.num));
-            return -1;
-        }
-        if (due > rt_test_hooks.now_ms)
-            rt_test_hooks.now_ms = due;
-        rt_test_hooks.timer_error[0] = '\0';
-        rt_fire_due_timers_once(rt_test_hooks.now_ms);
-        if (rt_test_hooks.timer_error[0]) {
-            where(r, s);
-            say(r, "error:", "%s (at %" PRId64 " ms into the step)\n",
-                rt_test_hooks.timer_error, due - (target - v.num));
-            collect(r);
-            return -1;
-        }
-    }
-    rt_test_hooks.now_ms = target;
-    collect(r);
-    return 0;
+    return run_timers(r, s, target, rt_test_hooks.now_ms);
 }
 
 static int step_page_job(struct run *r, const struct lv_test_step *s, enum rt_job_kind kind,
@@ -489,7 +512,8 @@ static bool run_test(const struct lv_game *game, const struct lv_test *t, FILE *
             rt_test_hooks.seed = (uint64_t)s->num;
             continue;
         }
-        if (!r->group && start_session(r, s) < 0) {
+        if (!r->group && (start_session(r, s) < 0 ||
+                          run_timers(r, s, rt_test_hooks.now_ms, rt_test_hooks.now_ms) < 0)) {
             ok = false;
             break;
         }
@@ -522,6 +546,11 @@ static bool run_test(const struct lv_game *game, const struct lv_test *t, FILE *
             rc = step_after(r, s);
             break;
         }
+        /* a timer a handler armed with no delay fires at once, as in a
+         * server, before the next step */
+        if (rc == 0 && (s->kind == LV_STEP_SEND || s->kind == LV_STEP_LOAD ||
+                        s->kind == LV_STEP_NEXT))
+            rc = run_timers(r, s, rt_test_hooks.now_ms, rt_test_hooks.now_ms);
         ok = rc == 0;
     }
     if (ok && !r->group && start_session(r, NULL) < 0)
