@@ -932,12 +932,12 @@ static char *render_page(const char *code, int64_t id_in_group, int page_index,
 /* ---- jobs --------------------------------------------------------------------------- */
 
 /* job->admit of a participant's event stream (rt.h), on the game thread:
- * false when the participant already has its most open streams, so that a
- * stream that will be refused runs no `on load` (finish_request counts
- * again once the stream is registered). */
-static bool stream_admit(int64_t participant_id)
+ * false when the participant already has its most open (or admitted)
+ * streams, so that a stream that will be refused runs no `on load`; else
+ * the stream counts from now on (sse_reserve). */
+static bool stream_admit(void *stream, int64_t participant_id)
 {
-    return sse_count(participant_id) < LIMITS_STREAMS_PER_PARTICIPANT;
+    return sse_reserve(stream, participant_id, LIMITS_STREAMS_PER_PARTICIPANT);
 }
 
 /* job->done, on a core thread (rt.h): record and resume, nothing else. */

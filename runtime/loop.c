@@ -320,7 +320,7 @@ static void job_subscribe(lv_ctx *ctx, struct rt_job *job)
     struct rt_participant *p = find_participant(job);
     if (!p)
         return;
-    if (job->admit && !job->admit(p->id)) {
+    if (job->admit && !job->admit(job->stream, p->id)) {
         job->status = 429;      /* net answers it (too many open streams) */
         return;
     }
@@ -877,7 +877,7 @@ static void after_commit_item(struct item *it)
 
 /* Deliver thread (or the game thread when there is none), once the item's
  * batch is durable: activates a new stream, delivers the events, sends the admin
- * monitor's notices, answers.  The job must not be touched after done(). */
+ * monitor's notices.  Answered by answer_batch, once the events are written. */
 static void deliver_item(struct item *it)
 {
     struct rt_job *job = it->job;
@@ -890,8 +890,6 @@ static void deliver_item(struct item *it)
         net_deliver(e->pid, e->seq, e->event, e->text->s);
     }
     admin_note_changes(ctx);    /* the admin monitor's change notices */
-    if (job && job->done)
-        job->done(job);
 }
 
 /* ---- the sync stage --------------------------------------------------------------- */
@@ -933,6 +931,19 @@ static void deliver_batch(struct sync_batch *b)
 {
     for (size_t i = 0; i < b->n; i++)
         deliver_item(&b->items[i]);
+}
+
+/* After net_release wrote the batch's events: the answers, so that a
+ * client has its events on its open streams before its 200 (PROTOCOL.md:
+ * "200 once the handler committed and its messages were queued").  A job
+ * must not be touched after done(). */
+static void answer_batch(struct sync_batch *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        struct rt_job *job = b->items[i].job;
+        if (job && job->done)
+            job->done(job);
+    }
 }
 
 /* Game thread: frees a delivered batch's contexts. */
@@ -982,6 +993,7 @@ static void hand_over(struct item *items, size_t n)
         net_hold();
         deliver_batch(b);
         net_release();
+        answer_batch(b);
         free_batch(b);
         return;
     }
@@ -1060,6 +1072,8 @@ static void *deliver_thread(void *arg)
             last = b;
         }
         net_release();
+        for (struct sync_batch *b = list; b; b = b->next)
+            answer_batch(b);
         pthread_mutex_lock(&sy.lock);
         last->next = sy.done;
         sy.done = list;

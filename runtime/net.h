@@ -70,7 +70,14 @@ int sse_replay(void *stream, int64_t seq, const char *event, const char *data);
  * pid, after which net_deliver reaches it. */
 void sse_activate(void *stream, int64_t pid);
 
-/* How many activated streams participant pid has now (streams whose
+/* job->admit of RT_JOB_SUBSCRIBE (through http.c), on the game thread:
+ * registers the stream under pid before it is activated -- counted by
+ * sse_count, but given no event and no ping until sse_activate -- unless
+ * pid has max streams already (then false: the stream is refused and runs no
+ * `on load`).  So streams of one participant admitted at once are counted
+ * as they are admitted, not only once each is activated. */
+bool sse_reserve(void *stream, int64_t pid, int max);
+/* How many activated (or reserved) streams participant pid has now (streams whose
  * connection closed count until libmicrohttpd reports it).  Thread-safe. */
 int sse_count(int64_t pid);
 

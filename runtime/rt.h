@@ -85,7 +85,7 @@ struct rt_job {
     /* SUBSCRIBE: asked on the game thread before anything runs; false (the
      * participant has too many streams): status 429, no replay, no `on
      * load`.  NULL admits every stream. */
-    bool (*admit)(int64_t participant_id);
+    bool (*admit)(void *stream, int64_t participant_id);
     /* LIVE: the body as the client sent it, for the message log (net's,
      * valid UTF-8 without NUL, alive until done); NULL: the log holds the
      * body's JSON. */

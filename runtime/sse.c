@@ -163,6 +163,8 @@ struct sse_stream {
     struct MHD_Connection *conn;/* set by sse_response */
     /* ---- under registry lock ---- */
     bool registered;
+    bool reserved;              /* registered by sse_reserve, not yet activated:
+                                 * counted, but gets no event and no ping */
     int64_t pid;
     struct sse_stream *prev, *next;
     /* ---- owned by whoever cleared `parked` or `direct` ---- */
@@ -748,19 +750,47 @@ int sse_replay(void *stream, int64_t seq, const char *event, const char *data)
     return stop;                /* 1: read no more of the replay */
 }
 
+/* Puts s in pid's bucket.  Caller holds the registry lock. */
+static void register_locked(struct sse_stream *s, int64_t pid)
+{
+    size_t b = bucket_of(pid);
+    s->pid = pid;
+    s->prev = NULL;
+    s->next = reg.buckets[b];
+    if (s->next)
+        s->next->prev = s;
+    reg.buckets[b] = s;
+    s->registered = true;
+}
+
+/* See net.h. */
+bool sse_reserve(void *stream, int64_t pid, int max)
+{
+    struct sse_stream *s = stream;
+    bool ok = true;
+    pthread_mutex_lock(&reg.lock);
+    if (!s->registered) {
+        int n = 0;
+        for (struct sse_stream *o = reg.buckets[bucket_of(pid)]; o; o = o->next)
+            if (o->pid == pid)
+                n++;
+        ok = n < max;
+        if (ok) {
+            register_locked(s, pid);
+            s->reserved = true;
+        }
+    }
+    pthread_mutex_unlock(&reg.lock);
+    return ok;
+}
+
 void sse_activate(void *stream, int64_t pid)
 {
     struct sse_stream *s = stream;
     pthread_mutex_lock(&reg.lock);
+    s->reserved = false;        /* reserved: already in pid's bucket */
     if (!s->registered) {
-        size_t b = bucket_of(pid);
-        s->pid = pid;
-        s->prev = NULL;
-        s->next = reg.buckets[b];
-        if (s->next)
-            s->next->prev = s;
-        reg.buckets[b] = s;
-        s->registered = true;
+        register_locked(s, pid);
         if (reg.closed) {
             pthread_mutex_lock(&s->lock);
             s->closing = true;
@@ -817,7 +847,7 @@ void net_deliver(int64_t pid, int64_t seq, const char *event, const char *data)
     pthread_mutex_lock(&reg.lock);
     if (!reg.closed)
         for (struct sse_stream *s = reg.buckets[bucket_of(pid)]; s; s = s->next)
-            if (s->pid == pid)
+            if (s->pid == pid && !s->reserved)
                 push_locked(s, ev, n, holding, &wake);
     pthread_mutex_unlock(&reg.lock);
     wake_all(wake);             /* parked streams; direct ones that failed */
@@ -896,6 +926,8 @@ static void ping_round(void)
     struct sse_stream *wake = NULL, *todo = NULL;
     for (size_t b = 0; b < SSE_BUCKETS; b++) {
         for (struct sse_stream *s = reg.buckets[b]; s; s = s->next) {
+            if (s->reserved)    /* its replay comes first */
+                continue;
             pthread_mutex_lock(&s->lock);
             buf_append(s, SSE_PING, strlen(SSE_PING));
             if (s->direct) {

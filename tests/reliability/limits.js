@@ -198,6 +198,21 @@ async function main() {
   for (const x of more) x.close();
   a.close();
   b.close();
+  // streams arriving at once are counted as they are admitted: with 12
+  // open, of 10 fresh ones opened together 4 are taken and 6 refused, and
+  // only the 4 run `on load` (its message reaches every open stream)
+  await sleep(500);             // the closed ones are gone
+  const twelve = [];
+  for (let i = 0; i < 12; i++) twelve.push(await new Stream(base, pb.code, 0).open());
+  const before = twelve[0].events.length;
+  const ten = await Promise.all(Array.from({ length: 10 }, () => new Stream(base, pb.code).open()));
+  await sleep(300);
+  const loads = twelve[0].events.slice(before).filter((e) => e.data && e.data.clicks !== undefined && e.data.by === undefined).length;
+  check('12 open, 10 fresh at once: 4 are taken, 6 are 429, and only the 4 ran on load',
+    twelve.every((x) => x.status === 200) && ten.filter((x) => x.status === 200).length === 4 &&
+    ten.filter((x) => x.status === 429).length === 6 && loads === 4,
+    `${twelve.map((x) => x.status).join()} / ${ten.map((x) => x.status).join()} / on loads seen: ${loads}`);
+  for (const x of twelve.concat(ten)) x.close();
 
   // ---- stream opens per participant ------------------------------------------------
   // each open costs the game thread a replay or an on load: a client that
