@@ -87,6 +87,7 @@ __attribute__((constructor)) static void init_wake(void)
 int rt_submit(struct rt_job *job)
 {
     int rc = -1;
+    job->submitted_ms = rt_timer_now_ms();
     pthread_mutex_lock(&q.lock);
     if (q.running && !q.stopping && q.n < RT_QUEUE_MAX) {
         q.ring[(q.head + q.n) % RT_QUEUE_MAX] = job;
@@ -1230,6 +1231,28 @@ static int64_t due_now(void)
     return rt_timer_now_ms() - 1;
 }
 
+/* items[from..n) are jobs in the order they came, then due timers in due
+ * order: merges the timers in by time, so that a timer runs before every
+ * message that came after it fell due (an auction's deadline, then a late
+ * bid in the same batch: refused), and after those that came before. */
+static void order_by_time(struct item *items, size_t from, size_t n)
+{
+    static struct item merged[RT_BATCH_MAX];
+    size_t j = from, t = from;
+    while (t < n && items[t].job)
+        t++;
+    size_t timers = t, k = 0;
+    if (timers == from || timers == n)
+        return;                 /* only jobs, or only timers */
+    while (j < timers || t < n) {
+        if (t < n && (j == timers || items[t].timer.at <= items[j].job->submitted_ms))
+            merged[k++] = items[t++];
+        else
+            merged[k++] = items[j++];
+    }
+    memcpy(items + from, merged, k * sizeof *merged);
+}
+
 static void *game_thread(void *arg)
 {
     prctl(PR_SET_NAME, "live-game");   /* top -H, perf */
@@ -1261,6 +1284,7 @@ static void *game_thread(void *arg)
         pthread_mutex_unlock(&q.lock);
         reap_batches(false);
         take_timers(items, &n, RT_BATCH_MAX, due_now());
+        order_by_time(items, 0, n);
         if (n == 0) {
             pthread_mutex_lock(&q.lock);
             continue;
@@ -1277,9 +1301,11 @@ static void *game_thread(void *arg)
                 pthread_cond_wait(&q.wake, &q.lock);
                 continue;
             }
+            size_t from = n;
             take_jobs(items, &n);
             pthread_mutex_unlock(&q.lock);
             take_timers(items, &n, RT_BATCH_MAX, due_now());
+            order_by_time(items, from, n);
             batch_run(&b, items, n);
             pthread_mutex_lock(&q.lock);
         }

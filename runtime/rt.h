@@ -71,6 +71,8 @@ enum rt_job_kind {
 
 struct rt_job {
     enum rt_job_kind kind;
+    int64_t submitted_ms;       /* set by rt_submit, on the timers' clock: a
+                                   timer due before it runs before the job */
 
     /* ---- in (set by net) ---- */
     char code[RT_CODE_MAX];     /* participant code, or session code */

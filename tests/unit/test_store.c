@@ -538,6 +538,58 @@ static const char *page_of(json_t *st, const char *code)
     return NULL;
 }
 
+START_TEST(test_timer_before_later_messages)
+{
+    /* A timer runs before a message that came after it fell due, also when
+     * both wait for the same batch: the game thread is held up (another
+     * connection holds the database's write lock), the timer falls due, a
+     * message comes, the lock goes. */
+    const char *db = helper_tmp_db();
+    open_db(db);
+    helper_session(2, codes);
+    ck_assert_int_eq(helper_live(codes[0], "{\"type\":\"arm\",\"ms\":150}", buf, sizeof buf), 200);
+    sqlite3 *blocker;
+    ck_assert_int_eq(sqlite3_open(db, &blocker), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(blocker, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    fake_net_reset();
+    done_count = done_ok = 0;
+    ck_assert_int_eq(rt_start(), 0);
+    static struct rt_job jobs[2];
+    const int amounts[2] = { 1, 10 };
+    for (int i = 0; i < 2; i++) {
+        memset(&jobs[i], 0, sizeof jobs[i]);
+        jobs[i].kind = RT_JOB_LIVE;
+        snprintf(jobs[i].code, sizeof jobs[i].code, "%s", codes[0]);
+        jobs[i].body = json_pack("{s:s, s:i}", "type", "add", "amount", amounts[i]);
+        jobs[i].done = flood_done;
+        ck_assert_int_eq(rt_submit(&jobs[i]), 0);       /* the first: before the timer is due */
+        usleep(i == 0 ? 250000 : 50000);                 /* the second: 100 ms after */
+    }
+    ck_assert_int_eq(sqlite3_exec(blocker, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    pthread_mutex_lock(&done_lock);
+    while (done_count < 2)
+        pthread_cond_wait(&done_cond, &done_lock);
+    pthread_mutex_unlock(&done_lock);
+    rt_stop();
+    sqlite3_close(blocker);
+    ck_assert_int_eq(done_ok, 2);
+    /* player 1 got: the first message's event, the tick, the second's */
+    const char *want[3] = { "\"total\":1,", "\"tick\":1", "\"total\":11," };
+    int k = 0;
+    int64_t pid = fake_net_get(0)->pid;
+    for (size_t i = 0; i < fake_net_count(); i++)
+        if (fake_net_get(i)->pid == pid) {
+            ck_assert_int_lt(k, 3);
+            ck_assert_msg(strstr(fake_net_get(i)->data, want[k]) != NULL, "event %d: %s", k,
+                          fake_net_get(i)->data);
+            k++;
+        }
+    ck_assert_int_eq(k, 3);
+    rt_close();
+    helper_rm_db(db);
+}
+END_TEST
+
 START_TEST(test_pages_changed)
 {
     /* pages are stored as indexes: a version of the game with a page put in
@@ -784,6 +836,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_outbox_format1_converted);
     tcase_add_test(tc, test_outbox_format2_converted);
     tcase_add_test(tc, test_pages_changed);
+    tcase_add_test(tc, test_timer_before_later_messages);
     tcase_add_test(tc, test_other_game_refused);
     tcase_add_test(tc, test_foreign_database_refused);
     tcase_add_test(tc, test_one_server_per_database);
