@@ -38,7 +38,8 @@ void store_rollback(struct rt_store *st);
 /* Makes every transaction committed so far durable (fdatasync of the WAL;
  * the COMMIT itself does not wait for the disk).  Thread-safe against the
  * other store functions: it may run on another thread while the game thread
- * runs the next batch.  0, or -1 with one line in err. */
+ * runs the next batch.  0, or -1 with one line in err (also when the
+ * database file was moved or deleted since it was opened). */
 int store_sync(struct rt_store *st, char *err, size_t errsize);
 /* The text of the last SQLite error (borrowed, valid until the next call). */
 const char *store_error(struct rt_store *st);
