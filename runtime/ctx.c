@@ -291,6 +291,15 @@ int64_t rt_timer_now_ms(void)
     return (mono + b) / 1000000;
 }
 
+/* See ctx.h. */
+int64_t rt_timer_at(int64_t due)
+{
+    int64_t at, offset = rt_timer_now_ms() - rt_now_ms();
+    if (__builtin_add_overflow(due, offset, &at))
+        return offset > 0 ? INT64_MAX : 0;
+    return at < 0 ? 0 : at;
+}
+
 /* ---- state structs ----------------------------------------------------------- */
 
 static int field_slots(const struct lv_field *f)
@@ -1507,7 +1516,7 @@ void lv_timer_start(lv_ctx *ctx, int line, int t, int64_t ms)
     if (__builtin_add_overflow(ctx->now_ms, ms, &due))
         lv_fail(ctx, line, "integer overflow");
     set_timer(ctx, t, due);
-    struct rt_timer_entry e = { .at = rt_timer_now_ms() + ms, .due = due, .group = ctx->group,
+    struct rt_timer_entry e = { .at = rt_timer_at(due), .due = due, .group = ctx->group,
                                 .timer = t };
     rt_vec_push(&ctx->timers_armed, &e);
 }

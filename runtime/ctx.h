@@ -295,6 +295,9 @@ int64_t rt_now_ms(void);
  * restarts; its place in the heap is on this clock).  In `livec test`, the
  * test's clock, as rt_now_ms(). */
 int64_t rt_timer_now_ms(void);
+/* Where a timer due at the wall-clock time `due` goes on the timers' clock
+ * (due plus the two clocks' difference now), kept within 0..INT64_MAX. */
+int64_t rt_timer_at(int64_t due);
 
 /* ---- state structs (ctx.c) ------------------------------------------------ */
 

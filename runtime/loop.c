@@ -847,6 +847,8 @@ static void run_item(struct item *it)
     }
 }
 
+static void log_failure(const char *why);
+
 /* Game thread, right after the COMMIT of the item's batch: reads the replay
  * of a new stream into its (still private) buffer, arms the timers the job
  * started, releases the job's body. */
@@ -864,7 +866,7 @@ static void after_commit_item(struct item *it)
          * retries with the same Last-Event-ID (issue 5) */
         char why[RT_REASON_MAX];
         snprintf(why, sizeof why, "storage failure: replay: %s", store_error(rt_core->store));
-        fprintf(stderr, "%s: %s\n", rt_core->game->name, why);
+        log_failure(why);
         reply_error(job, 503, why);
         ctx->subscribe_ok = false;
     }
@@ -1117,10 +1119,8 @@ static void log_failure(const char *why)
         return;
     }
     if (left_out)
-        fprintf(stderr, "%s: %s (and %lu more since the last line)\n", rt_core->game->name,
-                why, left_out);
-    else
-        fprintf(stderr, "%s: %s\n", rt_core->game->name, why);
+        fprintf(stderr, "%s: (%lu more of: %s)\n", rt_core->game->name, left_out, last);
+    fprintf(stderr, "%s: %s\n", rt_core->game->name, why);
     snprintf(last, sizeof last, "%s", why);
     last_ms = now;
     left_out = 0;
@@ -1326,13 +1326,12 @@ int rt_open(const struct lv_game *game, const char *path, char *err, size_t errs
         rt_close();
         return -1;
     }
-    /* due times are wall-clock: what is left of each, on the timers' clock */
-    int64_t wall = rt_now_ms(), clock = rt_timer_now_ms();
+    /* due times are wall-clock: each where it falls on the timers' clock */
     for (struct rt_session *s = rt->sessions; s; s = s->next)
         for (int i = 0; i < s->n_groups; i++)
             for (int t = 0; t < game->n_timers; t++)
                 if (s->groups[i]->timer_due[t]) {
-                    struct rt_timer_entry e = { .at = clock + (s->groups[i]->timer_due[t] - wall),
+                    struct rt_timer_entry e = { .at = rt_timer_at(s->groups[i]->timer_due[t]),
                                                 .due = s->groups[i]->timer_due[t],
                                                 .group = s->groups[i], .timer = t };
                     heap_push(e);

@@ -907,8 +907,9 @@ int store_sync(struct rt_store *st, char *err, size_t errsize)
      * there.  Checked here, off the game thread (a stat per batch there
      * cost ~5% of the counter row), before the batch is answered. */
     struct stat sb;
-    if (st->db_path && (stat(st->db_path, &sb) != 0 || sb.st_ino != st->db_ino ||
-                        sb.st_dev != st->db_dev)) {
+    if (st->db_path && (stat(st->db_path, &sb) != 0 ? errno == ENOENT
+                                                     : sb.st_ino != st->db_ino ||
+                                                       sb.st_dev != st->db_dev)) {
         snprintf(err, errsize, "the database file %s was moved or deleted while the server "
                  "ran; put it back before starting the server again", st->db_path);
         return -1;

@@ -18,6 +18,7 @@
 // Environment: LIVEC, GAMES (as tests/e2e/lib.js).
 'use strict';
 const fs = require('fs');
+const { spawn } = require('child_process');
 const path = require('path');
 const {
   admin, sleep, check, run, tmpdir, compile, Server, http, newSession, Stream,
@@ -86,6 +87,30 @@ async function main() {
       JSON.stringify(bad.map((p) => ({ code: p.code, acked: p.acked, clicks: clicks.get(p.code) }))));
   }
   await srv.stop('SIGTERM');
+
+  // under nohup (SIGHUP ignored when the server starts) SIGHUP does nothing
+  const out = await new Promise((resolve) => {
+    const p = spawn('sh', ['-c', 'trap "" HUP; exec "$0" --port 0 --db "$1" --admin-password pw', bin,
+      path.join(dir, 'nohup.sqlite3')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let text = '';
+    let hupAt = 0;
+    p.stdout.on('data', (d) => {
+      text += d;
+      if (!hupAt && /listening on/.test(text)) {
+        hupAt = Date.now();
+        p.kill('SIGHUP');
+        setTimeout(() => { resolve({ alive: p.exitCode === null && p.signalCode === null, p }); }, 500);
+      }
+    });
+    setTimeout(() => resolve({ alive: false, p, text }), 10000);
+  });
+  check('under nohup (SIGHUP ignored at start) SIGHUP leaves the server running', out.alive, out.text || '');
+  const code = await new Promise((resolve) => {
+    if (out.p.exitCode !== null || out.p.signalCode !== null) { resolve(out.p.exitCode); return; }
+    out.p.once('exit', (c) => resolve(c));
+    out.p.kill('SIGTERM');
+  });
+  check('... and SIGTERM still stops it with status 0', code === 0, String(code));
 }
 
 run(main);

@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -437,6 +438,16 @@ START_TEST(test_timer_fires)
     ck_assert_int_eq(helper_live(codes[0], "{\"type\":\"arm\",\"ms\":500000}", buf, sizeof buf), 200);
     ck_assert_int_eq(rt_fire_due_timers(rt_now_ms() + 10000), 0);
     ck_assert_int_eq(rt_fire_due_timers(rt_now_ms() + 600000), 1);
+    /* a timer due at the end of time keeps its place at the end of the heap
+     * (its place on the timers' clock once wrapped to a negative number,
+     * which read as "no timer" and stopped every timer of the server) */
+    ck_assert(rt_timer_at(INT64_MAX) == INT64_MAX);
+    ck_assert(rt_timer_at(INT64_MAX - 1) >= INT64_MAX - 2);
+    ck_assert(rt_timer_at(0) >= 0);
+    char far[96];
+    snprintf(far, sizeof far, "{\"type\":\"arm\",\"ms\":%" PRId64 "}", INT64_MAX - rt_now_ms() - 5);
+    ck_assert_int_eq(helper_live(codes[0], far, buf, sizeof buf), 200);
+    ck_assert_int_eq(rt_fire_due_timers(rt_now_ms() + 600000), 0);
 }
 END_TEST
 
