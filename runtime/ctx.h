@@ -227,6 +227,8 @@ extern struct rt_test_hooks rt_test_hooks;
 /* The context of one job (one or more handler runs in one transaction). */
 struct lv_ctx {
     struct rt_core *rt;
+    void *deferred;             /* loop.c: an export read off the game thread,
+                                   started when the job would be answered */
     uint64_t job_no;
     struct rt_group *group;
     struct rt_participant *me;

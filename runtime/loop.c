@@ -653,6 +653,111 @@ static const struct lv_table *game_table(const struct lv_game *game, const char 
     return NULL;
 }
 
+/* ---- exports read off the game thread -------------------------------------------- */
+
+static bool sync_running(void);
+
+/* messages.csv and the random draws come from SQLite and grow with the
+ * session (a 632k-row message log took 1.3 s, during which every session
+ * waited): they are read on a thread of their own, on a read-only
+ * connection (WAL: it sees what was committed when it began, which includes
+ * every message answered before the export was asked for). */
+struct export_job {
+    struct rt_job *job;
+    struct csv c;               /* the header so far */
+    char *path;
+    int64_t session_id;
+    char session[RT_CODE_MAX];
+    bool draws;
+};
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t idle;
+    int running;
+} ex = { .lock = PTHREAD_MUTEX_INITIALIZER, .idle = PTHREAD_COND_INITIALIZER };
+
+static void *export_main(void *arg)
+{
+    struct export_job *e = arg;
+    prctl(PR_SET_NAME, "live-export");  /* top -H, perf */
+    char err[RT_REASON_MAX];
+    struct draws_csv w = { &e->c, e->session };
+    int rc = e->draws ? store_read_log(e->path, true, e->session_id, NULL, csv_draw, &w,
+                                       err, sizeof err)
+                      : store_read_log(e->path, false, e->session_id, csv_message, NULL, &e->c,
+                                       err, sizeof err);
+    struct rt_job *job = e->job;
+    free(job->reply);
+    job->reply = NULL;
+    if (rc < 0) {
+        free(e->c.s);
+        reply_error(job, 503, err);
+    } else {
+        job->status = 200;
+        job->reply = e->c.s;
+        job->content_type = CT_CSV;
+    }
+    free(e->path);
+    free(e);
+    job->done(job);
+    pthread_mutex_lock(&ex.lock);
+    if (--ex.running == 0)
+        pthread_cond_broadcast(&ex.idle);
+    pthread_mutex_unlock(&ex.lock);
+    return NULL;
+}
+
+/* Game thread: hands the rest of an export (its header written to *c) to
+ * export_main, which answers the job once the batch is delivered
+ * (deliver_item).  False when it must be read here: no deliver thread
+ * (tests, `livec test`) or an in-memory database. */
+static bool defer_export(lv_ctx *ctx, struct rt_job *job, const struct rt_session *s, bool draws,
+                         struct csv *c)
+{
+    const char *path = store_path(ctx->rt->store);
+    if (!path || !sync_running() || !job->done)
+        return false;
+    struct export_job *e = rt_xcalloc(1, sizeof *e);
+    e->job = job;
+    e->c = *c;
+    e->path = rt_xstrdup(path);
+    e->session_id = s->id;
+    snprintf(e->session, sizeof e->session, "%s", s->code);
+    e->draws = draws;
+    ctx->deferred = e;
+    return true;
+}
+
+/* Deliver thread: starts the export of ctx (see defer_export). */
+static void start_export(lv_ctx *ctx)
+{
+    struct export_job *e = ctx->deferred;
+    ctx->deferred = NULL;
+    pthread_mutex_lock(&ex.lock);
+    ex.running++;
+    pthread_mutex_unlock(&ex.lock);
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &attr, export_main, e) != 0)
+        export_main(e);         /* no thread: here, then */
+    pthread_attr_destroy(&attr);
+}
+
+/* A batch that failed: its deferred export is not started. */
+static void drop_export(lv_ctx *ctx)
+{
+    struct export_job *e = ctx ? ctx->deferred : NULL;
+    if (!e)
+        return;
+    free(e->c.s);
+    free(e->path);
+    free(e);
+    ctx->deferred = NULL;
+}
+
 static void job_export(lv_ctx *ctx, struct rt_job *job)
 {
     const struct lv_game *game = ctx->rt->game;
@@ -691,6 +796,8 @@ static void job_export(lv_ctx *ctx, struct rt_job *job)
         const char *fixed[] = { "time", "participant", "type", "body", "outcome", "reason",
                                 "group", "id_in_group" };
         csv_header(&c, fixed, NFIXED(fixed), NULL, 0, NULL);
+        if (defer_export(ctx, job, s, false, &c))
+            return;
         if (store_messages(ctx->rt->store, s->id, csv_message, &c) < 0) {
             free(c.s);
             reply_error(job, 503, store_error(ctx->rt->store));
@@ -703,6 +810,8 @@ static void job_export(lv_ctx *ctx, struct rt_job *job)
         const char *fixed[] = { "session", "n", "group", "participant", "message",
                                 "lo", "hi", "value", "time" };
         csv_header(&c, fixed, NFIXED(fixed), NULL, 0, NULL);
+        if (defer_export(ctx, job, s, true, &c))
+            return;
         struct draws_csv w = { &c, s->code };
         if (store_draws(ctx->rt->store, s->id, csv_draw, &w) < 0) {
             free(c.s);
@@ -897,7 +1006,9 @@ static void deliver_item(struct item *it)
         net_deliver(e->pid, e->seq, e->event, e->text->s);
     }
     admin_note_changes(ctx);    /* the admin monitor's change notices */
-    if (job && job->done)
+    if (job && ctx->deferred)
+        start_export(ctx);      /* it answers */
+    else if (job && job->done)
         job->done(job);
 }
 
@@ -1160,6 +1271,7 @@ static void batch_end(struct open_batch *b, struct item *items, size_t n)
     }
     for (size_t i = 0; i < n; i++) {
         struct rt_job *job = items[i].job;
+        drop_export(items[i].ctx);
         rt_ctx_free(items[i].ctx);
         items[i].ctx = NULL;
         if (!job)
@@ -1181,6 +1293,12 @@ static void run_batch(struct item *items, size_t n)
 }
 
 /* True while the sync thread has batches it has not made durable yet. */
+/* Game thread: true while the sync and deliver threads run (rt_start). */
+static bool sync_running(void)
+{
+    return sy.running;
+}
+
 static bool sync_busy(void)
 {
     return __atomic_load_n(&sy.unsynced, __ATOMIC_ACQUIRE) > 0;
@@ -1431,6 +1549,10 @@ void rt_stop(void)
     q.running = false;
     pthread_mutex_unlock(&q.lock);
     stop_sync_thread();
+    pthread_mutex_lock(&ex.lock);       /* exports still being read answer first */
+    while (ex.running > 0)
+        pthread_cond_wait(&ex.idle, &ex.lock);
+    pthread_mutex_unlock(&ex.lock);
 }
 
 /* See ctx.h. */

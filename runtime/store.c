@@ -284,6 +284,18 @@ static char *game_schema(const struct lv_game *g)
     return b.s;
 }
 
+/* The exports read from SQLite (store_messages, store_draws). */
+#define MESSAGES_SQL \
+    "SELECT m.time_ms, p.code, m.type, m.body, m.outcome, m.reason, g.gid, " \
+    "p.id_in_group FROM messages m JOIN participants p ON p.id = m.participant_id " \
+    "JOIN groups g ON g.id = p.group_id WHERE p.session_id = ? ORDER BY m.id"
+#define DRAWS_SQL \
+    "WITH m AS (SELECT m.id, ROW_NUMBER() OVER (ORDER BY m.id) AS k FROM messages m " \
+    "JOIN participants p ON p.id = m.participant_id WHERE p.session_id = ?1) " \
+    "SELECT d.n, g.gid, p.code, m.k, d.lo, d.hi, d.value, d.time_ms FROM draws d " \
+    "JOIN groups g ON g.id = d.group_id LEFT JOIN participants p ON p.id = d.participant_id " \
+    "LEFT JOIN m ON m.id = d.message_id WHERE d.session_id = ?1 ORDER BY d.n"
+
 static const char fixed_schema[] =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);\n"
     "CREATE TABLE IF NOT EXISTS sessions(id INTEGER PRIMARY KEY, code TEXT NOT NULL UNIQUE, "
@@ -677,18 +689,12 @@ static int prepare_all(struct rt_store *st)
     PREP(set_row_id, "INSERT OR REPLACE INTO row_ids(group_id, tbl, next_id) VALUES (?, ?, ?)");
     PREP(replay_link, "SELECT prev_id, recipients FROM sent WHERE id = ?");
     PREP(replay_text, "SELECT event, data FROM sent WHERE id = ?");
-    PREP(messages, "SELECT m.time_ms, p.code, m.type, m.body, m.outcome, m.reason, g.gid, "
-                   "p.id_in_group FROM messages m JOIN participants p ON p.id = m.participant_id "
-                   "JOIN groups g ON g.id = p.group_id WHERE p.session_id = ? ORDER BY m.id");
+    PREP(messages, MESSAGES_SQL);
     PREP(ins_draw, "INSERT INTO draws(session_id, n, group_id, participant_id, message_id, "
                    "lo, hi, value, time_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
     /* a draw's message as its row number in the session's message log (the
      * same order as store_messages) */
-    PREP(draws, "WITH m AS (SELECT m.id, ROW_NUMBER() OVER (ORDER BY m.id) AS k FROM messages m "
-                "JOIN participants p ON p.id = m.participant_id WHERE p.session_id = ?1) "
-                "SELECT d.n, g.gid, p.code, m.k, d.lo, d.hi, d.value, d.time_ms FROM draws d "
-                "JOIN groups g ON g.id = d.group_id LEFT JOIN participants p ON p.id = d.participant_id "
-                "LEFT JOIN m ON m.id = d.message_id WHERE d.session_id = ?1 ORDER BY d.n");
+    PREP(draws, DRAWS_SQL);
 
     sb_add(&b, "INSERT INTO groups(id, session_id, gid");
     sb_colnames(&b, g->group_fields, g->n_group_fields);
@@ -1187,10 +1193,10 @@ int store_replay(struct rt_store *st, const struct rt_participant *p, int64_t af
 }
 
 /* See store.h. */
-int store_messages(struct rt_store *st, int64_t session_id,
-                   void (*fn)(void *arg, const struct store_message *m), void *arg)
+/* Walks s (MESSAGES_SQL) for session_id: SQLITE_DONE or an error code. */
+static int walk_messages(sqlite3_stmt *s, int64_t session_id,
+                         void (*fn)(void *arg, const struct store_message *m), void *arg)
 {
-    sqlite3_stmt *s = st->messages;
     sqlite3_bind_int64(s, 1, session_id);
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -1208,14 +1214,13 @@ int store_messages(struct rt_store *st, int64_t session_id,
     }
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
-    return rc == SQLITE_DONE ? 0 : fail(st, "cannot read the message log");
+    return rc;
 }
 
-/* See store.h. */
-int store_draws(struct rt_store *st, int64_t session_id,
-                void (*fn)(void *arg, const struct store_draw *d), void *arg)
+/* Walks s (DRAWS_SQL) for session_id: SQLITE_DONE or an error code. */
+static int walk_draws(sqlite3_stmt *s, int64_t session_id,
+                      void (*fn)(void *arg, const struct store_draw *d), void *arg)
 {
-    sqlite3_stmt *s = st->draws;
     sqlite3_bind_int64(s, 1, session_id);
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -1233,7 +1238,53 @@ int store_draws(struct rt_store *st, int64_t session_id,
     }
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
-    return rc == SQLITE_DONE ? 0 : fail(st, "cannot read the draws");
+    return rc;
+}
+
+/* See store.h. */
+int store_messages(struct rt_store *st, int64_t session_id,
+                   void (*fn)(void *arg, const struct store_message *m), void *arg)
+{
+    return walk_messages(st->messages, session_id, fn, arg) == SQLITE_DONE
+               ? 0 : fail(st, "cannot read the message log");
+}
+
+/* See store.h. */
+int store_draws(struct rt_store *st, int64_t session_id,
+                void (*fn)(void *arg, const struct store_draw *d), void *arg)
+{
+    return walk_draws(st->draws, session_id, fn, arg) == SQLITE_DONE
+               ? 0 : fail(st, "cannot read the draws");
+}
+
+/* See store.h. */
+const char *store_path(const struct rt_store *st)
+{
+    return st->db_path;
+}
+
+/* See store.h. */
+int store_read_log(const char *path, bool draws, int64_t session_id,
+                   void (*msg_fn)(void *arg, const struct store_message *m),
+                   void (*draw_fn)(void *arg, const struct store_draw *d), void *arg,
+                   char *err, size_t errsize)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS);
+        rc = sqlite3_prepare_v2(db, draws ? DRAWS_SQL : MESSAGES_SQL, -1, &s, NULL);
+    }
+    if (rc == SQLITE_OK)
+        rc = draws ? walk_draws(s, session_id, draw_fn, arg)
+                   : walk_messages(s, session_id, msg_fn, arg);
+    if (rc != SQLITE_DONE)
+        snprintf(err, errsize, "cannot read the %s: %s", draws ? "draws" : "message log",
+                 db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return rc == SQLITE_DONE ? 0 : -1;
 }
 
 /* ---- loading -------------------------------------------------------------------- */

@@ -89,6 +89,17 @@ struct store_draw {
  * strings are valid during the call only.  0 or -1. */
 int store_draws(struct rt_store *st, int64_t session_id,
                 void (*fn)(void *arg, const struct store_draw *d), void *arg);
+/* The database file's path (a --db symlink resolved), or NULL for an
+ * in-memory database. */
+const char *store_path(const struct rt_store *st);
+/* store_messages (draws false) or store_draws (true) on a connection of its
+ * own to the file at path, opened read-only for the call: any thread, while
+ * the game thread goes on (WAL: it reads what was committed when it began).
+ * 0, or -1 with one line in err. */
+int store_read_log(const char *path, bool draws, int64_t session_id,
+                   void (*msg_fn)(void *arg, const struct store_message *m),
+                   void (*draw_fn)(void *arg, const struct store_draw *d), void *arg,
+                   char *err, size_t errsize);
 
 /* The SQLite connection (borrowed), for tests that need to provoke storage
  * failures (PRAGMA max_page_count); the core owns it. */
