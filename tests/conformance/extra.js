@@ -298,6 +298,8 @@ async function protocol() {
       await raw.waitFor(/data: ?\{[^\n]*line1\\nline2[^\n]*\}\r?\n\r?\n/), JSON.stringify(raw.text.slice(-300)));
     raw.close();
     // two tabs: each gets every message, including the other tab's on load
+    // (first the note above reaches b, so that it is not counted as the load)
+    await b.waitFor((d) => d.note === 'line1\nline2');
     const nB = b.msgs.length;
     const t1 = new XClient(base, pb.code); cs.push(t1);
     await t1.waitCount(1);
