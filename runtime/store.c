@@ -288,13 +288,13 @@ static char *game_schema(const struct lv_game *g)
 #define MESSAGES_SQL \
     "SELECT m.time_ms, p.code, m.type, m.body, m.outcome, m.reason, g.gid, " \
     "p.id_in_group FROM messages m JOIN participants p ON p.id = m.participant_id " \
-    "JOIN groups g ON g.id = p.group_id WHERE p.session_id = ? ORDER BY m.id"
+    "JOIN groups g ON g.id = p.group_id WHERE p.session_id = ?1 AND m.id <= ?2 ORDER BY m.id"
 #define DRAWS_SQL \
     "WITH m AS (SELECT m.id, ROW_NUMBER() OVER (ORDER BY m.id) AS k FROM messages m " \
     "JOIN participants p ON p.id = m.participant_id WHERE p.session_id = ?1) " \
     "SELECT d.n, g.gid, p.code, m.k, d.lo, d.hi, d.value, d.time_ms FROM draws d " \
     "JOIN groups g ON g.id = d.group_id LEFT JOIN participants p ON p.id = d.participant_id " \
-    "LEFT JOIN m ON m.id = d.message_id WHERE d.session_id = ?1 ORDER BY d.n"
+    "LEFT JOIN m ON m.id = d.message_id WHERE d.session_id = ?1 AND d.n <= ?2 ORDER BY d.n"
 
 static const char fixed_schema[] =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);\n"
@@ -1194,10 +1194,11 @@ int store_replay(struct rt_store *st, const struct rt_participant *p, int64_t af
 
 /* See store.h. */
 /* Walks s (MESSAGES_SQL) for session_id: SQLITE_DONE or an error code. */
-static int walk_messages(sqlite3_stmt *s, int64_t session_id,
+static int walk_messages(sqlite3_stmt *s, int64_t session_id, int64_t upto,
                          void (*fn)(void *arg, const struct store_message *m), void *arg)
 {
     sqlite3_bind_int64(s, 1, session_id);
+    sqlite3_bind_int64(s, 2, upto);
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         struct store_message m = {
@@ -1218,10 +1219,11 @@ static int walk_messages(sqlite3_stmt *s, int64_t session_id,
 }
 
 /* Walks s (DRAWS_SQL) for session_id: SQLITE_DONE or an error code. */
-static int walk_draws(sqlite3_stmt *s, int64_t session_id,
+static int walk_draws(sqlite3_stmt *s, int64_t session_id, int64_t upto,
                       void (*fn)(void *arg, const struct store_draw *d), void *arg)
 {
     sqlite3_bind_int64(s, 1, session_id);
+    sqlite3_bind_int64(s, 2, upto);
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         struct store_draw d = {
@@ -1245,7 +1247,7 @@ static int walk_draws(sqlite3_stmt *s, int64_t session_id,
 int store_messages(struct rt_store *st, int64_t session_id,
                    void (*fn)(void *arg, const struct store_message *m), void *arg)
 {
-    return walk_messages(st->messages, session_id, fn, arg) == SQLITE_DONE
+    return walk_messages(st->messages, session_id, INT64_MAX, fn, arg) == SQLITE_DONE
                ? 0 : fail(st, "cannot read the message log");
 }
 
@@ -1253,7 +1255,7 @@ int store_messages(struct rt_store *st, int64_t session_id,
 int store_draws(struct rt_store *st, int64_t session_id,
                 void (*fn)(void *arg, const struct store_draw *d), void *arg)
 {
-    return walk_draws(st->draws, session_id, fn, arg) == SQLITE_DONE
+    return walk_draws(st->draws, session_id, INT64_MAX, fn, arg) == SQLITE_DONE
                ? 0 : fail(st, "cannot read the draws");
 }
 
@@ -1264,7 +1266,24 @@ const char *store_path(const struct rt_store *st)
 }
 
 /* See store.h. */
-int store_read_log(const char *path, bool draws, int64_t session_id,
+int64_t store_log_end(struct rt_store *st, bool draws, int64_t session_id)
+{
+    sqlite3_stmt *s = NULL;
+    int64_t end = INT64_MAX;    /* unknown: no bound */
+    if (sqlite3_prepare_v2(st->db, draws ? "SELECT max(n) FROM draws WHERE session_id = ?"
+                                         : "SELECT max(id) FROM messages", -1, &s, NULL) ==
+        SQLITE_OK) {
+        if (draws)
+            sqlite3_bind_int64(s, 1, session_id);
+        if (sqlite3_step(s) == SQLITE_ROW)
+            end = sqlite3_column_type(s, 0) == SQLITE_NULL ? 0 : sqlite3_column_int64(s, 0);
+    }
+    sqlite3_finalize(s);
+    return end;
+}
+
+/* See store.h. */
+int store_read_log(const char *path, bool draws, int64_t session_id, int64_t upto,
                    void (*msg_fn)(void *arg, const struct store_message *m),
                    void (*draw_fn)(void *arg, const struct store_draw *d), void *arg,
                    char *err, size_t errsize)
@@ -1277,8 +1296,8 @@ int store_read_log(const char *path, bool draws, int64_t session_id,
         rc = sqlite3_prepare_v2(db, draws ? DRAWS_SQL : MESSAGES_SQL, -1, &s, NULL);
     }
     if (rc == SQLITE_OK)
-        rc = draws ? walk_draws(s, session_id, draw_fn, arg)
-                   : walk_messages(s, session_id, msg_fn, arg);
+        rc = draws ? walk_draws(s, session_id, upto, draw_fn, arg)
+                   : walk_messages(s, session_id, upto, msg_fn, arg);
     if (rc != SQLITE_DONE)
         snprintf(err, errsize, "cannot read the %s: %s", draws ? "draws" : "message log",
                  db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));

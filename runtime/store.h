@@ -92,11 +92,16 @@ int store_draws(struct rt_store *st, int64_t session_id,
 /* The database file's path (a --db symlink resolved), or NULL for an
  * in-memory database. */
 const char *store_path(const struct rt_store *st);
-/* store_messages (draws false) or store_draws (true) on a connection of its
- * own to the file at path, opened read-only for the call: any thread, while
- * the game thread goes on (WAL: it reads what was committed when it began).
- * 0, or -1 with one line in err. */
-int store_read_log(const char *path, bool draws, int64_t session_id,
+/* The last message id (draws false), or the session's last draw number, so
+ * far (0: none): an export asked for now shows the log up to there. */
+int64_t store_log_end(struct rt_store *st, bool draws, int64_t session_id);
+/* store_messages (draws false) or store_draws (true), up to message id or
+ * draw number upto, on a connection of its own to the file at path, opened
+ * read-only for the call: any thread, while the game thread goes on (WAL:
+ * it reads what was committed when it began; upto leaves out what later
+ * batches committed and may not have made durable yet).  0, or -1 with one
+ * line in err. */
+int store_read_log(const char *path, bool draws, int64_t session_id, int64_t upto,
                    void (*msg_fn)(void *arg, const struct store_message *m),
                    void (*draw_fn)(void *arg, const struct store_draw *d), void *arg,
                    char *err, size_t errsize);
