@@ -684,6 +684,13 @@ static struct {
     int running;
 } ex = { .lock = PTHREAD_MUTEX_INITIALIZER, .idle = PTHREAD_COND_INITIALIZER };
 
+static void export_free(struct export_job *e)
+{
+    free(e->c.s);
+    free(e->path);
+    free(e);
+}
+
 /* Reads and answers an export (on its own thread, or on the deliver thread
  * when none could be started). */
 static void export_run(struct export_job *e)
@@ -698,15 +705,14 @@ static void export_run(struct export_job *e)
     free(job->reply);
     job->reply = NULL;
     if (rc < 0) {
-        free(e->c.s);
         reply_error(job, 503, err);
     } else {
         job->status = 200;
         job->reply = e->c.s;
         job->content_type = CT_CSV;
+        e->c.s = NULL;          /* the job's reply now */
     }
-    free(e->path);
-    free(e);
+    export_free(e);
     job->done(job);
     pthread_mutex_lock(&ex.lock);
     if (--ex.running == 0)
@@ -761,9 +767,7 @@ static void start_export(lv_ctx *ctx)
         free(job->reply);
         job->reply = NULL;
         reply_error(job, 503, why);
-        free(e->c.s);
-        free(e->path);
-        free(e);
+        export_free(e);
         job->done(job);
         return;
     }
@@ -782,9 +786,7 @@ static void drop_export(lv_ctx *ctx)
     struct export_job *e = ctx ? ctx->deferred : NULL;
     if (!e)
         return;
-    free(e->c.s);
-    free(e->path);
-    free(e);
+    export_free(e);
     ctx->deferred = NULL;
 }
 
@@ -1082,7 +1084,6 @@ static void deliver_batch(struct sync_batch *b)
     for (size_t i = 0; i < b->n; i++)
         deliver_item(&b->items[i]);
 }
-
 
 /* Game thread: frees a delivered batch's contexts. */
 static void free_batch(struct sync_batch *b)

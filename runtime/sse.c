@@ -763,6 +763,17 @@ static void register_locked(struct sse_stream *s, int64_t pid)
     s->registered = true;
 }
 
+/* Streams registered (or reserved) under pid.  Caller holds the registry
+ * lock. */
+static int count_locked(int64_t pid)
+{
+    int n = 0;
+    for (struct sse_stream *s = reg.buckets[bucket_of(pid)]; s; s = s->next)
+        if (s->registered && s->pid == pid)
+            n++;
+    return n;
+}
+
 /* See net.h. */
 bool sse_reserve(void *stream, int64_t pid, int max)
 {
@@ -770,11 +781,7 @@ bool sse_reserve(void *stream, int64_t pid, int max)
     bool ok = true;
     pthread_mutex_lock(&reg.lock);
     if (!s->registered) {
-        int n = 0;
-        for (struct sse_stream *o = reg.buckets[bucket_of(pid)]; o; o = o->next)
-            if (o->pid == pid)
-                n++;
-        ok = n < max;
+        ok = count_locked(pid) < max;
         if (ok) {
             register_locked(s, pid);
             s->reserved = true;
@@ -803,11 +810,8 @@ void sse_activate(void *stream, int64_t pid)
 /* See net.h (issue 5: the cap on streams per participant). */
 int sse_count(int64_t pid)
 {
-    int n = 0;
     pthread_mutex_lock(&reg.lock);
-    for (struct sse_stream *s = reg.buckets[bucket_of(pid)]; s; s = s->next)
-        if (s->registered && s->pid == pid)
-            n++;
+    int n = count_locked(pid);
     pthread_mutex_unlock(&reg.lock);
     return n;
 }

@@ -451,7 +451,7 @@ static int exec(struct rt_store *st, const char *sql, const char *what)
 static int page_named(const struct lv_game *g, const char *name, size_t len)
 {
     for (int i = 0; i <= g->n_pages; i++) {
-        const char *n = i < g->n_pages ? g->pages[i].name : "finished";
+        const char *n = rt_page_name(g, i);
         if (strlen(n) == len && memcmp(n, name, len) == 0)
             return i;
     }
@@ -468,9 +468,8 @@ static int check_pages(struct rt_store *st)
 {
     const struct lv_game *g = st->game;
     struct sb now = { 0 };
-    for (int i = 0; i < g->n_pages; i++)
-        sb_add(&now, "%s\n", g->pages[i].name);
-    sb_add(&now, "finished");
+    for (int i = 0; i <= g->n_pages; i++)
+        sb_add(&now, i < g->n_pages ? "%s\n" : "%s", rt_page_name(g, i));
     sqlite3_stmt *s = prep(st, "SELECT value FROM meta WHERE key = 'pages'");
     if (!s) {
         free(now.s);
@@ -786,8 +785,9 @@ int store_open(struct rt_store **out, const struct lv_game *game, const char *pa
     bool in_memory = strcmp(path, ":memory:") == 0;    /* `livec test`: private */
     if (!in_memory) {
         /* SQLite resolves symlinks and keeps its WAL beside the target */
-        st->db_path = rt_xstrdup(sqlite3_db_filename(st->db, "main"));
-        st->wal_path = rt_xstrdup(sqlite3_filename_wal(sqlite3_db_filename(st->db, "main")));
+        sqlite3_filename file = sqlite3_db_filename(st->db, "main");
+        st->db_path = rt_xstrdup(file);
+        st->wal_path = rt_xstrdup(sqlite3_filename_wal(file));
     }
     st->lock_fd = in_memory ? -1 : open(path, O_RDONLY | O_CLOEXEC);
     if (!in_memory && (st->lock_fd < 0 || flock(st->lock_fd, LOCK_EX | LOCK_NB) < 0)) {
